@@ -1,0 +1,43 @@
+//! Generates `kat.h` with cbindgen into OUT_DIR. The committed copy in
+//! `include/kat.h` is refreshed with `KAT_UPDATE_HEADER=1 cargo build`; a
+//! test fails when the two differ.
+
+use std::env;
+use std::path::PathBuf;
+
+fn main() {
+    println!("cargo:rerun-if-changed=src");
+    println!("cargo:rerun-if-changed=cbindgen.toml");
+    println!("cargo:rerun-if-env-changed=KAT_UPDATE_HEADER");
+
+    let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
+    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets it"));
+    let mut config =
+        cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml");
+    let version = env::var("CARGO_PKG_VERSION").expect("cargo sets it");
+    let part = |name: &str| env::var(name).expect("cargo sets it");
+    config.after_includes = Some(format!(
+        "{}\n#define KAT_VERSION_MAJOR {}\n#define KAT_VERSION_MINOR {}\n#define KAT_VERSION_PATCH {}\n#define KAT_VERSION_STRING \"{}\"\n\n/* librdkafka's partition list; only its public layout is read. */\nstruct rd_kafka_topic_partition_list_s;\n",
+        config.after_includes.take().unwrap_or_default(),
+        part("CARGO_PKG_VERSION_MAJOR"),
+        part("CARGO_PKG_VERSION_MINOR"),
+        part("CARGO_PKG_VERSION_PATCH"),
+        version,
+    ));
+
+    let generated = out_dir.join("kat.h");
+    match cbindgen::Builder::new()
+        .with_crate(&crate_dir)
+        .with_config(config)
+        .generate()
+    {
+        Ok(bindings) => {
+            bindings.write_to_file(&generated);
+            if env::var_os("KAT_UPDATE_HEADER").is_some() {
+                bindings.write_to_file(crate_dir.join("include").join("kat.h"));
+            }
+        }
+        Err(e) => panic!("cbindgen failed: {e}"),
+    }
+    println!("cargo:rustc-env=KAT_GENERATED_HEADER={}", generated.display());
+}

@@ -1,0 +1,153 @@
+//! The C ABI. Nothing else in the crate knows about C.
+//!
+//! Conventions (also in the README and in `include/kat.h`):
+//! - opaque handles with `_new`/`_free` pairs; `_free(NULL)` is a no-op;
+//! - fallible functions return [`kat_result`] and write their outputs only on
+//!   `KAT_OK`; the detail of the last failure is per thread
+//!   ([`kat_last_error_message`]);
+//! - every entry point checks its pointers and catches panics: nothing
+//!   unwinds into C;
+//! - strings in are NUL-terminated UTF-8; strings and arrays out are borrowed
+//!   from the object they came from and live as long as it does.
+
+mod generations;
+mod group;
+mod list;
+mod partition;
+mod result;
+mod snapshot;
+mod tracker;
+
+pub use generations::*;
+pub use group::*;
+pub use list::*;
+pub use partition::*;
+pub use result::*;
+pub use snapshot::*;
+pub use tracker::*;
+
+use std::ffi::{c_char, CStr};
+
+use crate::name::topic_problem;
+use result::{FfiError, FfiResult};
+
+/// Borrows a required pointer argument.
+///
+/// # Safety
+/// `p` must be NULL or point to a live `T` for the duration of the call.
+#[inline]
+pub(crate) unsafe fn arg<'a, T>(p: *const T, name: &str) -> FfiResult<&'a T> {
+    // SAFETY: caller's contract.
+    unsafe { p.as_ref() }.ok_or_else(|| null(name))
+}
+
+/// Checks an output pointer.
+#[inline]
+pub(crate) fn out<T>(p: *mut T, name: &str) -> FfiResult<*mut T> {
+    if p.is_null() {
+        Err(null(name))
+    } else {
+        Ok(p)
+    }
+}
+
+/// Writes an output (only ever called once the call has succeeded).
+///
+/// # Safety
+/// `p` must be a valid, writable, aligned pointer to `T` (checked non-NULL).
+#[inline]
+pub(crate) unsafe fn write<T>(p: *mut T, value: T) {
+    // SAFETY: caller's contract; `ptr::write` does not read or drop the old
+    // (possibly uninitialised) value.
+    unsafe { p.write(value) }
+}
+
+pub(crate) fn null(name: &str) -> FfiError {
+    FfiError::new(
+        kat_result::KAT_ERR_NULL_POINTER,
+        format!("argument `{name}` is NULL"),
+    )
+}
+
+/// Borrows a NUL-terminated UTF-8 string argument.
+///
+/// # Safety
+/// `p` must be NULL or point to a NUL-terminated string that stays valid for
+/// the call.
+pub(crate) unsafe fn utf8<'a>(p: *const c_char, name: &str) -> FfiResult<&'a str> {
+    if p.is_null() {
+        return Err(null(name));
+    }
+    // SAFETY: non-NULL and NUL-terminated per the caller's contract.
+    let bytes = unsafe { CStr::from_ptr(p) }.to_bytes();
+    std::str::from_utf8(bytes).map_err(|e| {
+        FfiError::new(
+            kat_result::KAT_ERR_INVALID_UTF8,
+            format!(
+                "argument `{name}` is not valid UTF-8 (bad byte at offset {})",
+                e.valid_up_to()
+            ),
+        )
+    })
+}
+
+/// Borrows and checks a topic name argument in one pass (legal topic names
+/// are ASCII, so a legal name is valid UTF-8).
+///
+/// # Safety
+/// As [`utf8`].
+#[inline]
+pub(crate) unsafe fn topic<'a>(p: *const c_char, name: &str) -> FfiResult<&'a str> {
+    if p.is_null() {
+        return Err(null(name));
+    }
+    // SAFETY: non-NULL and NUL-terminated per the caller's contract.
+    let bytes = unsafe { CStr::from_ptr(p) }.to_bytes();
+    topic_bytes(bytes)
+}
+
+/// Checks topic bytes and views them as `&str`.
+#[inline]
+pub(crate) fn topic_bytes(bytes: &[u8]) -> FfiResult<&str> {
+    if let Some(why) = topic_problem(bytes) {
+        return Err(FfiError::new(kat_result::KAT_ERR_INVALID_TOPIC, why));
+    }
+    // Legal topic names are ASCII, hence UTF-8; this cannot fail.
+    std::str::from_utf8(bytes)
+        .map_err(|_| FfiError::new(kat_result::KAT_ERR_INVALID_TOPIC, "topic is not UTF-8"))
+}
+
+/// Copies `text` plus a NUL into a caller buffer, snprintf-style: with
+/// `buf == NULL && cap == 0` only the length is reported.
+///
+/// # Safety
+/// `buf` must be NULL or writable for `cap` bytes; `out_len` must be writable.
+pub(crate) unsafe fn copy_out(
+    text: &str,
+    buf: *mut c_char,
+    cap: usize,
+    out_len: *mut usize,
+) -> FfiResult {
+    let out_len = out(out_len, "out_len")?;
+    if buf.is_null() {
+        if cap != 0 {
+            return Err(null("buf"));
+        }
+        // SAFETY: checked non-NULL above.
+        unsafe { write(out_len, text.len()) };
+        return Ok(());
+    }
+    if cap <= text.len() {
+        return Err(FfiError::new(
+            kat_result::KAT_ERR_BUFFER_TOO_SMALL,
+            format!("need {} bytes (with the NUL), got {cap}", text.len() + 1),
+        ));
+    }
+    // SAFETY: `buf` is writable for `cap > text.len()` bytes.
+    unsafe {
+        std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), text.len());
+        *buf.add(text.len()) = 0;
+        write(out_len, text.len());
+    }
+    Ok(())
+}

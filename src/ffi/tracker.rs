@@ -1,0 +1,271 @@
+//! `kat_tracker_t`: creating, freeing and reading a tracker.
+
+use std::ffi::c_char;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::result::{guard, guard_value, kat_result, FfiError};
+use super::{arg, out, topic, utf8, write};
+use crate::{Generations, Group, Snapshot, Tracker};
+
+fn is_global(t: *const Tracker) -> bool {
+    std::ptr::eq(t, Tracker::global())
+}
+
+/// Creates an empty tracker (generations limit 100 000). Never returns NULL.
+/// Free it with `kat_tracker_free`; groups and snapshots taken from it stay
+/// valid after that (they keep what they need alive).
+///
+/// Thread-safe. The tracker may be used from any number of threads at once.
+#[no_mangle]
+pub extern "C" fn kat_tracker_new() -> *mut Tracker {
+    Box::into_raw(Box::new(Tracker::new()))
+}
+
+/// Creates an empty tracker that keeps at most `generations_topics_limit`
+/// (group, topic) generation entries (≥ 1; `KAT_ERR_INVALID_ARGUMENT`
+/// otherwise). On success writes the new tracker to `*out`.
+#[no_mangle]
+pub extern "C" fn kat_tracker_new_with_limit(
+    generations_topics_limit: usize,
+    out_tracker: *mut *mut Tracker,
+) -> kat_result {
+    guard("kat_tracker_new_with_limit", || {
+        let o = out(out_tracker, "out_tracker")?;
+        if generations_topics_limit == 0 {
+            return Err(FfiError::new(
+                kat_result::KAT_ERR_INVALID_ARGUMENT,
+                "generations_topics_limit must be at least 1",
+            ));
+        }
+        let t = Tracker::with_generations_topics_limit(generations_topics_limit);
+        // SAFETY: `o` is a checked, caller-provided output slot.
+        unsafe { write(o, Box::into_raw(Box::new(t))) };
+        Ok(())
+    })
+}
+
+/// The process-wide tracker. Created on first call; lives until the process
+/// exits; never NULL. `kat_tracker_free` on it is a no-op.
+///
+/// Thread-safe.
+#[no_mangle]
+pub extern "C" fn kat_tracker_global() -> *const Tracker {
+    Tracker::global()
+}
+
+/// Frees a tracker made by `kat_tracker_new*`. NULL and the global tracker
+/// are ignored. Groups, snapshots, generations and handles taken from it stay
+/// valid (and keep its shared state alive until they are freed).
+///
+/// Not thread-safe with respect to other calls on the same pointer: free it
+/// once, when no other thread uses this pointer.
+#[no_mangle]
+pub extern "C" fn kat_tracker_free(tracker: *mut Tracker) {
+    guard_value("kat_tracker_free", (), || {
+        if !tracker.is_null() && !is_global(tracker) {
+            // SAFETY: a non-global, non-NULL tracker pointer came from
+            // `Box::into_raw` in `kat_tracker_new*` and is freed once.
+            drop(unsafe { Box::from_raw(tracker) });
+        }
+        Ok(())
+    })
+}
+
+/// Gets the group called `name` (NUL-terminated UTF-8, 1..=1024 bytes),
+/// creating it on first use. The same name always designates the same group,
+/// so a consumer that is re-created keeps its generations. On success writes
+/// a new group handle to `*out_group`; free it with `kat_group_free`.
+///
+/// Thread-safe; never blocks.
+#[no_mangle]
+pub extern "C" fn kat_tracker_group(
+    tracker: *const Tracker,
+    name: *const c_char,
+    out_group: *mut *mut Group,
+) -> kat_result {
+    guard("kat_tracker_group", || {
+        // SAFETY: pointer arguments are checked for NULL; the caller keeps
+        // them valid during the call.
+        let t = unsafe { arg(tracker, "tracker") }?;
+        let name = unsafe { utf8(name, "name") }?;
+        let o = out(out_group, "out_group")?;
+        let g = t.group(name)?;
+        // SAFETY: checked output slot.
+        unsafe { write(o, Box::into_raw(Box::new(g))) };
+        Ok(())
+    })
+}
+
+/// Removes every assignment and every generation of every group. Handles
+/// stay valid and read generation 0. Advances the epoch if anything was there.
+///
+/// Thread-safe; takes the writers' lock (never blocks readers).
+#[no_mangle]
+pub extern "C" fn kat_tracker_clear(tracker: *const Tracker) -> kat_result {
+    guard("kat_tracker_clear", || {
+        // SAFETY: checked for NULL; valid during the call per the contract.
+        unsafe { arg(tracker, "tracker") }?.clear();
+        Ok(())
+    })
+}
+
+/// Writes the current epoch (advances by one per changing event).
+///
+/// Thread-safe; wait-free.
+#[no_mangle]
+pub extern "C" fn kat_tracker_epoch(tracker: *const Tracker, out_epoch: *mut u64) -> kat_result {
+    guard("kat_tracker_epoch", || {
+        // SAFETY: checked for NULL; valid during the call.
+        let t = unsafe { arg(tracker, "tracker") }?;
+        let o = out(out_epoch, "out_epoch")?;
+        // SAFETY: checked output slot.
+        unsafe { write(o, t.epoch()) };
+        Ok(())
+    })
+}
+
+/// Waits until the epoch differs from `epoch` or `timeout_ms` milliseconds
+/// pass, then writes the epoch of that moment (equal to `epoch` on timeout).
+/// For monitoring threads, never for a hot path.
+///
+/// Thread-safe; blocks the calling thread only.
+#[no_mangle]
+pub extern "C" fn kat_tracker_wait_for_change(
+    tracker: *const Tracker,
+    epoch: u64,
+    timeout_ms: u64,
+    out_epoch: *mut u64,
+) -> kat_result {
+    guard("kat_tracker_wait_for_change", || {
+        // SAFETY: checked for NULL; valid during the call.
+        let t = unsafe { arg(tracker, "tracker") }?;
+        let o = out(out_epoch, "out_epoch")?;
+        let now = t.wait_for_change(epoch, Duration::from_millis(timeout_ms));
+        // SAFETY: checked output slot.
+        unsafe { write(o, now) };
+        Ok(())
+    })
+}
+
+/// Writes how many times `group` was assigned `topic`/`partition` (0 if never,
+/// or evicted).
+///
+/// Thread-safe; wait-free; never allocates.
+#[no_mangle]
+pub extern "C" fn kat_tracker_generation(
+    tracker: *const Tracker,
+    group: *const c_char,
+    topic_name: *const c_char,
+    partition: i32,
+    out_generation: *mut u64,
+) -> kat_result {
+    guard("kat_tracker_generation", || {
+        // SAFETY: all pointers checked; valid during the call.
+        let t = unsafe { arg(tracker, "tracker") }?;
+        let g = unsafe { utf8(group, "group") }?;
+        let tp = unsafe { topic(topic_name, "topic") }?;
+        crate::name::validate_partition(partition)?;
+        let o = out(out_generation, "out_generation")?;
+        // SAFETY: checked output slot.
+        unsafe { write(o, t.generation(g, tp, partition)) };
+        Ok(())
+    })
+}
+
+/// Writes whether `group` owns `topic`/`partition` now.
+///
+/// Thread-safe; wait-free; never allocates.
+#[no_mangle]
+pub extern "C" fn kat_tracker_is_assigned(
+    tracker: *const Tracker,
+    group: *const c_char,
+    topic_name: *const c_char,
+    partition: i32,
+    out_assigned: *mut bool,
+) -> kat_result {
+    guard("kat_tracker_is_assigned", || {
+        // SAFETY: all pointers checked; valid during the call.
+        let t = unsafe { arg(tracker, "tracker") }?;
+        let g = unsafe { utf8(group, "group") }?;
+        let tp = unsafe { topic(topic_name, "topic") }?;
+        crate::name::validate_partition(partition)?;
+        let o = out(out_assigned, "out_assigned")?;
+        // SAFETY: checked output slot.
+        unsafe { write(o, t.is_assigned(g, tp, partition)) };
+        Ok(())
+    })
+}
+
+/// Takes the current snapshot: an immutable view that never changes while
+/// held. Free it with `kat_snapshot_free`.
+///
+/// Thread-safe; wait-free (one atomic load and a reference count increment;
+/// no allocation).
+#[no_mangle]
+pub extern "C" fn kat_tracker_snapshot(
+    tracker: *const Tracker,
+    out_snapshot: *mut *const Snapshot,
+) -> kat_result {
+    guard("kat_tracker_snapshot", || {
+        // SAFETY: checked for NULL; valid during the call.
+        let t = unsafe { arg(tracker, "tracker") }?;
+        let o = out(out_snapshot, "out_snapshot")?;
+        // SAFETY: checked output slot; the pointer owns one reference.
+        unsafe { write(o, Arc::into_raw(t.snapshot())) };
+        Ok(())
+    })
+}
+
+/// Copies every generation the tracker holds (revoked and lost included),
+/// sorted by group, topic and partition. Free it with `kat_generations_free`.
+///
+/// Thread-safe; wait-free to take, allocates the copy.
+#[no_mangle]
+pub extern "C" fn kat_tracker_generations(
+    tracker: *const Tracker,
+    out_generations: *mut *mut Generations,
+) -> kat_result {
+    guard("kat_tracker_generations", || {
+        // SAFETY: checked for NULL; valid during the call.
+        let t = unsafe { arg(tracker, "tracker") }?;
+        let o = out(out_generations, "out_generations")?;
+        // SAFETY: checked output slot.
+        unsafe { write(o, Box::into_raw(Box::new(t.generations()))) };
+        Ok(())
+    })
+}
+
+/// Sets the bound on retained (group, topic) generation entries (≥ 1).
+/// Evicts at once, least recently assigned first, if more are held.
+///
+/// Thread-safe; takes the writers' lock.
+#[no_mangle]
+pub extern "C" fn kat_tracker_set_generations_topics_limit(
+    tracker: *const Tracker,
+    limit: usize,
+) -> kat_result {
+    guard("kat_tracker_set_generations_topics_limit", || {
+        // SAFETY: checked for NULL; valid during the call.
+        unsafe { arg(tracker, "tracker") }?.set_generations_topics_limit(limit)?;
+        Ok(())
+    })
+}
+
+/// Writes the bound on retained (group, topic) generation entries.
+///
+/// Thread-safe; takes the writers' lock briefly.
+#[no_mangle]
+pub extern "C" fn kat_tracker_generations_topics_limit(
+    tracker: *const Tracker,
+    out_limit: *mut usize,
+) -> kat_result {
+    guard("kat_tracker_generations_topics_limit", || {
+        // SAFETY: checked for NULL; valid during the call.
+        let t = unsafe { arg(tracker, "tracker") }?;
+        let o = out(out_limit, "out_limit")?;
+        // SAFETY: checked output slot.
+        unsafe { write(o, t.generations_topics_limit()) };
+        Ok(())
+    })
+}

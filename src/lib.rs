@@ -1,0 +1,52 @@
+//! # kat — the Kafka assignments tracker
+//!
+//! Knows, from any thread and without blocking, which topic partitions this
+//! process owns right now, in which consumer group, and how many times each
+//! was assigned (its *generation*).
+//!
+//! Rebalance callbacks feed a [`Tracker`] through [`Group`] events
+//! ([`Group::assigned`], [`Group::revoked`], [`Group::replace`],
+//! [`Group::lost`], [`Group::reset`]); everything else reads:
+//!
+//! | read | cost |
+//! |---|---|
+//! | [`PartitionHandle::state`] | one atomic load |
+//! | [`Tracker::generation`], [`Tracker::is_assigned`], [`Tracker::epoch`] | wait-free `ArcSwap` load + one hash probe, no allocation |
+//! | [`Tracker::snapshot`] | wait-free load + one reference-count increment |
+//! | [`Tracker::generations`], `to_json` | wait-free load, then a copy |
+//! | [`Tracker::wait_for_change`] | blocks (monitoring threads only) |
+//!
+//! Writers serialise on one mutex and publish a new immutable [`Snapshot`]
+//! per event (copy-on-write: only the touched group and topics are rebuilt).
+//!
+//! ```
+//! use kat::Tracker;
+//! let tracker = Tracker::new();
+//! let group = tracker.group("billing").unwrap();
+//! group.assigned([("orders", 0), ("orders", 1)]).unwrap();
+//! group.revoked([("orders", 1)]).unwrap();
+//! group.assigned([("orders", 1)]).unwrap();
+//! assert_eq!(tracker.generation("billing", "orders", 1), 2);
+//! let handle = group.partition("orders", 0).unwrap();
+//! assert!(handle.state().is_owned_at(1));
+//! ```
+#![warn(missing_docs)]
+
+mod error;
+pub mod ffi;
+mod json;
+mod name;
+#[cfg(feature = "rdkafka")]
+pub mod rdkafka;
+mod snapshot;
+mod tracker;
+
+pub use error::{Error, ErrorKind};
+pub use name::{validate_group, validate_topic, MAX_GROUP_NAME_LEN, MAX_TOPIC_NAME_LEN};
+pub use snapshot::{
+    AssignedPartition, GenerationEntry, Generations, GroupStats, GroupView, PartitionRecord,
+    Snapshot, Status, TopicView,
+};
+pub use tracker::{
+    Group, PartitionHandle, PartitionState, Tracker, DEFAULT_GENERATIONS_TOPICS_LIMIT,
+};

@@ -1,0 +1,921 @@
+//! The tracker: where rebalance events enter and snapshots are published.
+//!
+//! Writers (rebalance callbacks) serialise on one mutex, build the next
+//! [`Snapshot`] from the current one, and publish it with one `ArcSwap`
+//! store. Readers load the current snapshot wait-free and never lock.
+//! Partition handles read a per-key atomic cell that writers update before
+//! publishing, so a handle learns about a revocation no later than snapshots do.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use arc_swap::{ArcSwap, Guard};
+use crossbeam_utils::CachePadded;
+
+use crate::error::{Error, ErrorKind};
+use crate::name::{validate_group, validate_partition, validate_topic, Name};
+use crate::snapshot::{
+    shard_of, GroupStats, GroupView, Generations, PartitionRecord, Snapshot, Status, TopicView,
+};
+
+/// Default bound on retained (group, topic) generation entries.
+pub const DEFAULT_GENERATIONS_TOPICS_LIMIT: usize = 100_000;
+
+/// The process-wide (or test-local) registry of assignments and generations.
+///
+/// Cheap to clone (one `Arc`); all clones are the same tracker. `Send + Sync`:
+/// any thread may read, and any thread may apply events (writers serialise
+/// among themselves on one mutex; readers never wait for them).
+#[derive(Clone)]
+pub struct Tracker {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    /// The published snapshot; the only thing readers touch. Padded so the
+    /// writer's mutex traffic never shares its cache line.
+    current: CachePadded<ArcSwap<Snapshot>>,
+    writer: Mutex<Writer>,
+    changed: (Mutex<()>, Condvar),
+}
+
+/// State only writers touch, under `Inner::writer`.
+struct Writer {
+    limit: usize,
+    next_tick: u64,
+    /// Least-recently-assigned order of (group, topic) entries.
+    lru: BTreeMap<u64, (Name, Name)>,
+    /// Atomic cells behind partition handles, by (group, topic).
+    cells: HashMap<(Name, Name), HashMap<i32, Arc<HandleCell>>>,
+    cells_sweep_at: usize,
+}
+
+/// The atomic word a [`PartitionHandle`] reads: `generation << 2 | status`.
+/// (Public only so the C ABI can name it; not reachable from the crate root.)
+pub struct HandleCell {
+    word: AtomicU64,
+    group: Name,
+    topic: Name,
+    partition: i32,
+}
+
+#[inline]
+fn pack(record: Option<&PartitionRecord>) -> u64 {
+    record.map_or(0, |r| (r.generation << 2) | r.status as u64)
+}
+
+/// One (group, topic) key's state as a partition handle reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PartitionState {
+    /// Times assigned; 0 if never (or evicted, or cleared).
+    pub generation: u64,
+    /// `None` when never assigned.
+    pub status: Option<Status>,
+}
+
+impl PartitionState {
+    /// Whether the partition is assigned now.
+    #[inline]
+    pub fn is_assigned(&self) -> bool {
+        self.status == Some(Status::Assigned)
+    }
+
+    /// Whether the partition is assigned now, at exactly `generation`: the
+    /// fencing check before a commit or a side effect.
+    #[inline]
+    pub fn is_owned_at(&self, generation: u64) -> bool {
+        self.is_assigned() && self.generation == generation
+    }
+
+    #[inline]
+    pub(crate) fn from_word(word: u64) -> PartitionState {
+        PartitionState {
+            generation: word >> 2,
+            status: Status::from_bits(word & 3),
+        }
+    }
+}
+
+/// A long-lived handle on one (group, topic, partition) key.
+///
+/// [`state`](PartitionHandle::state) is one atomic load: the hot path for "am
+/// I still the owner, at the generation I started with?". The handle stays
+/// valid after revocation, reassignment and `clear()`, and its key is never
+/// evicted while it lives. `Send + Sync`, cheap to clone.
+#[derive(Clone)]
+pub struct PartitionHandle {
+    cell: Arc<HandleCell>,
+}
+
+impl PartitionHandle {
+    /// The key's generation and status. One `Acquire` load; wait-free; never
+    /// allocates.
+    #[inline]
+    pub fn state(&self) -> PartitionState {
+        PartitionState::from_word(self.cell.word.load(Ordering::Acquire))
+    }
+
+    /// The group name.
+    pub fn group(&self) -> &str {
+        self.cell.group.as_str()
+    }
+
+    /// Gives up the handle as a raw pointer owning one reference (C ABI).
+    pub(crate) fn into_raw(self) -> *const HandleCell {
+        Arc::into_raw(self.cell)
+    }
+
+    /// Reads the state straight from a cell (C ABI: one load, no `Arc`).
+    #[inline]
+    pub(crate) fn state_of(cell: &HandleCell) -> PartitionState {
+        PartitionState::from_word(cell.word.load(Ordering::Acquire))
+    }
+
+    /// Releases a reference given out by [`into_raw`](Self::into_raw).
+    ///
+    /// # Safety
+    /// `p` must come from `into_raw` and be released once.
+    pub(crate) unsafe fn release_raw(p: *const HandleCell) {
+        // SAFETY: per the contract, `p` owns one strong reference.
+        drop(unsafe { Arc::from_raw(p) });
+    }
+
+    /// The topic name.
+    pub fn topic(&self) -> &str {
+        self.cell.topic.as_str()
+    }
+
+    /// The partition number.
+    pub fn partition(&self) -> i32 {
+        self.cell.partition
+    }
+}
+
+impl std::fmt::Debug for PartitionHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartitionHandle")
+            .field("group", &self.group())
+            .field("topic", &self.topic())
+            .field("partition", &self.partition())
+            .field("state", &self.state())
+            .finish()
+    }
+}
+
+/// One consumer membership (one `rd_kafka_t` in one consumer group), by name.
+///
+/// Events are applied through a group. Two `Group` values with the same name
+/// on the same tracker are the same group. Cheap to clone; `Send + Sync`.
+#[derive(Clone)]
+pub struct Group {
+    inner: Arc<Inner>,
+    name: Name,
+}
+
+impl std::fmt::Debug for Group {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Group").field(&self.name.as_str()).finish()
+    }
+}
+
+impl std::fmt::Debug for Tracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracker")
+            .field("epoch", &self.epoch())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Tracker {
+    fn default() -> Tracker {
+        Tracker::new()
+    }
+}
+
+/// Partitions of one event, validated, grouped by topic, sorted and deduplicated.
+type ByTopic<'a> = BTreeMap<&'a str, Vec<i32>>;
+
+fn collect<'a>(list: impl IntoIterator<Item = (&'a str, i32)>) -> Result<ByTopic<'a>, Error> {
+    let mut by_topic: ByTopic<'a> = BTreeMap::new();
+    for (i, (topic, partition)) in list.into_iter().enumerate() {
+        validate_topic(topic).map_err(|e| e.at(i))?;
+        validate_partition(partition).map_err(|e| e.at(i))?;
+        by_topic.entry(topic).or_default().push(partition);
+    }
+    for parts in by_topic.values_mut() {
+        parts.sort_unstable();
+        parts.dedup();
+    }
+    Ok(by_topic)
+}
+
+fn now_unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// What an event does to one topic's records.
+enum Demote<'a> {
+    /// Assigned records stay assigned.
+    Nothing,
+    /// Assigned records among these (sorted) partitions get this status.
+    Listed(&'a [i32], Status),
+    /// Every assigned record not re-assigned gets this status.
+    All(Status),
+}
+
+/// Merges one topic's records with an event: partitions in `assign` (sorted)
+/// get `generation + 1` and `Assigned`; assigned ones chosen by `demote` get
+/// its status. Returns `None` when nothing changes.
+fn merge_records(
+    old: &[PartitionRecord],
+    assign: &[i32],
+    demote: &Demote<'_>,
+) -> Option<Vec<PartitionRecord>> {
+    let mut out = Vec::with_capacity(old.len() + assign.len());
+    let mut changed = !assign.is_empty();
+    let (mut i, mut j) = (0, 0);
+    let demoted = |r: &PartitionRecord| -> PartitionRecord {
+        if r.status != Status::Assigned {
+            return *r;
+        }
+        let to = match demote {
+            Demote::Nothing => None,
+            Demote::Listed(parts, s) => parts.binary_search(&r.partition).ok().map(|_| *s),
+            Demote::All(s) => Some(*s),
+        };
+        match to {
+            Some(status) => PartitionRecord { status, ..*r },
+            None => *r,
+        }
+    };
+    while i < old.len() || j < assign.len() {
+        let o = old.get(i);
+        let a = assign.get(j).copied();
+        match (o, a) {
+            (Some(r), Some(p)) if r.partition == p => {
+                out.push(PartitionRecord {
+                    partition: p,
+                    generation: r.generation + 1,
+                    status: Status::Assigned,
+                });
+                i += 1;
+                j += 1;
+            }
+            (Some(r), Some(p)) if p < r.partition => {
+                out.push(PartitionRecord {
+                    partition: p,
+                    generation: 1,
+                    status: Status::Assigned,
+                });
+                j += 1;
+            }
+            (Some(r), _) => {
+                let n = demoted(r);
+                changed |= n != *r;
+                out.push(n);
+                i += 1;
+            }
+            (None, Some(p)) => {
+                out.push(PartitionRecord {
+                    partition: p,
+                    generation: 1,
+                    status: Status::Assigned,
+                });
+                j += 1;
+            }
+            (None, None) => unreachable!("loop condition"),
+        }
+    }
+    changed.then_some(out)
+}
+
+/// The changes one event makes, collected before the next snapshot is built.
+struct Txn<'s> {
+    cur: &'s Snapshot,
+    /// (group, topic) → new view, or `None` to remove the entry.
+    topics: BTreeMap<(Name, Name), Option<Arc<TopicView>>>,
+    /// Groups whose view must be rebuilt, with their new counters.
+    groups: BTreeMap<Name, GroupStats>,
+}
+
+impl<'s> Txn<'s> {
+    fn new(cur: &'s Snapshot) -> Txn<'s> {
+        Txn {
+            cur,
+            topics: BTreeMap::new(),
+            groups: BTreeMap::new(),
+        }
+    }
+
+    fn stats(&mut self, group: &Name) -> &mut GroupStats {
+        let cur = self.cur;
+        self.groups
+            .entry(group.clone())
+            .or_insert_with(|| cur.group(group.as_str()).map(|g| g.stats).unwrap_or_default())
+    }
+
+    /// Applies `assign` / `demote` to one topic; true if it changed.
+    fn topic(
+        &mut self,
+        w: &mut Writer,
+        group: &Name,
+        topic: &str,
+        assign: &[i32],
+        demote: &Demote<'_>,
+    ) -> bool {
+        let old = self.cur.topic(group.as_str(), topic);
+        if old.is_none() && assign.is_empty() {
+            return false;
+        }
+        let old_records = old.map_or(&[][..], |t| t.records());
+        let Some(records) = merge_records(old_records, assign, demote) else {
+            return false;
+        };
+        let (topic_name, tick) = match old {
+            Some(t) if assign.is_empty() => (t.topic_name().clone(), t.lru_tick),
+            Some(t) => (t.topic_name().clone(), w.tick()),
+            None => (Name::new(topic), w.tick()),
+        };
+        let view = TopicView::new(group.clone(), topic_name.clone(), records.into(), tick);
+        self.topics
+            .insert((group.clone(), topic_name), Some(Arc::new(view)));
+        true
+    }
+
+    /// Builds the next snapshot (evicting past the limit) and updates the
+    /// writer's bookkeeping and the handle cells.
+    fn commit(mut self, w: &mut Writer) -> Snapshot {
+        self.evict(w);
+        let cur = self.cur;
+
+        // Least-recently-assigned order and handle cells follow the changes.
+        for ((g, t), new) in &self.topics {
+            let old_tick = cur.topic(g.as_str(), t.as_str()).map(|v| v.lru_tick);
+            let new_tick = new.as_ref().map(|v| v.lru_tick);
+            if old_tick != new_tick {
+                if let Some(tick) = old_tick {
+                    w.lru.remove(&tick);
+                }
+                if let Some(tick) = new_tick {
+                    w.lru.insert(tick, (g.clone(), t.clone()));
+                }
+            }
+            let key = (g.clone(), t.clone());
+            match new {
+                Some(view) => {
+                    if let Some(cells) = w.cells.get(&key) {
+                        for (p, cell) in cells {
+                            cell.word.store(pack(view.record(*p)), Ordering::Release);
+                        }
+                    }
+                }
+                None => {
+                    // Only entries without live handles are evicted.
+                    w.cells.remove(&key);
+                }
+            }
+        }
+
+        // Index shards: each touched shard is copied once.
+        let mut index = cur.index.clone();
+        let mut entries = cur.entries;
+        for ((g, t), new) in &self.topics {
+            let hash = crate::name::key_hash(g.as_str(), t.as_str());
+            let shard = Arc::make_mut(&mut index[shard_of(hash)]);
+            let eq = |v: &Arc<TopicView>| v.topic_name() == t && v.group_name() == g;
+            if let Ok(e) = shard.find_entry(hash, eq) {
+                e.remove();
+                entries -= 1;
+            }
+            if let Some(view) = new {
+                shard.insert_unique(hash, view.clone(), |v| v.hash);
+                entries += 1;
+            }
+        }
+
+        // Group views: rebuild the touched groups' topic lists.
+        let mut by_group: BTreeMap<&Name, Vec<(&Name, &Option<Arc<TopicView>>)>> = BTreeMap::new();
+        for ((g, t), new) in &self.topics {
+            by_group.entry(g).or_default().push((t, new));
+        }
+        for g in by_group.keys() {
+            if !self.groups.contains_key(*g) {
+                let stats = cur.group(g.as_str()).map(|v| v.stats).unwrap_or_default();
+                self.groups.insert((*g).clone(), stats);
+            }
+        }
+        let mut new_groups: BTreeMap<Name, Arc<GroupView>> = BTreeMap::new();
+        for (g, stats) in &self.groups {
+            let old_known = cur.group(g.as_str()).map_or(&[][..], |v| v.known_topics());
+            let changes = by_group.get(g).map_or(&[][..], |v| v.as_slice());
+            let known = merge_topics(old_known, changes);
+            new_groups.insert(g.clone(), Arc::new(GroupView::new(g.clone(), *stats, known)));
+        }
+        let mut groups = Vec::with_capacity(cur.groups.len() + new_groups.len());
+        let mut pending = new_groups.into_iter().peekable();
+        for old in &cur.groups {
+            while let Some((name, _)) = pending.peek() {
+                if name.as_str() < old.name() {
+                    groups.push(pending.next().map(|(_, v)| v).expect("peeked"));
+                } else {
+                    break;
+                }
+            }
+            match pending.peek() {
+                Some((name, _)) if name.as_str() == old.name() => {
+                    groups.push(pending.next().map(|(_, v)| v).expect("peeked"));
+                }
+                _ => groups.push(old.clone()),
+            }
+        }
+        groups.extend(pending.map(|(_, v)| v));
+
+        Snapshot {
+            epoch: cur.epoch + 1,
+            groups,
+            index,
+            entries,
+        }
+    }
+
+    /// Marks least-recently-assigned entries for removal while the number of
+    /// entries exceeds the limit. Entries with an assigned partition or a live
+    /// handle are skipped.
+    fn evict(&mut self, w: &Writer) {
+        let mut count = self.cur.entries;
+        for ((g, t), new) in &self.topics {
+            let existed = self.cur.topic(g.as_str(), t.as_str()).is_some();
+            match (existed, new.is_some()) {
+                (false, true) => count += 1,
+                (true, false) => count -= 1,
+                _ => {}
+            }
+        }
+        if count <= w.limit {
+            return;
+        }
+        let mut victims = Vec::new();
+        for (g, t) in w.lru.values() {
+            if count <= w.limit {
+                break;
+            }
+            let key = (g.clone(), t.clone());
+            let view = match self.topics.get(&key) {
+                Some(Some(v)) => Some(&**v),
+                Some(None) => continue,
+                None => self.cur.topic(g.as_str(), t.as_str()),
+            };
+            let Some(view) = view else { continue };
+            if !view.partitions().is_empty() || w.pinned(&key) {
+                continue;
+            }
+            victims.push(key);
+            count -= 1;
+        }
+        for key in victims {
+            self.topics.insert(key, None);
+        }
+    }
+}
+
+/// Merges a group's sorted topic list with changes (sorted by topic name).
+fn merge_topics(
+    old: &[Arc<TopicView>],
+    changes: &[(&Name, &Option<Arc<TopicView>>)],
+) -> Vec<Arc<TopicView>> {
+    let mut out = Vec::with_capacity(old.len() + changes.len());
+    let (mut i, mut j) = (0, 0);
+    while i < old.len() || j < changes.len() {
+        match (old.get(i), changes.get(j)) {
+            (Some(o), Some((name, new))) if o.name() == name.as_str() => {
+                out.extend(new.iter().cloned());
+                i += 1;
+                j += 1;
+            }
+            (Some(o), Some((name, new))) if name.as_str() < o.name() => {
+                out.extend(new.iter().cloned());
+                j += 1;
+            }
+            (Some(o), _) => {
+                out.push(o.clone());
+                i += 1;
+            }
+            (None, Some((_, new))) => {
+                out.extend(new.iter().cloned());
+                j += 1;
+            }
+            (None, None) => unreachable!("loop condition"),
+        }
+    }
+    out
+}
+
+impl Writer {
+    fn tick(&mut self) -> u64 {
+        self.next_tick += 1;
+        self.next_tick
+    }
+
+    /// Whether a live handle pins this entry.
+    fn pinned(&self, key: &(Name, Name)) -> bool {
+        self.cells
+            .get(key)
+            .is_some_and(|cells| cells.values().any(|c| Arc::strong_count(c) > 1))
+    }
+
+    /// Drops handle cells nobody holds any more for entries that no longer
+    /// exist. Amortised: runs when the table doubled since the last sweep.
+    fn sweep_cells(&mut self, cur: &Snapshot) {
+        if self.cells.len() < self.cells_sweep_at {
+            return;
+        }
+        self.cells.retain(|(g, t), cells| {
+            cur.topic(g.as_str(), t.as_str()).is_some()
+                || cells.values().any(|c| Arc::strong_count(c) > 1)
+        });
+        self.cells_sweep_at = (self.cells.len() * 2).max(64);
+    }
+}
+
+impl Tracker {
+    /// A new, empty tracker with the default generations limit.
+    pub fn new() -> Tracker {
+        Tracker::with_generations_topics_limit(DEFAULT_GENERATIONS_TOPICS_LIMIT)
+    }
+
+    /// A new, empty tracker keeping at most `limit` (group, topic) generation
+    /// entries (values below 1 are raised to 1).
+    pub fn with_generations_topics_limit(limit: usize) -> Tracker {
+        Tracker {
+            inner: Arc::new(Inner {
+                current: CachePadded::new(ArcSwap::from_pointee(Snapshot::empty(0))),
+                writer: Mutex::new(Writer {
+                    limit: limit.max(1),
+                    next_tick: 0,
+                    lru: BTreeMap::new(),
+                    cells: HashMap::new(),
+                    cells_sweep_at: 64,
+                }),
+                changed: (Mutex::new(()), Condvar::new()),
+            }),
+        }
+    }
+
+    /// The process-wide tracker, created on first use and never dropped.
+    pub fn global() -> &'static Tracker {
+        static GLOBAL: OnceLock<Tracker> = OnceLock::new();
+        GLOBAL.get_or_init(Tracker::new)
+    }
+
+    /// The group with this name (get-or-create: no state is created until its
+    /// first event). Validates the name; never locks; allocates the name once.
+    pub fn group(&self, name: &str) -> Result<Group, Error> {
+        validate_group(name)?;
+        Ok(Group {
+            inner: self.inner.clone(),
+            name: Name::new(name),
+        })
+    }
+
+    /// The current snapshot. Wait-free (one `ArcSwap` load and a reference
+    /// count increment); never allocates; the snapshot never changes.
+    #[inline]
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.inner.current.load_full()
+    }
+
+    /// A short-lived borrow of the current snapshot, cheaper than
+    /// [`snapshot`](Tracker::snapshot) for one or two lookups. Wait-free; do
+    /// not hold it for long (it keeps one of the thread's few fast slots).
+    #[inline]
+    pub fn peek(&self) -> Guard<Arc<Snapshot>> {
+        self.inner.current.load()
+    }
+
+    /// The current epoch: advances by one on every event that changes
+    /// something. Wait-free.
+    #[inline]
+    pub fn epoch(&self) -> u64 {
+        self.peek().epoch
+    }
+
+    /// The generation of a key: how many times `group` was assigned the
+    /// partition (0 if never, or evicted). Wait-free; never allocates.
+    #[inline]
+    pub fn generation(&self, group: &str, topic: &str, partition: i32) -> u64 {
+        self.peek().generation(group, topic, partition)
+    }
+
+    /// Whether `group` owns the partition now. Wait-free; never allocates.
+    #[inline]
+    pub fn is_assigned(&self, group: &str, topic: &str, partition: i32) -> bool {
+        self.peek().is_assigned(group, topic, partition)
+    }
+
+    /// Every key ever assigned (revoked and lost included, within the limit)
+    /// with its generation and status: a frozen copy. Wait-free to take;
+    /// allocates the copy.
+    pub fn generations(&self) -> Generations {
+        self.peek().generations()
+    }
+
+    /// Blocks until the epoch differs from `epoch` or `timeout` passes, and
+    /// returns the epoch then. For monitoring threads, never for hot paths.
+    pub fn wait_for_change(&self, epoch: u64, timeout: Duration) -> u64 {
+        let deadline = Instant::now().checked_add(timeout);
+        let (lock, cv) = &self.inner.changed;
+        let mut guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            let now_epoch = self.epoch();
+            if now_epoch != epoch {
+                return now_epoch;
+            }
+            let wait = match deadline {
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => left,
+                    _ => return now_epoch,
+                },
+                None => Duration::from_secs(3600),
+            };
+            guard = cv
+                .wait_timeout(guard, wait)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
+    /// Removes everything: assignments and generations of every group.
+    /// Handles stay valid and read generation 0. Advances the epoch if
+    /// anything was there. Takes the writer lock.
+    pub fn clear(&self) -> bool {
+        let mut w = self.lock_writer();
+        let cur = self.inner.current.load_full();
+        let had_cells = w.cells.values().any(|c| c.values().any(|x| x.word.load(Ordering::Relaxed) != 0));
+        if cur.groups.is_empty() && cur.entries == 0 && !had_cells {
+            return false;
+        }
+        for cells in w.cells.values() {
+            for c in cells.values() {
+                c.word.store(0, Ordering::Release);
+            }
+        }
+        w.cells
+            .retain(|_, cells| cells.values().any(|c| Arc::strong_count(c) > 1));
+        w.lru.clear();
+        self.publish(Snapshot::empty(cur.epoch + 1));
+        true
+    }
+
+    /// The bound on retained (group, topic) generation entries.
+    pub fn generations_topics_limit(&self) -> usize {
+        self.lock_writer().limit
+    }
+
+    /// Changes the bound; evicts at once if the tracker holds more evictable
+    /// entries than the new bound (advancing the epoch). `limit` must be ≥ 1.
+    pub fn set_generations_topics_limit(&self, limit: usize) -> Result<(), Error> {
+        if limit == 0 {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "generations_topics_limit must be at least 1",
+            ));
+        }
+        let mut w = self.lock_writer();
+        w.limit = limit;
+        let cur = self.inner.current.load_full();
+        if cur.entries > limit {
+            let mut txn = Txn::new(&cur);
+            txn.evict(&w);
+            if !txn.topics.is_empty() {
+                let next = txn.commit(&mut w);
+                self.publish(next);
+            }
+        }
+        Ok(())
+    }
+
+    fn lock_writer(&self) -> MutexGuard<'_, Writer> {
+        self.inner.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn publish(&self, next: Snapshot) {
+        self.inner.publish(next);
+    }
+}
+
+impl Inner {
+    /// Stores the next snapshot and wakes `wait_for_change` callers. The wait
+    /// mutex is taken after the store, so a waiter that saw the old epoch is
+    /// already waiting when it is notified.
+    fn publish(&self, next: Snapshot) {
+        self.current.store(Arc::new(next));
+        let (lock, cv) = &self.changed;
+        drop(lock.lock().unwrap_or_else(|p| p.into_inner()));
+        cv.notify_all();
+    }
+}
+
+/// Which event a group applies.
+enum Event<'a> {
+    Assigned(ByTopic<'a>),
+    Revoked(ByTopic<'a>),
+    Replace(ByTopic<'a>),
+    Lost,
+    Reset,
+}
+
+impl Group {
+    /// The group name.
+    pub fn name(&self) -> &str {
+        self.name.as_str()
+    }
+
+    /// The name with a trailing NUL, for the C ABI.
+    pub(crate) fn name_with_nul(&self) -> &str {
+        self.name.with_nul()
+    }
+
+    /// The tracker this group belongs to.
+    pub fn tracker(&self) -> Tracker {
+        Tracker {
+            inner: self.inner.clone(),
+        }
+    }
+
+    /// Partitions were assigned (incrementally, or eagerly on top of what the
+    /// group has): each distinct listed key gets generation + 1 and becomes
+    /// assigned. Validates every element first; on error nothing changes.
+    /// Returns whether anything changed (false only for an empty list).
+    pub fn assigned<'a>(
+        &self,
+        partitions: impl IntoIterator<Item = (&'a str, i32)>,
+    ) -> Result<bool, Error> {
+        let by_topic = collect(partitions)?;
+        Ok(self.apply(Event::Assigned(by_topic)))
+    }
+
+    /// Partitions were revoked in an orderly way: listed assigned keys become
+    /// `revoked`; generations are kept; unknown keys are ignored.
+    pub fn revoked<'a>(
+        &self,
+        partitions: impl IntoIterator<Item = (&'a str, i32)>,
+    ) -> Result<bool, Error> {
+        let by_topic = collect(partitions)?;
+        Ok(self.apply(Event::Revoked(by_topic)))
+    }
+
+    /// The group's assignment becomes exactly the list (an EAGER assign):
+    /// listed keys get generation + 1, assigned keys not listed become
+    /// `revoked`.
+    pub fn replace<'a>(
+        &self,
+        partitions: impl IntoIterator<Item = (&'a str, i32)>,
+    ) -> Result<bool, Error> {
+        let by_topic = collect(partitions)?;
+        Ok(self.apply(Event::Replace(by_topic)))
+    }
+
+    /// The assignment was lost: every assigned key becomes `lost`.
+    pub fn lost(&self) -> bool {
+        self.apply(Event::Lost)
+    }
+
+    /// The client was reset or re-created: every assigned key becomes `lost`
+    /// (no clean hand-over happened); counted as a reset.
+    pub fn reset(&self) -> bool {
+        self.apply(Event::Reset)
+    }
+
+    /// The generation of one of this group's partitions (0 if never assigned).
+    /// Wait-free; never allocates.
+    #[inline]
+    pub fn generation(&self, topic: &str, partition: i32) -> u64 {
+        self.tracker_peek().generation(self.name.as_str(), topic, partition)
+    }
+
+    /// Whether this group owns the partition now. Wait-free; never allocates.
+    #[inline]
+    pub fn is_assigned(&self, topic: &str, partition: i32) -> bool {
+        self.tracker_peek()
+            .is_assigned(self.name.as_str(), topic, partition)
+    }
+
+    /// The group's counters (all zero before its first change). Wait-free.
+    pub fn stats(&self) -> GroupStats {
+        self.tracker_peek()
+            .group(self.name.as_str())
+            .map(|g| g.stats())
+            .unwrap_or_default()
+    }
+
+    /// A handle on one key, for one-load ownership checks. Validates the
+    /// names; takes the writer lock and allocates the first time a key gets a
+    /// handle; later calls for the same key share its cell.
+    pub fn partition(&self, topic: &str, partition: i32) -> Result<PartitionHandle, Error> {
+        validate_topic(topic)?;
+        validate_partition(partition)?;
+        let mut w = self.tracker_lock();
+        let cur = self.inner.current.load_full();
+        w.sweep_cells(&cur);
+        let view = cur.topic(self.name.as_str(), topic);
+        let topic_name = view.map_or_else(|| Name::new(topic), |v| v.topic_name().clone());
+        let cells = w
+            .cells
+            .entry((self.name.clone(), topic_name.clone()))
+            .or_default();
+        let cell = cells.entry(partition).or_insert_with(|| {
+            Arc::new(HandleCell {
+                word: AtomicU64::new(pack(view.and_then(|v| v.record(partition)))),
+                group: self.name.clone(),
+                topic: topic_name,
+                partition,
+            })
+        });
+        Ok(PartitionHandle { cell: cell.clone() })
+    }
+
+    #[inline]
+    fn tracker_peek(&self) -> Guard<Arc<Snapshot>> {
+        self.inner.current.load()
+    }
+
+    fn tracker_lock(&self) -> MutexGuard<'_, Writer> {
+        self.inner.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn apply(&self, event: Event<'_>) -> bool {
+        let mut w = self.tracker_lock();
+        let cur = self.inner.current.load_full();
+        let mut txn = Txn::new(&cur);
+        let g = &self.name;
+        let mut assigned_any = false;
+        let mut removed_any = false;
+        match &event {
+            Event::Assigned(by_topic) => {
+                for (topic, parts) in by_topic {
+                    assigned_any |= txn.topic(&mut w, g, topic, parts, &Demote::Nothing);
+                }
+            }
+            Event::Revoked(by_topic) => {
+                for (topic, parts) in by_topic {
+                    removed_any |=
+                        txn.topic(&mut w, g, topic, &[], &Demote::Listed(parts, Status::Revoked));
+                }
+            }
+            Event::Replace(by_topic) => {
+                let owned: Vec<Name> = cur
+                    .group(g.as_str())
+                    .map(|v| v.topics().iter().map(|t| t.topic_name().clone()).collect())
+                    .unwrap_or_default();
+                for t in owned.iter().filter(|t| !by_topic.contains_key(t.as_str())) {
+                    removed_any |=
+                        txn.topic(&mut w, g, t.as_str(), &[], &Demote::All(Status::Revoked));
+                }
+                for (topic, parts) in by_topic {
+                    let before = cur.topic(g.as_str(), topic).map_or(0, |v| v.partitions().len());
+                    let kept = cur.topic(g.as_str(), topic).map_or(0, |v| {
+                        v.partitions()
+                            .iter()
+                            .filter(|p| parts.binary_search(&p.partition).is_ok())
+                            .count()
+                    });
+                    removed_any |= kept < before;
+                    assigned_any |=
+                        txn.topic(&mut w, g, topic, parts, &Demote::All(Status::Revoked));
+                }
+            }
+            Event::Lost | Event::Reset => {
+                let owned: Vec<Name> = cur
+                    .group(g.as_str())
+                    .map(|v| v.topics().iter().map(|t| t.topic_name().clone()).collect())
+                    .unwrap_or_default();
+                for t in &owned {
+                    removed_any |= txn.topic(&mut w, g, t.as_str(), &[], &Demote::All(Status::Lost));
+                }
+            }
+        }
+        if !assigned_any && !removed_any {
+            return false;
+        }
+        let now = now_unix_ms();
+        let stats = txn.stats(g);
+        match event {
+            Event::Assigned(_) => stats.assigned_events += 1,
+            Event::Revoked(_) => stats.revoked_events += 1,
+            Event::Replace(_) => {
+                stats.assigned_events += u64::from(assigned_any);
+                stats.revoked_events += u64::from(removed_any);
+            }
+            Event::Lost => stats.lost_events += 1,
+            Event::Reset => stats.reset_events += 1,
+        }
+        stats.last_change_unix_ms = now;
+        let next = txn.commit(&mut w);
+        self.inner.publish(next);
+        true
+    }
+}
