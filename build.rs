@@ -39,5 +39,8 @@ fn main() {
         }
         Err(e) => panic!("cbindgen failed: {e}"),
     }
-    println!("cargo:rustc-env=KAT_GENERATED_HEADER={}", generated.display());
+    println!(
+        "cargo:rustc-env=KAT_GENERATED_HEADER={}",
+        generated.display()
+    );
 }

@@ -31,6 +31,7 @@
 //! assert!(handle.state().is_owned_at(1));
 //! ```
 #![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 mod error;
 pub mod ffi;

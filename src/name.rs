@@ -164,7 +164,14 @@ mod tests {
 
     #[test]
     fn legal_topic_names_pass() {
-        for t in ["a", "orders", "Orders.v2_eu-1", &"x".repeat(249), "..a", "..."] {
+        for t in [
+            "a",
+            "orders",
+            "Orders.v2_eu-1",
+            &"x".repeat(249),
+            "..a",
+            "...",
+        ] {
             assert!(validate_topic(t).is_ok(), "{t:?} should be legal");
         }
     }
@@ -184,7 +191,10 @@ mod tests {
             assert!(e.to_string().contains(why), "{e} should mention {why}");
         }
         let long = "x".repeat(250);
-        assert!(validate_topic(&long).unwrap_err().to_string().contains("250"));
+        assert!(validate_topic(&long)
+            .unwrap_err()
+            .to_string()
+            .contains("250"));
     }
 
     #[test]

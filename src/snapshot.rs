@@ -293,7 +293,9 @@ impl Snapshot {
     pub fn topic(&self, group: &str, topic: &str) -> Option<&TopicView> {
         let hash = key_hash(group, topic);
         self.index[shard_of(hash)]
-            .find(hash, |t| t.topic.as_str() == topic && t.group.as_str() == group)
+            .find(hash, |t| {
+                t.topic.as_str() == topic && t.group.as_str() == group
+            })
             .map(|t| &**t)
     }
 

@@ -17,7 +17,7 @@ use crossbeam_utils::CachePadded;
 use crate::error::{Error, ErrorKind};
 use crate::name::{validate_group, validate_partition, validate_topic, Name};
 use crate::snapshot::{
-    shard_of, GroupStats, GroupView, Generations, PartitionRecord, Snapshot, Status, TopicView,
+    shard_of, Generations, GroupStats, GroupView, PartitionRecord, Snapshot, Status, TopicView,
 };
 
 /// Default bound on retained (group, topic) generation entries.
@@ -313,9 +313,11 @@ impl<'s> Txn<'s> {
 
     fn stats(&mut self, group: &Name) -> &mut GroupStats {
         let cur = self.cur;
-        self.groups
-            .entry(group.clone())
-            .or_insert_with(|| cur.group(group.as_str()).map(|g| g.stats).unwrap_or_default())
+        self.groups.entry(group.clone()).or_insert_with(|| {
+            cur.group(group.as_str())
+                .map(|g| g.stats)
+                .unwrap_or_default()
+        })
     }
 
     /// Applies `assign` / `demote` to one topic; true if it changed.
@@ -398,7 +400,7 @@ impl<'s> Txn<'s> {
         }
 
         // Group views: rebuild the touched groups' topic lists.
-        let mut by_group: BTreeMap<&Name, Vec<(&Name, &Option<Arc<TopicView>>)>> = BTreeMap::new();
+        let mut by_group: BTreeMap<&Name, Vec<TopicChange<'_>>> = BTreeMap::new();
         for ((g, t), new) in &self.topics {
             by_group.entry(g).or_default().push((t, new));
         }
@@ -413,7 +415,10 @@ impl<'s> Txn<'s> {
             let old_known = cur.group(g.as_str()).map_or(&[][..], |v| v.known_topics());
             let changes = by_group.get(g).map_or(&[][..], |v| v.as_slice());
             let known = merge_topics(old_known, changes);
-            new_groups.insert(g.clone(), Arc::new(GroupView::new(g.clone(), *stats, known)));
+            new_groups.insert(
+                g.clone(),
+                Arc::new(GroupView::new(g.clone(), *stats, known)),
+            );
         }
         let mut groups = Vec::with_capacity(cur.groups.len() + new_groups.len());
         let mut pending = new_groups.into_iter().peekable();
@@ -482,11 +487,11 @@ impl<'s> Txn<'s> {
     }
 }
 
+/// One topic's change inside a group: its name and new view (`None`: removed).
+type TopicChange<'a> = (&'a Name, &'a Option<Arc<TopicView>>);
+
 /// Merges a group's sorted topic list with changes (sorted by topic name).
-fn merge_topics(
-    old: &[Arc<TopicView>],
-    changes: &[(&Name, &Option<Arc<TopicView>>)],
-) -> Vec<Arc<TopicView>> {
+fn merge_topics(old: &[Arc<TopicView>], changes: &[TopicChange<'_>]) -> Vec<Arc<TopicView>> {
     let mut out = Vec::with_capacity(old.len() + changes.len());
     let (mut i, mut j) = (0, 0);
     while i < old.len() || j < changes.len() {
@@ -654,7 +659,10 @@ impl Tracker {
     pub fn clear(&self) -> bool {
         let mut w = self.lock_writer();
         let cur = self.inner.current.load_full();
-        let had_cells = w.cells.values().any(|c| c.values().any(|x| x.word.load(Ordering::Relaxed) != 0));
+        let had_cells = w
+            .cells
+            .values()
+            .any(|c| c.values().any(|x| x.word.load(Ordering::Relaxed) != 0));
         if cur.groups.is_empty() && cur.entries == 0 && !had_cells {
             return false;
         }
@@ -794,7 +802,8 @@ impl Group {
     /// Wait-free; never allocates.
     #[inline]
     pub fn generation(&self, topic: &str, partition: i32) -> u64 {
-        self.tracker_peek().generation(self.name.as_str(), topic, partition)
+        self.tracker_peek()
+            .generation(self.name.as_str(), topic, partition)
     }
 
     /// Whether this group owns the partition now. Wait-free; never allocates.
@@ -862,8 +871,13 @@ impl Group {
             }
             Event::Revoked(by_topic) => {
                 for (topic, parts) in by_topic {
-                    removed_any |=
-                        txn.topic(&mut w, g, topic, &[], &Demote::Listed(parts, Status::Revoked));
+                    removed_any |= txn.topic(
+                        &mut w,
+                        g,
+                        topic,
+                        &[],
+                        &Demote::Listed(parts, Status::Revoked),
+                    );
                 }
             }
             Event::Replace(by_topic) => {
@@ -876,7 +890,9 @@ impl Group {
                         txn.topic(&mut w, g, t.as_str(), &[], &Demote::All(Status::Revoked));
                 }
                 for (topic, parts) in by_topic {
-                    let before = cur.topic(g.as_str(), topic).map_or(0, |v| v.partitions().len());
+                    let before = cur
+                        .topic(g.as_str(), topic)
+                        .map_or(0, |v| v.partitions().len());
                     let kept = cur.topic(g.as_str(), topic).map_or(0, |v| {
                         v.partitions()
                             .iter()
@@ -894,7 +910,8 @@ impl Group {
                     .map(|v| v.topics().iter().map(|t| t.topic_name().clone()).collect())
                     .unwrap_or_default();
                 for t in &owned {
-                    removed_any |= txn.topic(&mut w, g, t.as_str(), &[], &Demote::All(Status::Lost));
+                    removed_any |=
+                        txn.topic(&mut w, g, t.as_str(), &[], &Demote::All(Status::Lost));
                 }
             }
         }

@@ -31,7 +31,7 @@ pub struct kat_generation_entry_t {
 
 /// Frees a generations list. NULL is ignored.
 #[no_mangle]
-pub extern "C" fn kat_generations_free(generations: *mut Generations) {
+pub unsafe extern "C" fn kat_generations_free(generations: *mut Generations) {
     guard_value("kat_generations_free", (), || {
         if !generations.is_null() {
             // SAFETY: came from `Box::into_raw` in `kat_tracker_generations`.
@@ -43,7 +43,7 @@ pub extern "C" fn kat_generations_free(generations: *mut Generations) {
 
 /// Writes the number of entries.
 #[no_mangle]
-pub extern "C" fn kat_generations_count(
+pub unsafe extern "C" fn kat_generations_count(
     generations: *const Generations,
     out_count: *mut usize,
 ) -> kat_result {
@@ -59,7 +59,7 @@ pub extern "C" fn kat_generations_count(
 
 /// Writes the epoch the list was taken at.
 #[no_mangle]
-pub extern "C" fn kat_generations_epoch(
+pub unsafe extern "C" fn kat_generations_epoch(
     generations: *const Generations,
     out_epoch: *mut u64,
 ) -> kat_result {
@@ -76,7 +76,7 @@ pub extern "C" fn kat_generations_epoch(
 /// Describes entry `index` (sorted by group, topic, partition).
 /// `KAT_ERR_OUT_OF_RANGE` past the end.
 #[no_mangle]
-pub extern "C" fn kat_generations_get(
+pub unsafe extern "C" fn kat_generations_get(
     generations: *const Generations,
     index: usize,
     out_entry: *mut kat_generation_entry_t,
@@ -109,7 +109,7 @@ pub extern "C" fn kat_generations_get(
 /// Copies the list as JSON (same buffer rules as `kat_snapshot_to_json`):
 /// `{"epoch":N,"groups":{"group":{"topic":{"partition":{"generation":G,"status":"revoked"}}}}}`.
 #[no_mangle]
-pub extern "C" fn kat_generations_to_json(
+pub unsafe extern "C" fn kat_generations_to_json(
     generations: *const Generations,
     buf: *mut c_char,
     cap: usize,

@@ -74,7 +74,7 @@ fn apply<'a>(
 /// Frees a group handle. NULL is ignored. The group's state stays in the
 /// tracker: getting the same name again returns the same group.
 #[no_mangle]
-pub extern "C" fn kat_group_free(group: *mut Group) {
+pub unsafe extern "C" fn kat_group_free(group: *mut Group) {
     guard_value("kat_group_free", (), || {
         if !group.is_null() {
             // SAFETY: came from `Box::into_raw` in `kat_tracker_group`; freed once.
@@ -89,7 +89,7 @@ pub extern "C" fn kat_group_free(group: *mut Group) {
 ///
 /// Thread-safe.
 #[no_mangle]
-pub extern "C" fn kat_group_name(group: *const Group) -> *const c_char {
+pub unsafe extern "C" fn kat_group_name(group: *const Group) -> *const c_char {
     guard_value("kat_group_name", std::ptr::null(), || {
         // SAFETY: checked for NULL; valid during the call.
         let g = unsafe { arg(group, "group") }?;
@@ -105,7 +105,7 @@ pub extern "C" fn kat_group_name(group: *const Group) -> *const c_char {
 /// through its public layout and only during the call.
 /// Thread-safe; takes the writers' lock; never blocks readers.
 #[no_mangle]
-pub extern "C" fn kat_group_assigned(
+pub unsafe extern "C" fn kat_group_assigned(
     group: *const Group,
     partitions: *const rd_kafka_topic_partition_list_s,
 ) -> kat_result {
@@ -121,7 +121,7 @@ pub extern "C" fn kat_group_assigned(
 ///
 /// Same ownership and thread-safety as `kat_group_assigned`.
 #[no_mangle]
-pub extern "C" fn kat_group_revoked(
+pub unsafe extern "C" fn kat_group_revoked(
     group: *const Group,
     partitions: *const rd_kafka_topic_partition_list_s,
 ) -> kat_result {
@@ -136,7 +136,7 @@ pub extern "C" fn kat_group_revoked(
 ///
 /// Same ownership and thread-safety as `kat_group_assigned`.
 #[no_mangle]
-pub extern "C" fn kat_group_replace(
+pub unsafe extern "C" fn kat_group_replace(
     group: *const Group,
     partitions: *const rd_kafka_topic_partition_list_s,
 ) -> kat_result {
@@ -149,7 +149,7 @@ pub extern "C" fn kat_group_replace(
 /// `kat_group_assigned` for callers without librdkafka: `count` partitions of
 /// one topic (`partitions` may be NULL when `count` is 0).
 #[no_mangle]
-pub extern "C" fn kat_group_assigned_partitions(
+pub unsafe extern "C" fn kat_group_assigned_partitions(
     group: *const Group,
     topic: *const c_char,
     partitions: *const i32,
@@ -166,7 +166,7 @@ pub extern "C" fn kat_group_assigned_partitions(
 
 /// `kat_group_revoked` for callers without librdkafka: one topic.
 #[no_mangle]
-pub extern "C" fn kat_group_revoked_partitions(
+pub unsafe extern "C" fn kat_group_revoked_partitions(
     group: *const Group,
     topic: *const c_char,
     partitions: *const i32,
@@ -184,7 +184,7 @@ pub extern "C" fn kat_group_revoked_partitions(
 /// `kat_group_replace` for callers without librdkafka: the assignment becomes
 /// exactly these partitions of one topic.
 #[no_mangle]
-pub extern "C" fn kat_group_replace_partitions(
+pub unsafe extern "C" fn kat_group_replace_partitions(
     group: *const Group,
     topic: *const c_char,
     partitions: *const i32,
@@ -202,20 +202,23 @@ pub extern "C" fn kat_group_replace_partitions(
 /// `kat_group_assigned` for callers without librdkafka: an array of
 /// (topic, partition) pairs over any number of topics.
 #[no_mangle]
-pub extern "C" fn kat_group_assigned_pairs(
+pub unsafe extern "C" fn kat_group_assigned_pairs(
     group: *const Group,
     items: *const kat_topic_partition_t,
     count: usize,
 ) -> kat_result {
     // SAFETY: arrays valid during the call per the contract.
-    apply("kat_group_assigned_pairs", group, Kind::Assigned, || unsafe {
-        read_pairs(items, count)
-    })
+    apply(
+        "kat_group_assigned_pairs",
+        group,
+        Kind::Assigned,
+        || unsafe { read_pairs(items, count) },
+    )
 }
 
 /// `kat_group_revoked` with an array of (topic, partition) pairs.
 #[no_mangle]
-pub extern "C" fn kat_group_revoked_pairs(
+pub unsafe extern "C" fn kat_group_revoked_pairs(
     group: *const Group,
     items: *const kat_topic_partition_t,
     count: usize,
@@ -228,7 +231,7 @@ pub extern "C" fn kat_group_revoked_pairs(
 
 /// `kat_group_replace` with an array of (topic, partition) pairs.
 #[no_mangle]
-pub extern "C" fn kat_group_replace_pairs(
+pub unsafe extern "C" fn kat_group_replace_pairs(
     group: *const Group,
     items: *const kat_topic_partition_t,
     count: usize,
@@ -244,7 +247,7 @@ pub extern "C" fn kat_group_replace_pairs(
 ///
 /// Thread-safe; takes the writers' lock.
 #[no_mangle]
-pub extern "C" fn kat_group_lost(group: *const Group) -> kat_result {
+pub unsafe extern "C" fn kat_group_lost(group: *const Group) -> kat_result {
     guard("kat_group_lost", || {
         // SAFETY: checked for NULL; valid during the call.
         unsafe { arg(group, "group") }?.lost();
@@ -257,7 +260,7 @@ pub extern "C" fn kat_group_lost(group: *const Group) -> kat_result {
 ///
 /// Thread-safe; takes the writers' lock.
 #[no_mangle]
-pub extern "C" fn kat_group_reset(group: *const Group) -> kat_result {
+pub unsafe extern "C" fn kat_group_reset(group: *const Group) -> kat_result {
     guard("kat_group_reset", || {
         // SAFETY: checked for NULL; valid during the call.
         unsafe { arg(group, "group") }?.reset();
@@ -269,7 +272,7 @@ pub extern "C" fn kat_group_reset(group: *const Group) -> kat_result {
 ///
 /// Thread-safe; wait-free; never allocates.
 #[no_mangle]
-pub extern "C" fn kat_group_generation(
+pub unsafe extern "C" fn kat_group_generation(
     group: *const Group,
     topic_name: *const c_char,
     partition: i32,
@@ -291,7 +294,7 @@ pub extern "C" fn kat_group_generation(
 ///
 /// Thread-safe; wait-free; never allocates.
 #[no_mangle]
-pub extern "C" fn kat_group_is_assigned(
+pub unsafe extern "C" fn kat_group_is_assigned(
     group: *const Group,
     topic_name: *const c_char,
     partition: i32,
@@ -313,7 +316,7 @@ pub extern "C" fn kat_group_is_assigned(
 ///
 /// Thread-safe; wait-free.
 #[no_mangle]
-pub extern "C" fn kat_group_stats(
+pub unsafe extern "C" fn kat_group_stats(
     group: *const Group,
     out_stats: *mut kat_group_stats_t,
 ) -> kat_result {
@@ -334,7 +337,7 @@ pub extern "C" fn kat_group_stats(
 /// Thread-safe; takes the writers' lock and allocates the first time a key
 /// gets a handle.
 #[no_mangle]
-pub extern "C" fn kat_group_partition(
+pub unsafe extern "C" fn kat_group_partition(
     group: *const Group,
     topic_name: *const c_char,
     partition: i32,

@@ -96,7 +96,9 @@ pub(crate) unsafe fn read_rdkafka_list<'a>(
         return Ok(Vec::new());
     }
     if list.elems.is_null() {
-        return Err(bad_list(format!("list has {cnt} elements but `elems` is NULL")));
+        return Err(bad_list(format!(
+            "list has {cnt} elements but `elems` is NULL"
+        )));
     }
     // SAFETY: `elems` points to at least `cnt` elements per the contract.
     let elems = unsafe { std::slice::from_raw_parts(list.elems, cnt) };

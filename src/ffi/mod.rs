@@ -9,6 +9,15 @@
 //!   unwinds into C;
 //! - strings in are NUL-terminated UTF-8; strings and arrays out are borrowed
 //!   from the object they came from and live as long as it does.
+//!
+//! # Safety
+//! One contract covers every `unsafe extern "C"` function here, so it is
+//! stated once instead of on each: every pointer argument is either NULL
+//! (rejected with `KAT_ERR_NULL_POINTER`, or ignored by `_free`) or points to
+//! a live object of the documented type — a handle obtained from kat and not
+//! yet freed, a NUL-terminated string, or an array of the stated length —
+//! for the duration of the call; output pointers are writable.
+#![allow(clippy::missing_safety_doc)]
 
 mod generations;
 mod group;

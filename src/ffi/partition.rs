@@ -49,7 +49,7 @@ pub struct kat_partition_state_t {
 ///
 /// Thread-safe; wait-free; never allocates.
 #[no_mangle]
-pub extern "C" fn kat_partition_handle_state(
+pub unsafe extern "C" fn kat_partition_handle_state(
     handle: *const HandleCell,
     out_state: *mut kat_partition_state_t,
 ) -> kat_result {
@@ -78,7 +78,10 @@ pub extern "C" fn kat_partition_handle_state(
 ///
 /// Thread-safe; wait-free; one atomic load.
 #[no_mangle]
-pub extern "C" fn kat_partition_handle_owned_at(handle: *const HandleCell, generation: u64) -> bool {
+pub unsafe extern "C" fn kat_partition_handle_owned_at(
+    handle: *const HandleCell,
+    generation: u64,
+) -> bool {
     guard_value("kat_partition_handle_owned_at", false, || {
         // SAFETY: checked for NULL; valid until `kat_partition_handle_free`.
         let cell = unsafe { arg(handle, "handle") }?;
@@ -89,7 +92,7 @@ pub extern "C" fn kat_partition_handle_owned_at(handle: *const HandleCell, gener
 /// Frees a handle. NULL is ignored. Once no handle on a key is left, the key
 /// may be evicted again.
 #[no_mangle]
-pub extern "C" fn kat_partition_handle_free(handle: *const HandleCell) {
+pub unsafe extern "C" fn kat_partition_handle_free(handle: *const HandleCell) {
     guard_value("kat_partition_handle_free", (), || {
         if !handle.is_null() {
             // SAFETY: came from `kat_group_partition`; freed once.

@@ -200,7 +200,7 @@ pub extern "C" fn kat_result_message(code: c_uint) -> *const c_char {
 /// `kat_group_assigned: element 2: topic name "a b" has an illegal byte …`.
 /// Thread-safe; each thread has its own message.
 #[no_mangle]
-pub extern "C" fn kat_last_error_message(buf: *mut c_char, cap: usize) -> usize {
+pub unsafe extern "C" fn kat_last_error_message(buf: *mut c_char, cap: usize) -> usize {
     let copy = || -> usize {
         LAST_ERROR
             .try_with(|slot| {

@@ -71,7 +71,7 @@ fn range(index: usize, len: usize, what: &str) -> FfiResult {
 /// Releases a snapshot. NULL is ignored. Views borrowed from it become
 /// invalid.
 #[no_mangle]
-pub extern "C" fn kat_snapshot_free(snapshot: *const Snapshot) {
+pub unsafe extern "C" fn kat_snapshot_free(snapshot: *const Snapshot) {
     guard_value("kat_snapshot_free", (), || {
         if !snapshot.is_null() {
             // SAFETY: came from `Arc::into_raw` in `kat_tracker_snapshot`;
@@ -84,7 +84,10 @@ pub extern "C" fn kat_snapshot_free(snapshot: *const Snapshot) {
 
 /// Writes the epoch the snapshot was taken at.
 #[no_mangle]
-pub extern "C" fn kat_snapshot_epoch(snapshot: *const Snapshot, out_epoch: *mut u64) -> kat_result {
+pub unsafe extern "C" fn kat_snapshot_epoch(
+    snapshot: *const Snapshot,
+    out_epoch: *mut u64,
+) -> kat_result {
     guard("kat_snapshot_epoch", || {
         // SAFETY: checked; valid until `kat_snapshot_free`.
         let s = unsafe { arg(snapshot, "snapshot") }?;
@@ -98,7 +101,7 @@ pub extern "C" fn kat_snapshot_epoch(snapshot: *const Snapshot, out_epoch: *mut 
 /// Writes the number of groups in the snapshot (every group that has had a
 /// change, including groups that own nothing now).
 #[no_mangle]
-pub extern "C" fn kat_snapshot_group_count(
+pub unsafe extern "C" fn kat_snapshot_group_count(
     snapshot: *const Snapshot,
     out_count: *mut usize,
 ) -> kat_result {
@@ -114,7 +117,7 @@ pub extern "C" fn kat_snapshot_group_count(
 
 /// Writes the total number of partitions assigned over all groups.
 #[no_mangle]
-pub extern "C" fn kat_snapshot_partition_count(
+pub unsafe extern "C" fn kat_snapshot_partition_count(
     snapshot: *const Snapshot,
     out_count: *mut usize,
 ) -> kat_result {
@@ -131,7 +134,7 @@ pub extern "C" fn kat_snapshot_partition_count(
 /// Describes group `group_index` (groups are sorted by name).
 /// `KAT_ERR_OUT_OF_RANGE` past the end. No copy: the view borrows.
 #[no_mangle]
-pub extern "C" fn kat_snapshot_group(
+pub unsafe extern "C" fn kat_snapshot_group(
     snapshot: *const Snapshot,
     group_index: usize,
     out_view: *mut kat_group_view_t,
@@ -158,7 +161,7 @@ pub extern "C" fn kat_snapshot_group(
 /// Describes topic `topic_index` of group `group_index` (topics sorted by
 /// name; only topics with assigned partitions). No copy: the view borrows.
 #[no_mangle]
-pub extern "C" fn kat_snapshot_topic(
+pub unsafe extern "C" fn kat_snapshot_topic(
     snapshot: *const Snapshot,
     group_index: usize,
     topic_index: usize,
@@ -181,7 +184,7 @@ pub extern "C" fn kat_snapshot_topic(
 /// the group owns no partition of that topic in this snapshot.
 /// One hash probe; no copy.
 #[no_mangle]
-pub extern "C" fn kat_snapshot_find_topic(
+pub unsafe extern "C" fn kat_snapshot_find_topic(
     snapshot: *const Snapshot,
     group: *const c_char,
     topic_name: *const c_char,
@@ -209,7 +212,7 @@ pub extern "C" fn kat_snapshot_find_topic(
 
 /// Writes the generation of a key as of this snapshot (0 if never assigned).
 #[no_mangle]
-pub extern "C" fn kat_snapshot_generation(
+pub unsafe extern "C" fn kat_snapshot_generation(
     snapshot: *const Snapshot,
     group: *const c_char,
     topic_name: *const c_char,
@@ -231,7 +234,7 @@ pub extern "C" fn kat_snapshot_generation(
 
 /// Writes whether a key is assigned in this snapshot.
 #[no_mangle]
-pub extern "C" fn kat_snapshot_is_assigned(
+pub unsafe extern "C" fn kat_snapshot_is_assigned(
     snapshot: *const Snapshot,
     group: *const c_char,
     topic_name: *const c_char,
@@ -257,7 +260,7 @@ pub extern "C" fn kat_snapshot_is_assigned(
 /// With `buf == NULL` and `cap == 0`, only writes the length.
 /// `KAT_ERR_BUFFER_TOO_SMALL` (nothing written) if `cap <= length`.
 #[no_mangle]
-pub extern "C" fn kat_snapshot_to_json(
+pub unsafe extern "C" fn kat_snapshot_to_json(
     snapshot: *const Snapshot,
     buf: *mut c_char,
     cap: usize,

@@ -26,7 +26,7 @@ pub extern "C" fn kat_tracker_new() -> *mut Tracker {
 /// (group, topic) generation entries (≥ 1; `KAT_ERR_INVALID_ARGUMENT`
 /// otherwise). On success writes the new tracker to `*out`.
 #[no_mangle]
-pub extern "C" fn kat_tracker_new_with_limit(
+pub unsafe extern "C" fn kat_tracker_new_with_limit(
     generations_topics_limit: usize,
     out_tracker: *mut *mut Tracker,
 ) -> kat_result {
@@ -61,7 +61,7 @@ pub extern "C" fn kat_tracker_global() -> *const Tracker {
 /// Not thread-safe with respect to other calls on the same pointer: free it
 /// once, when no other thread uses this pointer.
 #[no_mangle]
-pub extern "C" fn kat_tracker_free(tracker: *mut Tracker) {
+pub unsafe extern "C" fn kat_tracker_free(tracker: *mut Tracker) {
     guard_value("kat_tracker_free", (), || {
         if !tracker.is_null() && !is_global(tracker) {
             // SAFETY: a non-global, non-NULL tracker pointer came from
@@ -79,7 +79,7 @@ pub extern "C" fn kat_tracker_free(tracker: *mut Tracker) {
 ///
 /// Thread-safe; never blocks.
 #[no_mangle]
-pub extern "C" fn kat_tracker_group(
+pub unsafe extern "C" fn kat_tracker_group(
     tracker: *const Tracker,
     name: *const c_char,
     out_group: *mut *mut Group,
@@ -102,7 +102,7 @@ pub extern "C" fn kat_tracker_group(
 ///
 /// Thread-safe; takes the writers' lock (never blocks readers).
 #[no_mangle]
-pub extern "C" fn kat_tracker_clear(tracker: *const Tracker) -> kat_result {
+pub unsafe extern "C" fn kat_tracker_clear(tracker: *const Tracker) -> kat_result {
     guard("kat_tracker_clear", || {
         // SAFETY: checked for NULL; valid during the call per the contract.
         unsafe { arg(tracker, "tracker") }?.clear();
@@ -114,7 +114,10 @@ pub extern "C" fn kat_tracker_clear(tracker: *const Tracker) -> kat_result {
 ///
 /// Thread-safe; wait-free.
 #[no_mangle]
-pub extern "C" fn kat_tracker_epoch(tracker: *const Tracker, out_epoch: *mut u64) -> kat_result {
+pub unsafe extern "C" fn kat_tracker_epoch(
+    tracker: *const Tracker,
+    out_epoch: *mut u64,
+) -> kat_result {
     guard("kat_tracker_epoch", || {
         // SAFETY: checked for NULL; valid during the call.
         let t = unsafe { arg(tracker, "tracker") }?;
@@ -131,7 +134,7 @@ pub extern "C" fn kat_tracker_epoch(tracker: *const Tracker, out_epoch: *mut u64
 ///
 /// Thread-safe; blocks the calling thread only.
 #[no_mangle]
-pub extern "C" fn kat_tracker_wait_for_change(
+pub unsafe extern "C" fn kat_tracker_wait_for_change(
     tracker: *const Tracker,
     epoch: u64,
     timeout_ms: u64,
@@ -153,7 +156,7 @@ pub extern "C" fn kat_tracker_wait_for_change(
 ///
 /// Thread-safe; wait-free; never allocates.
 #[no_mangle]
-pub extern "C" fn kat_tracker_generation(
+pub unsafe extern "C" fn kat_tracker_generation(
     tracker: *const Tracker,
     group: *const c_char,
     topic_name: *const c_char,
@@ -177,7 +180,7 @@ pub extern "C" fn kat_tracker_generation(
 ///
 /// Thread-safe; wait-free; never allocates.
 #[no_mangle]
-pub extern "C" fn kat_tracker_is_assigned(
+pub unsafe extern "C" fn kat_tracker_is_assigned(
     tracker: *const Tracker,
     group: *const c_char,
     topic_name: *const c_char,
@@ -203,7 +206,7 @@ pub extern "C" fn kat_tracker_is_assigned(
 /// Thread-safe; wait-free (one atomic load and a reference count increment;
 /// no allocation).
 #[no_mangle]
-pub extern "C" fn kat_tracker_snapshot(
+pub unsafe extern "C" fn kat_tracker_snapshot(
     tracker: *const Tracker,
     out_snapshot: *mut *const Snapshot,
 ) -> kat_result {
@@ -222,7 +225,7 @@ pub extern "C" fn kat_tracker_snapshot(
 ///
 /// Thread-safe; wait-free to take, allocates the copy.
 #[no_mangle]
-pub extern "C" fn kat_tracker_generations(
+pub unsafe extern "C" fn kat_tracker_generations(
     tracker: *const Tracker,
     out_generations: *mut *mut Generations,
 ) -> kat_result {
@@ -241,7 +244,7 @@ pub extern "C" fn kat_tracker_generations(
 ///
 /// Thread-safe; takes the writers' lock.
 #[no_mangle]
-pub extern "C" fn kat_tracker_set_generations_topics_limit(
+pub unsafe extern "C" fn kat_tracker_set_generations_topics_limit(
     tracker: *const Tracker,
     limit: usize,
 ) -> kat_result {
@@ -256,7 +259,7 @@ pub extern "C" fn kat_tracker_set_generations_topics_limit(
 ///
 /// Thread-safe; takes the writers' lock briefly.
 #[no_mangle]
-pub extern "C" fn kat_tracker_generations_topics_limit(
+pub unsafe extern "C" fn kat_tracker_generations_topics_limit(
     tracker: *const Tracker,
     out_limit: *mut usize,
 ) -> kat_result {
