@@ -12,10 +12,7 @@ fn committed_header_matches_generated_header() {
             .lines()
             .zip(committed.lines())
             .position(|(a, b)| a != b)
-            .map_or_else(
-                || generated.lines().count().min(committed.lines().count()),
-                |i| i,
-            )
+            .unwrap_or_else(|| generated.lines().count().min(committed.lines().count()))
             + 1;
         panic!(
             "include/kat.h is stale (first difference at line {line}); \
