@@ -273,7 +273,8 @@ fn invalid_elements_reject_the_whole_event_and_name_the_element() {
     let (t, g) = setup();
     g.assigned([("a", 0)]).unwrap();
     let before = t.snapshot();
-    let cases: Vec<(Vec<(&str, i32)>, ErrorKind, usize)> = vec![
+    type Case<'a> = (Vec<(&'a str, i32)>, ErrorKind, usize);
+    let cases: Vec<Case<'_>> = vec![
         (vec![("a", 1), ("bad topic", 0)], ErrorKind::InvalidTopic, 1),
         (
             vec![("a", 1), ("b", 2), ("c", -1)],
