@@ -390,6 +390,16 @@ const char *kat_result_message(unsigned int code);
 // Thread-safe; each thread has its own message.
 size_t kat_last_error_message(char *buf, size_t cap);
 
+// Records `message` (NUL-terminated UTF-8; invalid bytes are replaced) as
+// the calling thread's last error detail, as if the kat call named
+// `function` had failed with it. For glue code that lives outside libkat —
+// the header-only `kat_rdkafka.h`, language bindings — so that its failures
+// read like kat's own through `kat_last_error_message()`. NULL arguments are
+// ignored.
+//
+// Thread-safe; affects the calling thread only.
+void kat_set_last_error_message(const char *function, const char *message);
+
 // kat's version, as a static NUL-terminated string ("0.1.0").
 const char *kat_version(void);
 

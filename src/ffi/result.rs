@@ -221,6 +221,30 @@ pub unsafe extern "C" fn kat_last_error_message(buf: *mut c_char, cap: usize) ->
     catch_unwind(copy).unwrap_or(0)
 }
 
+/// Records `message` (NUL-terminated UTF-8; invalid bytes are replaced) as
+/// the calling thread's last error detail, as if the kat call named
+/// `function` had failed with it. For glue code that lives outside libkat —
+/// the header-only `kat_rdkafka.h`, language bindings — so that its failures
+/// read like kat's own through `kat_last_error_message()`. NULL arguments are
+/// ignored.
+///
+/// Thread-safe; affects the calling thread only.
+#[no_mangle]
+pub unsafe extern "C" fn kat_set_last_error_message(
+    function: *const c_char,
+    message: *const c_char,
+) {
+    let set = || {
+        if function.is_null() || message.is_null() {
+            return;
+        }
+        // SAFETY: both are non-NULL, NUL-terminated strings per the contract.
+        let (f, m) = unsafe { (CStr::from_ptr(function), CStr::from_ptr(message)) };
+        set_last_error(&f.to_string_lossy(), &m.to_string_lossy());
+    };
+    let _ = catch_unwind(set);
+}
+
 /// kat's version, as a static NUL-terminated string ("0.1.0").
 #[no_mangle]
 pub extern "C" fn kat_version() -> *const c_char {
