@@ -5,7 +5,7 @@
 # librdkafka that libkat was not built with) and binutils (symbol checks).
 set -euo pipefail
 
-packages=(ruby ruby-ffi ruby-minitest valgrind librdkafka-dev pkg-config binutils g++ make)
+packages=(ruby ruby-ffi ruby-minitest valgrind librdkafka-dev zlib1g-dev pkg-config binutils g++ make)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
