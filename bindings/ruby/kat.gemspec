@@ -11,6 +11,7 @@ Gem::Specification.new do |spec|
     partitions a process owns and how many times each was assigned. Includes a drop-in
     for Karafka's AssignmentsTracker and a consumer_rebalance_listener for rdkafka-ruby.
   TEXT
+  spec.authors = ["The kat developers"]
   spec.license = "MIT OR Apache-2.0"
   spec.required_ruby_version = ">= 2.7"
 

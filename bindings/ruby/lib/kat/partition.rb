@@ -9,6 +9,11 @@ module Kat
   class Partition
     attr_reader :group, :topic, :partition
 
+    GENERATION_OFFSET = Bindings::PartitionState.offset_of(:generation)
+    STATUS_OFFSET = Bindings::PartitionState.offset_of(:status)
+    STATUSES = Bindings::STATUSES
+    private_constant :GENERATION_OFFSET, :STATUS_OFFSET, :STATUSES
+
     # @api private
     def initialize(pointer, group, topic, partition)
       @handle = FFI::AutoPointer.new(pointer, Bindings.method(:kat_partition_handle_free))
@@ -21,10 +26,10 @@ module Kat
     # assignment without its generation. Wait-free.
     def state
       ptr = live
-      out = Bindings::PartitionState.new(Bindings.scratch)
+      out = Bindings.scratch
       rc = Bindings.kat_partition_handle_state(ptr, out)
       Bindings.raise_error(rc, "kat_partition_handle_state") unless rc.zero?
-      PartitionState.new(out[:generation], Bindings::STATUSES.fetch(out[:status], :none))
+      PartitionState.new(out.get_uint64(GENERATION_OFFSET), STATUSES[out.get_int32(STATUS_OFFSET)] || :none)
     end
 
     # Times this key was assigned (0: never). Wait-free.

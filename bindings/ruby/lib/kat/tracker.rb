@@ -276,7 +276,9 @@ module Kat
     end
 
     PARTITION_STRIDE = Bindings::AssignedPartition.size
-    private_constant :PARTITION_STRIDE
+    # An int32 (native order) at the start of each element; skip the rest.
+    PARTITION_FORMAT = "lx#{PARTITION_STRIDE - 4}"
+    private_constant :PARTITION_STRIDE, :PARTITION_FORMAT
 
     def assignments_of(snap)
       out = FFI::MemoryPointer.new(:size_t)
@@ -290,9 +292,10 @@ module Kat
         group_view[:topic_count].times do |ti|
           check(Bindings.kat_snapshot_topic(snap, gi, ti, topic_view), "kat_snapshot_topic")
           name = Bindings.string(topic_view[:name], topic_view[:name_len])
-          parts = topic_view[:partitions]
-          partitions = Array.new(topic_view[:partition_count]) { |i| parts.get_int32(i * PARTITION_STRIDE) }
-          result[Topic.new(group, name)] = partitions.freeze
+          count = topic_view[:partition_count]
+          # One copy of the (partition, generation) array, then one unpack.
+          bytes = topic_view[:partitions].get_bytes(0, count * PARTITION_STRIDE)
+          result[Topic.new(group, name)] = bytes.unpack(PARTITION_FORMAT * count).freeze
         end
       end
       result.freeze
