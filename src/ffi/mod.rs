@@ -100,6 +100,18 @@ pub(crate) unsafe fn utf8<'a>(p: *const c_char, name: &str) -> FfiResult<&'a str
     })
 }
 
+/// Borrows and checks a group name argument: UTF-8, 1..=1024 bytes.
+///
+/// # Safety
+/// As [`utf8`].
+#[inline]
+pub(crate) unsafe fn group_name<'a>(p: *const c_char) -> FfiResult<&'a str> {
+    // SAFETY: per the caller's contract.
+    let name = unsafe { utf8(p, "group") }?;
+    crate::name::validate_group(name)?;
+    Ok(name)
+}
+
 /// Borrows and checks a topic name argument in one pass (legal topic names
 /// are ASCII, so a legal name is valid UTF-8).
 ///

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::group::kat_group_stats_t;
 use super::result::{guard, guard_value, kat_result, FfiError, FfiResult};
-use super::{arg, copy_out, out, topic, utf8, write};
+use super::{arg, copy_out, group_name, out, topic, write};
 use crate::{AssignedPartition, Snapshot, TopicView};
 
 /// One group of a snapshot. Pointers are borrowed from the snapshot and valid
@@ -193,7 +193,7 @@ pub unsafe extern "C" fn kat_snapshot_find_topic(
     guard("kat_snapshot_find_topic", || {
         // SAFETY: pointers checked; valid during the call / the snapshot.
         let s = unsafe { arg(snapshot, "snapshot") }?;
-        let g = unsafe { utf8(group, "group") }?;
+        let g = unsafe { group_name(group) }?;
         let t = unsafe { topic(topic_name, "topic") }?;
         let o = out(out_view, "out_view")?;
         match s.topic(g, t) {
@@ -222,7 +222,7 @@ pub unsafe extern "C" fn kat_snapshot_generation(
     guard("kat_snapshot_generation", || {
         // SAFETY: pointers checked; valid during the call.
         let s = unsafe { arg(snapshot, "snapshot") }?;
-        let g = unsafe { utf8(group, "group") }?;
+        let g = unsafe { group_name(group) }?;
         let t = unsafe { topic(topic_name, "topic") }?;
         crate::name::validate_partition(partition)?;
         let o = out(out_generation, "out_generation")?;
@@ -244,7 +244,7 @@ pub unsafe extern "C" fn kat_snapshot_is_assigned(
     guard("kat_snapshot_is_assigned", || {
         // SAFETY: pointers checked; valid during the call.
         let s = unsafe { arg(snapshot, "snapshot") }?;
-        let g = unsafe { utf8(group, "group") }?;
+        let g = unsafe { group_name(group) }?;
         let t = unsafe { topic(topic_name, "topic") }?;
         crate::name::validate_partition(partition)?;
         let o = out(out_assigned, "out_assigned")?;

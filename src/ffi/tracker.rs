@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::result::{guard, guard_value, kat_result, FfiError};
-use super::{arg, out, topic, utf8, write};
+use super::{arg, group_name, out, topic, utf8, write};
 use crate::{Generations, Group, Snapshot, Tracker};
 
 fn is_global(t: *const Tracker) -> bool {
@@ -166,7 +166,7 @@ pub unsafe extern "C" fn kat_tracker_generation(
     guard("kat_tracker_generation", || {
         // SAFETY: all pointers checked; valid during the call.
         let t = unsafe { arg(tracker, "tracker") }?;
-        let g = unsafe { utf8(group, "group") }?;
+        let g = unsafe { group_name(group) }?;
         let tp = unsafe { topic(topic_name, "topic") }?;
         crate::name::validate_partition(partition)?;
         let o = out(out_generation, "out_generation")?;
@@ -190,7 +190,7 @@ pub unsafe extern "C" fn kat_tracker_is_assigned(
     guard("kat_tracker_is_assigned", || {
         // SAFETY: all pointers checked; valid during the call.
         let t = unsafe { arg(tracker, "tracker") }?;
-        let g = unsafe { utf8(group, "group") }?;
+        let g = unsafe { group_name(group) }?;
         let tp = unsafe { topic(topic_name, "topic") }?;
         crate::name::validate_partition(partition)?;
         let o = out(out_assigned, "out_assigned")?;
