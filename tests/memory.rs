@@ -9,7 +9,9 @@
 //! stays within the limit (plus the entries that may not be evicted: assigned
 //! ones and those pinned by a live handle), and that resident memory stops
 //! growing: the growth between 10 % of the churn and its end must stay under
-//! 64 MiB. Handles taken at the start keep their entries through the whole
+//! 16 MiB. (Without the limit, each retained entry costs about 300 bytes:
+//! 100 000 topics grow the process by about 27 MiB, 1 000 000 by about
+//! 270 MiB; with it, the growth observed is about 1 MiB.) Handles taken at the start keep their entries through the whole
 //! churn and read the live state.
 //!
 //! By default 100 000 topics are churned (a few seconds in a debug build);
@@ -151,7 +153,7 @@ fn churning_distinct_topics_keeps_entries_and_memory_bounded() {
             .collect::<Vec<_>>()
     );
     assert!(
-        growth < 64 << 20,
+        growth < 16 << 20,
         "resident memory grew by {:.1} MiB between 10 % and the end of the churn",
         growth as f64 / MIB
     );
