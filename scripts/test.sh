@@ -14,6 +14,8 @@ echo "== cargo clippy"
 cargo clippy --all-targets --all-features -- -D warnings
 echo "== cargo test"
 cargo test --all-features
+echo "== bounded memory at full size (1 000 000 topics, release)"
+cargo test --release --test memory
 echo "== ruby"
 cargo build --release --lib
 KAT_LIBRARY="$(cargo metadata --format-version 1 --no-deps | ruby -rjson -e 'puts JSON.parse(STDIN.read)["target_directory"]')/release/libkat.so" \
