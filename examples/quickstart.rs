@@ -32,7 +32,13 @@ fn main() -> Result<(), kat::Error> {
     for g in snapshot.groups() {
         for t in g.topics() {
             for p in t.partitions() {
-                println!("{} {}/{} generation {}", g.name(), t.name(), p.partition, p.generation);
+                println!(
+                    "{} {}/{} generation {}",
+                    g.name(),
+                    t.name(),
+                    p.partition,
+                    p.generation
+                );
             }
         }
     }

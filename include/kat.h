@@ -91,32 +91,34 @@ typedef enum kat_status {
   KAT_STATUS_LOST = 3,
 } kat_status;
 
-// A frozen copy of every generation the tracker holds at one epoch, sorted
-// by group, topic and partition. Owns its data; names are shared, not copied.
+// A frozen copy of every generation (revoked and lost included), sorted by
+// group, topic and partition. Free with `kat_generations_free`. Read-only,
+// thread-safe.
 typedef struct kat_generations_t kat_generations_t;
 
-// One consumer membership (one `rd_kafka_t` in one consumer group), by name.
-//
-// Events are applied through a group. Two `Group` values with the same name
-// on the same tracker are the same group. Cheap to clone; `Send + Sync`.
+// A group: one consumer membership (one `rd_kafka_t` in one consumer
+// group), got by name from a tracker. Rebalance events are recorded through
+// it. Several handles on the same name are the same group. Thread-safe;
+// owned by the caller (free with `kat_group_free`); keeps its tracker's
+// state alive.
 typedef struct kat_group_t kat_group_t;
 
-// The atomic word a [`PartitionHandle`] reads: `generation << 2 | status`.
-// (Public only so the C ABI can name it; not reachable from the crate root.)
+// A long-lived handle on one (group, topic, partition) key whose state is
+// read with one atomic load (`kat_partition_handle_state`). Stays valid
+// after revocation, reassignment, `kat_tracker_clear` and the tracker's
+// free; while it lives its key is never evicted. Thread-safe; free with
+// `kat_partition_handle_free`.
 typedef struct kat_partition_handle_t kat_partition_handle_t;
 
-// An immutable view of the whole tracker at one epoch.
-//
-// Got from `Tracker::snapshot` with a wait-free load; holding it never
-// blocks writers and it never changes. Lookups by name are O(1) hash probes
-// and never allocate.
+// An immutable view of the whole tracker at one epoch. Never changes while
+// held; names and partition arrays borrowed from it stay valid until
+// `kat_snapshot_free`. Thread-safe (read-only).
 typedef struct kat_snapshot_t kat_snapshot_t;
 
-// The process-wide (or test-local) registry of assignments and generations.
-//
-// Cheap to clone (one `Arc`); all clones are the same tracker. `Send + Sync`:
-// any thread may read, and any thread may apply events (writers serialise
-// among themselves on one mutex; readers never wait for them).
+// A tracker: the registry of which partitions each group of this process
+// owns and how many times each was assigned. Any number may exist; one per
+// process (`kat_tracker_global()`) is normal. Thread-safe: every function
+// taking a `const kat_tracker_t *` may be called from any thread at once.
 typedef struct kat_tracker_t kat_tracker_t;
 
 // One key of a generations list. Names are borrowed from the list and valid

@@ -20,6 +20,8 @@ use crate::snapshot::{
     shard_of, Generations, GroupStats, GroupView, PartitionRecord, Snapshot, Status, TopicView,
 };
 
+static GLOBAL: OnceLock<Tracker> = OnceLock::new();
+
 /// Default bound on retained (group, topic) generation entries.
 pub const DEFAULT_GENERATIONS_TOPICS_LIMIT: usize = 100_000;
 
@@ -572,8 +574,12 @@ impl Tracker {
 
     /// The process-wide tracker, created on first use and never dropped.
     pub fn global() -> &'static Tracker {
-        static GLOBAL: OnceLock<Tracker> = OnceLock::new();
         GLOBAL.get_or_init(Tracker::new)
+    }
+
+    /// The process-wide tracker if something already created it.
+    pub(crate) fn global_if_created() -> Option<&'static Tracker> {
+        GLOBAL.get()
     }
 
     /// The group with this name (get-or-create: no state is created until its

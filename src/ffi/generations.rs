@@ -2,6 +2,7 @@
 
 use std::ffi::c_char;
 
+use super::kat_generations_t;
 use super::partition::kat_status;
 use super::result::{guard, guard_value, kat_result, FfiError};
 use super::{arg, copy_out, out, write};
@@ -31,11 +32,11 @@ pub struct kat_generation_entry_t {
 
 /// Frees a generations list. NULL is ignored.
 #[no_mangle]
-pub unsafe extern "C" fn kat_generations_free(generations: *mut Generations) {
+pub unsafe extern "C" fn kat_generations_free(generations: *mut kat_generations_t) {
     guard_value("kat_generations_free", (), || {
         if !generations.is_null() {
             // SAFETY: came from `Box::into_raw` in `kat_tracker_generations`.
-            drop(unsafe { Box::from_raw(generations) });
+            drop(unsafe { Box::from_raw(generations.cast::<Generations>()) });
         }
         Ok(())
     })
@@ -44,7 +45,7 @@ pub unsafe extern "C" fn kat_generations_free(generations: *mut Generations) {
 /// Writes the number of entries.
 #[no_mangle]
 pub unsafe extern "C" fn kat_generations_count(
-    generations: *const Generations,
+    generations: *const kat_generations_t,
     out_count: *mut usize,
 ) -> kat_result {
     guard("kat_generations_count", || {
@@ -60,7 +61,7 @@ pub unsafe extern "C" fn kat_generations_count(
 /// Writes the epoch the list was taken at.
 #[no_mangle]
 pub unsafe extern "C" fn kat_generations_epoch(
-    generations: *const Generations,
+    generations: *const kat_generations_t,
     out_epoch: *mut u64,
 ) -> kat_result {
     guard("kat_generations_epoch", || {
@@ -77,7 +78,7 @@ pub unsafe extern "C" fn kat_generations_epoch(
 /// `KAT_ERR_OUT_OF_RANGE` past the end.
 #[no_mangle]
 pub unsafe extern "C" fn kat_generations_get(
-    generations: *const Generations,
+    generations: *const kat_generations_t,
     index: usize,
     out_entry: *mut kat_generation_entry_t,
 ) -> kat_result {
@@ -110,7 +111,7 @@ pub unsafe extern "C" fn kat_generations_get(
 /// `{"epoch":N,"groups":{"group":{"topic":{"partition":{"generation":G,"status":"revoked"}}}}}`.
 #[no_mangle]
 pub unsafe extern "C" fn kat_generations_to_json(
-    generations: *const Generations,
+    generations: *const kat_generations_t,
     buf: *mut c_char,
     cap: usize,
     out_len: *mut usize,

@@ -12,7 +12,7 @@ use super::list::{
 };
 use super::result::{guard, guard_value, kat_result, FfiResult};
 use super::{arg, out, topic, write};
-use crate::tracker::HandleCell;
+use super::{kat_group_t, kat_partition_handle_t};
 use crate::{Error, Group, GroupStats};
 
 /// A group's event counters (only events that changed something count).
@@ -53,7 +53,7 @@ enum Kind {
 
 fn apply<'a>(
     name: &'static str,
-    group: *const Group,
+    group: *const kat_group_t,
     kind: Kind,
     read: impl FnOnce() -> FfiResult<Vec<(&'a str, i32)>>,
 ) -> kat_result {
@@ -74,11 +74,11 @@ fn apply<'a>(
 /// Frees a group handle. NULL is ignored. The group's state stays in the
 /// tracker: getting the same name again returns the same group.
 #[no_mangle]
-pub unsafe extern "C" fn kat_group_free(group: *mut Group) {
+pub unsafe extern "C" fn kat_group_free(group: *mut kat_group_t) {
     guard_value("kat_group_free", (), || {
         if !group.is_null() {
             // SAFETY: came from `Box::into_raw` in `kat_tracker_group`; freed once.
-            drop(unsafe { Box::from_raw(group) });
+            drop(unsafe { Box::from_raw(group.cast::<Group>()) });
         }
         Ok(())
     })
@@ -89,7 +89,7 @@ pub unsafe extern "C" fn kat_group_free(group: *mut Group) {
 ///
 /// Thread-safe.
 #[no_mangle]
-pub unsafe extern "C" fn kat_group_name(group: *const Group) -> *const c_char {
+pub unsafe extern "C" fn kat_group_name(group: *const kat_group_t) -> *const c_char {
     guard_value("kat_group_name", std::ptr::null(), || {
         // SAFETY: checked for NULL; valid during the call.
         let g = unsafe { arg(group, "group") }?;
@@ -106,7 +106,7 @@ pub unsafe extern "C" fn kat_group_name(group: *const Group) -> *const c_char {
 /// Thread-safe; takes the writers' lock; never blocks readers.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_assigned(
-    group: *const Group,
+    group: *const kat_group_t,
     partitions: *const rd_kafka_topic_partition_list_s,
 ) -> kat_result {
     // SAFETY: the list is valid during the call per the contract.
@@ -122,7 +122,7 @@ pub unsafe extern "C" fn kat_group_assigned(
 /// Same ownership and thread-safety as `kat_group_assigned`.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_revoked(
-    group: *const Group,
+    group: *const kat_group_t,
     partitions: *const rd_kafka_topic_partition_list_s,
 ) -> kat_result {
     // SAFETY: the list is valid during the call per the contract.
@@ -137,7 +137,7 @@ pub unsafe extern "C" fn kat_group_revoked(
 /// Same ownership and thread-safety as `kat_group_assigned`.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_replace(
-    group: *const Group,
+    group: *const kat_group_t,
     partitions: *const rd_kafka_topic_partition_list_s,
 ) -> kat_result {
     // SAFETY: the list is valid during the call per the contract.
@@ -150,7 +150,7 @@ pub unsafe extern "C" fn kat_group_replace(
 /// one topic (`partitions` may be NULL when `count` is 0).
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_assigned_partitions(
-    group: *const Group,
+    group: *const kat_group_t,
     topic: *const c_char,
     partitions: *const i32,
     count: usize,
@@ -167,7 +167,7 @@ pub unsafe extern "C" fn kat_group_assigned_partitions(
 /// `kat_group_revoked` for callers without librdkafka: one topic.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_revoked_partitions(
-    group: *const Group,
+    group: *const kat_group_t,
     topic: *const c_char,
     partitions: *const i32,
     count: usize,
@@ -185,7 +185,7 @@ pub unsafe extern "C" fn kat_group_revoked_partitions(
 /// exactly these partitions of one topic.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_replace_partitions(
-    group: *const Group,
+    group: *const kat_group_t,
     topic: *const c_char,
     partitions: *const i32,
     count: usize,
@@ -203,7 +203,7 @@ pub unsafe extern "C" fn kat_group_replace_partitions(
 /// (topic, partition) pairs over any number of topics.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_assigned_pairs(
-    group: *const Group,
+    group: *const kat_group_t,
     items: *const kat_topic_partition_t,
     count: usize,
 ) -> kat_result {
@@ -219,7 +219,7 @@ pub unsafe extern "C" fn kat_group_assigned_pairs(
 /// `kat_group_revoked` with an array of (topic, partition) pairs.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_revoked_pairs(
-    group: *const Group,
+    group: *const kat_group_t,
     items: *const kat_topic_partition_t,
     count: usize,
 ) -> kat_result {
@@ -232,7 +232,7 @@ pub unsafe extern "C" fn kat_group_revoked_pairs(
 /// `kat_group_replace` with an array of (topic, partition) pairs.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_replace_pairs(
-    group: *const Group,
+    group: *const kat_group_t,
     items: *const kat_topic_partition_t,
     count: usize,
 ) -> kat_result {
@@ -247,7 +247,7 @@ pub unsafe extern "C" fn kat_group_replace_pairs(
 ///
 /// Thread-safe; takes the writers' lock.
 #[no_mangle]
-pub unsafe extern "C" fn kat_group_lost(group: *const Group) -> kat_result {
+pub unsafe extern "C" fn kat_group_lost(group: *const kat_group_t) -> kat_result {
     guard("kat_group_lost", || {
         // SAFETY: checked for NULL; valid during the call.
         unsafe { arg(group, "group") }?.lost();
@@ -260,7 +260,7 @@ pub unsafe extern "C" fn kat_group_lost(group: *const Group) -> kat_result {
 ///
 /// Thread-safe; takes the writers' lock.
 #[no_mangle]
-pub unsafe extern "C" fn kat_group_reset(group: *const Group) -> kat_result {
+pub unsafe extern "C" fn kat_group_reset(group: *const kat_group_t) -> kat_result {
     guard("kat_group_reset", || {
         // SAFETY: checked for NULL; valid during the call.
         unsafe { arg(group, "group") }?.reset();
@@ -273,7 +273,7 @@ pub unsafe extern "C" fn kat_group_reset(group: *const Group) -> kat_result {
 /// Thread-safe; wait-free; never allocates.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_generation(
-    group: *const Group,
+    group: *const kat_group_t,
     topic_name: *const c_char,
     partition: i32,
     out_generation: *mut u64,
@@ -295,7 +295,7 @@ pub unsafe extern "C" fn kat_group_generation(
 /// Thread-safe; wait-free; never allocates.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_is_assigned(
-    group: *const Group,
+    group: *const kat_group_t,
     topic_name: *const c_char,
     partition: i32,
     out_assigned: *mut bool,
@@ -317,7 +317,7 @@ pub unsafe extern "C" fn kat_group_is_assigned(
 /// Thread-safe; wait-free.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_stats(
-    group: *const Group,
+    group: *const kat_group_t,
     out_stats: *mut kat_group_stats_t,
 ) -> kat_result {
     guard("kat_group_stats", || {
@@ -338,10 +338,10 @@ pub unsafe extern "C" fn kat_group_stats(
 /// gets a handle.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_partition(
-    group: *const Group,
+    group: *const kat_group_t,
     topic_name: *const c_char,
     partition: i32,
-    out_handle: *mut *const HandleCell,
+    out_handle: *mut *const kat_partition_handle_t,
 ) -> kat_result {
     guard("kat_group_partition", || {
         // SAFETY: pointers checked; valid during the call.
@@ -350,7 +350,7 @@ pub unsafe extern "C" fn kat_group_partition(
         let o = out(out_handle, "out_handle")?;
         let h = g.partition(t, partition)?;
         // SAFETY: checked output slot; the pointer owns one reference.
-        unsafe { write(o, h.into_raw()) };
+        unsafe { write(o, h.into_raw().cast()) };
         Ok(())
     })
 }

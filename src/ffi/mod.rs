@@ -18,6 +18,8 @@
 //! yet freed, a NUL-terminated string, or an array of the stated length —
 //! for the duration of the call; output pointers are writable.
 #![allow(clippy::missing_safety_doc)]
+// The types and functions here carry their C names.
+#![allow(non_camel_case_types)]
 
 mod generations;
 mod group;
@@ -37,17 +39,81 @@ pub use tracker::*;
 
 use std::ffi::{c_char, CStr};
 
+use crate::tracker::HandleCell;
+use crate::{Generations, Group, Snapshot, Tracker};
+
 use crate::name::topic_problem;
 use result::{FfiError, FfiResult};
 
-/// Borrows a required pointer argument.
+/// A tracker: the registry of which partitions each group of this process
+/// owns and how many times each was assigned. Any number may exist; one per
+/// process (`kat_tracker_global()`) is normal. Thread-safe: every function
+/// taking a `const kat_tracker_t *` may be called from any thread at once.
+pub struct kat_tracker_t {
+    _private: [u8; 0],
+}
+
+/// A group: one consumer membership (one `rd_kafka_t` in one consumer
+/// group), got by name from a tracker. Rebalance events are recorded through
+/// it. Several handles on the same name are the same group. Thread-safe;
+/// owned by the caller (free with `kat_group_free`); keeps its tracker's
+/// state alive.
+pub struct kat_group_t {
+    _private: [u8; 0],
+}
+
+/// An immutable view of the whole tracker at one epoch. Never changes while
+/// held; names and partition arrays borrowed from it stay valid until
+/// `kat_snapshot_free`. Thread-safe (read-only).
+pub struct kat_snapshot_t {
+    _private: [u8; 0],
+}
+
+/// A frozen copy of every generation (revoked and lost included), sorted by
+/// group, topic and partition. Free with `kat_generations_free`. Read-only,
+/// thread-safe.
+pub struct kat_generations_t {
+    _private: [u8; 0],
+}
+
+/// A long-lived handle on one (group, topic, partition) key whose state is
+/// read with one atomic load (`kat_partition_handle_state`). Stays valid
+/// after revocation, reassignment, `kat_tracker_clear` and the tracker's
+/// free; while it lives its key is never evicted. Thread-safe; free with
+/// `kat_partition_handle_free`.
+pub struct kat_partition_handle_t {
+    _private: [u8; 0],
+}
+
+/// Ties each opaque C handle type to the Rust object behind it.
+pub(crate) trait Opaque {
+    type Target;
+}
+impl Opaque for kat_tracker_t {
+    type Target = Tracker;
+}
+impl Opaque for kat_group_t {
+    type Target = Group;
+}
+impl Opaque for kat_snapshot_t {
+    type Target = Snapshot;
+}
+impl Opaque for kat_generations_t {
+    type Target = Generations;
+}
+impl Opaque for kat_partition_handle_t {
+    type Target = HandleCell;
+}
+
+/// Borrows the object behind a required handle argument.
 ///
 /// # Safety
-/// `p` must be NULL or point to a live `T` for the duration of the call.
+/// `p` must be NULL or a live handle of its type, obtained from kat, for the
+/// duration of the call.
 #[inline]
-pub(crate) unsafe fn arg<'a, T>(p: *const T, name: &str) -> FfiResult<&'a T> {
-    // SAFETY: caller's contract.
-    unsafe { p.as_ref() }.ok_or_else(|| null(name))
+pub(crate) unsafe fn arg<'a, T: Opaque>(p: *const T, name: &str) -> FfiResult<&'a T::Target> {
+    // SAFETY: caller's contract: handles point to their Rust object.
+    unsafe { p.cast::<T::Target>().as_ref() }.ok_or_else(|| null(name))
 }
 
 /// Checks an output pointer.

@@ -1,8 +1,8 @@
 //! `kat_partition_handle_t`: the one-load ownership check.
 
+use super::kat_partition_handle_t;
 use super::result::{guard, guard_value, kat_result};
 use super::{arg, out, write};
-use crate::tracker::HandleCell;
 use crate::{PartitionHandle, Status};
 
 /// Status of a key. Numbers are never reused.
@@ -50,7 +50,7 @@ pub struct kat_partition_state_t {
 /// Thread-safe; wait-free; never allocates.
 #[no_mangle]
 pub unsafe extern "C" fn kat_partition_handle_state(
-    handle: *const HandleCell,
+    handle: *const kat_partition_handle_t,
     out_state: *mut kat_partition_state_t,
 ) -> kat_result {
     guard("kat_partition_handle_state", || {
@@ -79,7 +79,7 @@ pub unsafe extern "C" fn kat_partition_handle_state(
 /// Thread-safe; wait-free; one atomic load.
 #[no_mangle]
 pub unsafe extern "C" fn kat_partition_handle_owned_at(
-    handle: *const HandleCell,
+    handle: *const kat_partition_handle_t,
     generation: u64,
 ) -> bool {
     guard_value("kat_partition_handle_owned_at", false, || {
@@ -92,11 +92,11 @@ pub unsafe extern "C" fn kat_partition_handle_owned_at(
 /// Frees a handle. NULL is ignored. Once no handle on a key is left, the key
 /// may be evicted again.
 #[no_mangle]
-pub unsafe extern "C" fn kat_partition_handle_free(handle: *const HandleCell) {
+pub unsafe extern "C" fn kat_partition_handle_free(handle: *const kat_partition_handle_t) {
     guard_value("kat_partition_handle_free", (), || {
         if !handle.is_null() {
             // SAFETY: came from `kat_group_partition`; freed once.
-            unsafe { PartitionHandle::release_raw(handle) };
+            unsafe { PartitionHandle::release_raw(handle.cast()) };
         }
         Ok(())
     })

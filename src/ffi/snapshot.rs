@@ -4,6 +4,7 @@ use std::ffi::c_char;
 use std::sync::Arc;
 
 use super::group::kat_group_stats_t;
+use super::kat_snapshot_t;
 use super::result::{guard, guard_value, kat_result, FfiError, FfiResult};
 use super::{arg, copy_out, group_name, out, topic, write};
 use crate::{AssignedPartition, Snapshot, TopicView};
@@ -71,12 +72,12 @@ fn range(index: usize, len: usize, what: &str) -> FfiResult {
 /// Releases a snapshot. NULL is ignored. Views borrowed from it become
 /// invalid.
 #[no_mangle]
-pub unsafe extern "C" fn kat_snapshot_free(snapshot: *const Snapshot) {
+pub unsafe extern "C" fn kat_snapshot_free(snapshot: *const kat_snapshot_t) {
     guard_value("kat_snapshot_free", (), || {
         if !snapshot.is_null() {
             // SAFETY: came from `Arc::into_raw` in `kat_tracker_snapshot`;
             // released once.
-            drop(unsafe { Arc::from_raw(snapshot) });
+            drop(unsafe { Arc::from_raw(snapshot.cast::<Snapshot>()) });
         }
         Ok(())
     })
@@ -85,7 +86,7 @@ pub unsafe extern "C" fn kat_snapshot_free(snapshot: *const Snapshot) {
 /// Writes the epoch the snapshot was taken at.
 #[no_mangle]
 pub unsafe extern "C" fn kat_snapshot_epoch(
-    snapshot: *const Snapshot,
+    snapshot: *const kat_snapshot_t,
     out_epoch: *mut u64,
 ) -> kat_result {
     guard("kat_snapshot_epoch", || {
@@ -102,7 +103,7 @@ pub unsafe extern "C" fn kat_snapshot_epoch(
 /// change, including groups that own nothing now).
 #[no_mangle]
 pub unsafe extern "C" fn kat_snapshot_group_count(
-    snapshot: *const Snapshot,
+    snapshot: *const kat_snapshot_t,
     out_count: *mut usize,
 ) -> kat_result {
     guard("kat_snapshot_group_count", || {
@@ -118,7 +119,7 @@ pub unsafe extern "C" fn kat_snapshot_group_count(
 /// Writes the total number of partitions assigned over all groups.
 #[no_mangle]
 pub unsafe extern "C" fn kat_snapshot_partition_count(
-    snapshot: *const Snapshot,
+    snapshot: *const kat_snapshot_t,
     out_count: *mut usize,
 ) -> kat_result {
     guard("kat_snapshot_partition_count", || {
@@ -135,7 +136,7 @@ pub unsafe extern "C" fn kat_snapshot_partition_count(
 /// `KAT_ERR_OUT_OF_RANGE` past the end. No copy: the view borrows.
 #[no_mangle]
 pub unsafe extern "C" fn kat_snapshot_group(
-    snapshot: *const Snapshot,
+    snapshot: *const kat_snapshot_t,
     group_index: usize,
     out_view: *mut kat_group_view_t,
 ) -> kat_result {
@@ -162,7 +163,7 @@ pub unsafe extern "C" fn kat_snapshot_group(
 /// name; only topics with assigned partitions). No copy: the view borrows.
 #[no_mangle]
 pub unsafe extern "C" fn kat_snapshot_topic(
-    snapshot: *const Snapshot,
+    snapshot: *const kat_snapshot_t,
     group_index: usize,
     topic_index: usize,
     out_view: *mut kat_topic_view_t,
@@ -185,7 +186,7 @@ pub unsafe extern "C" fn kat_snapshot_topic(
 /// One hash probe; no copy.
 #[no_mangle]
 pub unsafe extern "C" fn kat_snapshot_find_topic(
-    snapshot: *const Snapshot,
+    snapshot: *const kat_snapshot_t,
     group: *const c_char,
     topic_name: *const c_char,
     out_view: *mut kat_topic_view_t,
@@ -213,7 +214,7 @@ pub unsafe extern "C" fn kat_snapshot_find_topic(
 /// Writes the generation of a key as of this snapshot (0 if never assigned).
 #[no_mangle]
 pub unsafe extern "C" fn kat_snapshot_generation(
-    snapshot: *const Snapshot,
+    snapshot: *const kat_snapshot_t,
     group: *const c_char,
     topic_name: *const c_char,
     partition: i32,
@@ -235,7 +236,7 @@ pub unsafe extern "C" fn kat_snapshot_generation(
 /// Writes whether a key is assigned in this snapshot.
 #[no_mangle]
 pub unsafe extern "C" fn kat_snapshot_is_assigned(
-    snapshot: *const Snapshot,
+    snapshot: *const kat_snapshot_t,
     group: *const c_char,
     topic_name: *const c_char,
     partition: i32,
@@ -261,7 +262,7 @@ pub unsafe extern "C" fn kat_snapshot_is_assigned(
 /// `KAT_ERR_BUFFER_TOO_SMALL` (nothing written) if `cap <= length`.
 #[no_mangle]
 pub unsafe extern "C" fn kat_snapshot_to_json(
-    snapshot: *const Snapshot,
+    snapshot: *const kat_snapshot_t,
     buf: *mut c_char,
     cap: usize,
     out_len: *mut usize,

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use super::result::{guard, guard_value, kat_result, FfiError};
 use super::{arg, group_name, out, topic, utf8, write};
-use crate::{Generations, Group, Snapshot, Tracker};
+use super::{kat_generations_t, kat_group_t, kat_snapshot_t, kat_tracker_t};
+use crate::Tracker;
 
-fn is_global(t: *const Tracker) -> bool {
-    std::ptr::eq(t, Tracker::global())
+fn is_global(t: *const kat_tracker_t) -> bool {
+    Tracker::global_if_created().is_some_and(|g| std::ptr::eq(t.cast::<Tracker>(), g))
 }
 
 /// Creates an empty tracker (generations limit 100 000). Never returns NULL.
@@ -18,8 +19,8 @@ fn is_global(t: *const Tracker) -> bool {
 ///
 /// Thread-safe. The tracker may be used from any number of threads at once.
 #[no_mangle]
-pub extern "C" fn kat_tracker_new() -> *mut Tracker {
-    Box::into_raw(Box::new(Tracker::new()))
+pub extern "C" fn kat_tracker_new() -> *mut kat_tracker_t {
+    Box::into_raw(Box::new(Tracker::new())).cast()
 }
 
 /// Creates an empty tracker that keeps at most `generations_topics_limit`
@@ -28,7 +29,7 @@ pub extern "C" fn kat_tracker_new() -> *mut Tracker {
 #[no_mangle]
 pub unsafe extern "C" fn kat_tracker_new_with_limit(
     generations_topics_limit: usize,
-    out_tracker: *mut *mut Tracker,
+    out_tracker: *mut *mut kat_tracker_t,
 ) -> kat_result {
     guard("kat_tracker_new_with_limit", || {
         let o = out(out_tracker, "out_tracker")?;
@@ -40,7 +41,7 @@ pub unsafe extern "C" fn kat_tracker_new_with_limit(
         }
         let t = Tracker::with_generations_topics_limit(generations_topics_limit);
         // SAFETY: `o` is a checked, caller-provided output slot.
-        unsafe { write(o, Box::into_raw(Box::new(t))) };
+        unsafe { write(o, Box::into_raw(Box::new(t)).cast()) };
         Ok(())
     })
 }
@@ -50,8 +51,8 @@ pub unsafe extern "C" fn kat_tracker_new_with_limit(
 ///
 /// Thread-safe.
 #[no_mangle]
-pub extern "C" fn kat_tracker_global() -> *const Tracker {
-    Tracker::global()
+pub extern "C" fn kat_tracker_global() -> *const kat_tracker_t {
+    std::ptr::from_ref(Tracker::global()).cast()
 }
 
 /// Frees a tracker made by `kat_tracker_new*`. NULL and the global tracker
@@ -61,12 +62,12 @@ pub extern "C" fn kat_tracker_global() -> *const Tracker {
 /// Not thread-safe with respect to other calls on the same pointer: free it
 /// once, when no other thread uses this pointer.
 #[no_mangle]
-pub unsafe extern "C" fn kat_tracker_free(tracker: *mut Tracker) {
+pub unsafe extern "C" fn kat_tracker_free(tracker: *mut kat_tracker_t) {
     guard_value("kat_tracker_free", (), || {
         if !tracker.is_null() && !is_global(tracker) {
             // SAFETY: a non-global, non-NULL tracker pointer came from
             // `Box::into_raw` in `kat_tracker_new*` and is freed once.
-            drop(unsafe { Box::from_raw(tracker) });
+            drop(unsafe { Box::from_raw(tracker.cast::<Tracker>()) });
         }
         Ok(())
     })
@@ -80,9 +81,9 @@ pub unsafe extern "C" fn kat_tracker_free(tracker: *mut Tracker) {
 /// Thread-safe; never blocks.
 #[no_mangle]
 pub unsafe extern "C" fn kat_tracker_group(
-    tracker: *const Tracker,
+    tracker: *const kat_tracker_t,
     name: *const c_char,
-    out_group: *mut *mut Group,
+    out_group: *mut *mut kat_group_t,
 ) -> kat_result {
     guard("kat_tracker_group", || {
         // SAFETY: pointer arguments are checked for NULL; the caller keeps
@@ -92,7 +93,7 @@ pub unsafe extern "C" fn kat_tracker_group(
         let o = out(out_group, "out_group")?;
         let g = t.group(name)?;
         // SAFETY: checked output slot.
-        unsafe { write(o, Box::into_raw(Box::new(g))) };
+        unsafe { write(o, Box::into_raw(Box::new(g)).cast()) };
         Ok(())
     })
 }
@@ -102,7 +103,7 @@ pub unsafe extern "C" fn kat_tracker_group(
 ///
 /// Thread-safe; takes the writers' lock (never blocks readers).
 #[no_mangle]
-pub unsafe extern "C" fn kat_tracker_clear(tracker: *const Tracker) -> kat_result {
+pub unsafe extern "C" fn kat_tracker_clear(tracker: *const kat_tracker_t) -> kat_result {
     guard("kat_tracker_clear", || {
         // SAFETY: checked for NULL; valid during the call per the contract.
         unsafe { arg(tracker, "tracker") }?.clear();
@@ -115,7 +116,7 @@ pub unsafe extern "C" fn kat_tracker_clear(tracker: *const Tracker) -> kat_resul
 /// Thread-safe; wait-free.
 #[no_mangle]
 pub unsafe extern "C" fn kat_tracker_epoch(
-    tracker: *const Tracker,
+    tracker: *const kat_tracker_t,
     out_epoch: *mut u64,
 ) -> kat_result {
     guard("kat_tracker_epoch", || {
@@ -135,7 +136,7 @@ pub unsafe extern "C" fn kat_tracker_epoch(
 /// Thread-safe; blocks the calling thread only.
 #[no_mangle]
 pub unsafe extern "C" fn kat_tracker_wait_for_change(
-    tracker: *const Tracker,
+    tracker: *const kat_tracker_t,
     epoch: u64,
     timeout_ms: u64,
     out_epoch: *mut u64,
@@ -157,7 +158,7 @@ pub unsafe extern "C" fn kat_tracker_wait_for_change(
 /// Thread-safe; wait-free; never allocates.
 #[no_mangle]
 pub unsafe extern "C" fn kat_tracker_generation(
-    tracker: *const Tracker,
+    tracker: *const kat_tracker_t,
     group: *const c_char,
     topic_name: *const c_char,
     partition: i32,
@@ -181,7 +182,7 @@ pub unsafe extern "C" fn kat_tracker_generation(
 /// Thread-safe; wait-free; never allocates.
 #[no_mangle]
 pub unsafe extern "C" fn kat_tracker_is_assigned(
-    tracker: *const Tracker,
+    tracker: *const kat_tracker_t,
     group: *const c_char,
     topic_name: *const c_char,
     partition: i32,
@@ -207,15 +208,15 @@ pub unsafe extern "C" fn kat_tracker_is_assigned(
 /// no allocation).
 #[no_mangle]
 pub unsafe extern "C" fn kat_tracker_snapshot(
-    tracker: *const Tracker,
-    out_snapshot: *mut *const Snapshot,
+    tracker: *const kat_tracker_t,
+    out_snapshot: *mut *const kat_snapshot_t,
 ) -> kat_result {
     guard("kat_tracker_snapshot", || {
         // SAFETY: checked for NULL; valid during the call.
         let t = unsafe { arg(tracker, "tracker") }?;
         let o = out(out_snapshot, "out_snapshot")?;
         // SAFETY: checked output slot; the pointer owns one reference.
-        unsafe { write(o, Arc::into_raw(t.snapshot())) };
+        unsafe { write(o, Arc::into_raw(t.snapshot()).cast()) };
         Ok(())
     })
 }
@@ -226,15 +227,15 @@ pub unsafe extern "C" fn kat_tracker_snapshot(
 /// Thread-safe; wait-free to take, allocates the copy.
 #[no_mangle]
 pub unsafe extern "C" fn kat_tracker_generations(
-    tracker: *const Tracker,
-    out_generations: *mut *mut Generations,
+    tracker: *const kat_tracker_t,
+    out_generations: *mut *mut kat_generations_t,
 ) -> kat_result {
     guard("kat_tracker_generations", || {
         // SAFETY: checked for NULL; valid during the call.
         let t = unsafe { arg(tracker, "tracker") }?;
         let o = out(out_generations, "out_generations")?;
         // SAFETY: checked output slot.
-        unsafe { write(o, Box::into_raw(Box::new(t.generations()))) };
+        unsafe { write(o, Box::into_raw(Box::new(t.generations())).cast()) };
         Ok(())
     })
 }
@@ -245,7 +246,7 @@ pub unsafe extern "C" fn kat_tracker_generations(
 /// Thread-safe; takes the writers' lock.
 #[no_mangle]
 pub unsafe extern "C" fn kat_tracker_set_generations_topics_limit(
-    tracker: *const Tracker,
+    tracker: *const kat_tracker_t,
     limit: usize,
 ) -> kat_result {
     guard("kat_tracker_set_generations_topics_limit", || {
@@ -260,7 +261,7 @@ pub unsafe extern "C" fn kat_tracker_set_generations_topics_limit(
 /// Thread-safe; takes the writers' lock briefly.
 #[no_mangle]
 pub unsafe extern "C" fn kat_tracker_generations_topics_limit(
-    tracker: *const Tracker,
+    tracker: *const kat_tracker_t,
     out_limit: *mut usize,
 ) -> kat_result {
     guard("kat_tracker_generations_topics_limit", || {

@@ -1,0 +1,257 @@
+/*
+ * kat_rdkafka.h: header-only glue between librdkafka consumers and kat.
+ *
+ * Hand-written (not generated). Every function is `static inline`: the glue
+ * is compiled into the application against the application's own
+ * librdkafka, so libkat itself never links or calls librdkafka, and one
+ * libkat works with any librdkafka from 1.6 on (the first release with
+ * rd_kafka_rebalance_protocol(), rd_kafka_incremental_assign() and
+ * rd_kafka_assignment_lost()), whether a system librdkafka.so.1, a copy
+ * bundled by a language binding, or a static one.
+ *
+ * What a rebalance does (SPEC section 6):
+ *
+ *   event (err)                protocol     assign call (exactly one)            recorded in kat, after it succeeded
+ *   ------------------------   -----------  -----------------------------------  ------------------------------------
+ *   __ASSIGN_PARTITIONS        EAGER        rd_kafka_assign(rk, partitions)      kat_group_replace(group, partitions)
+ *   __ASSIGN_PARTITIONS        COOPERATIVE  rd_kafka_incremental_assign(...)     kat_group_assigned(group, partitions)
+ *   __REVOKE_PARTITIONS        EAGER        rd_kafka_assign(rk, NULL)            lost ? kat_group_lost(group)
+ *   __REVOKE_PARTITIONS        COOPERATIVE  rd_kafka_incremental_unassign(...)        : kat_group_revoked(group, partitions)
+ *   anything else              any          rd_kafka_assign(rk, NULL)            kat_group_lost(group)
+ *
+ * "COOPERATIVE" is what rd_kafka_rebalance_protocol() reports for the
+ * cooperative-sticky assignor and for the KIP-848 consumer protocol
+ * (`group.protocol=consumer`); everything else is EAGER. `lost` is
+ * rd_kafka_assignment_lost(), read before the assign call (the call clears
+ * it). If the assign call fails, nothing is recorded: librdkafka did not
+ * change its assignment either, and kat stays in step with it.
+ *
+ * Errors: every function returns a kat_result. On anything but KAT_OK the
+ * calling thread's last error detail (kat_last_error_message()) says what
+ * went wrong; for KAT_ERR_RDKAFKA it carries librdkafka's own error text.
+ *
+ * Threads: call the rebalance functions where librdkafka hands you the
+ * rebalance, which is the thread that polls the consumer (rd_kafka_poll(),
+ * rd_kafka_consumer_poll(), rd_kafka_queue_poll(), rd_kafka_consumer_close());
+ * they take kat's writers' lock for the record step and never block kat's
+ * readers. The group handle may be shared with any number of reader threads.
+ *
+ * Needs: <librdkafka/rdkafka.h> on the include path and kat.h next to this
+ * file; link with libkat and with the application's librdkafka.
+ */
+
+#ifndef KAT_RDKAFKA_H
+#define KAT_RDKAFKA_H
+
+#include <stdio.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "kat.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Not part of the API: records `what: detail` as the calling thread's last
+ * kat error, attributed to `function`. */
+static inline void kat_rdkafka_internal_error(const char *function, const char *what,
+                                              const char *detail) {
+  char message[512];
+  snprintf(message, sizeof message, "%s: %s", what, detail != NULL ? detail : "(no detail)");
+  kat_set_last_error_message(function, message);
+}
+
+/* Not part of the API: the rebalance logic shared by kat_rebalance() and
+ * kat_rebalance_event(); `function` names the caller in error details. */
+static inline kat_result kat_rdkafka_internal_rebalance(const char *function,
+                                                        const kat_group_t *group, rd_kafka_t *rk,
+                                                        rd_kafka_resp_err_t err,
+                                                        rd_kafka_topic_partition_list_t *partitions) {
+  const char *protocol;
+  int cooperative;
+  int lost = 0;
+  rd_kafka_resp_err_t assign_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  rd_kafka_error_t *error = NULL;
+  kat_result recorded;
+
+  if (rk == NULL) {
+    kat_set_last_error_message(function, "rk is NULL: no assign call was made");
+    return KAT_ERR_NULL_POINTER;
+  }
+  if (partitions == NULL && (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ||
+                             err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)) {
+    kat_set_last_error_message(function, "partitions is NULL: no assign call was made");
+    return KAT_ERR_NULL_POINTER;
+  }
+
+  /* A round trip to librdkafka's main thread: read once. */
+  protocol = rd_kafka_rebalance_protocol(rk);
+  cooperative = protocol != NULL && strcmp(protocol, "COOPERATIVE") == 0;
+
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    if (cooperative) {
+      error = rd_kafka_incremental_assign(rk, partitions);
+    } else {
+      assign_err = rd_kafka_assign(rk, partitions);
+    }
+  } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+    /* Before unassigning: the assign call clears the flag. */
+    lost = rd_kafka_assignment_lost(rk);
+    if (cooperative) {
+      error = rd_kafka_incremental_unassign(rk, partitions);
+    } else {
+      assign_err = rd_kafka_assign(rk, NULL);
+    }
+  } else {
+    assign_err = rd_kafka_assign(rk, NULL);
+  }
+
+  if (error != NULL) {
+    kat_rdkafka_internal_error(function,
+                               err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS
+                                   ? "rd_kafka_incremental_assign failed"
+                                   : "rd_kafka_incremental_unassign failed",
+                               rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
+    return KAT_ERR_RDKAFKA;
+  }
+  if (assign_err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    kat_rdkafka_internal_error(function, "rd_kafka_assign failed", rd_kafka_err2str(assign_err));
+    return KAT_ERR_RDKAFKA;
+  }
+
+  if (group == NULL) {
+    kat_set_last_error_message(function, "group is NULL: the assign call was made, nothing was recorded");
+    return KAT_ERR_NULL_POINTER;
+  }
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    recorded = cooperative ? kat_group_assigned(group, partitions)
+                           : kat_group_replace(group, partitions);
+  } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && !lost) {
+    recorded = kat_group_revoked(group, partitions);
+  } else {
+    recorded = kat_group_lost(group);
+  }
+  return recorded;
+}
+
+/**
+ * Handles one rebalance of consumer `rk` and records it in `group`: for
+ * applications that have their own rebalance callback (and their own
+ * opaque). Call it from inside that callback with the arguments librdkafka
+ * passed; it makes the one assign call librdkafka requires (see the table at
+ * the top of this file), so the callback must not make one itself.
+ *
+ * Ownership: borrows everything; `partitions` stays librdkafka's and is only
+ * read during the call. `group` is one consumer membership, usually
+ * `kat_tracker_group(kat_tracker_global(), "<group.id>/<client>", &group)`,
+ * kept for the consumer's whole life.
+ *
+ * Returns KAT_OK, or:
+ *  - KAT_ERR_NULL_POINTER: `rk` is NULL, or `partitions` is NULL for an
+ *    assign or revoke (no assign call was made, nothing recorded); or
+ *    `group` is NULL (the assign call was made, nothing recorded);
+ *  - KAT_ERR_RDKAFKA: librdkafka refused the assign call; nothing recorded,
+ *    the last error detail has librdkafka's text;
+ *  - any error of the record step (e.g. KAT_ERR_INVALID_TOPIC), as is.
+ *
+ * Thread: the thread that serves the consumer's callbacks (the one that
+ * polls it). Cost: one round trip to librdkafka's main thread for the
+ * protocol, the assign call itself, and one kat event (the writers' lock,
+ * one snapshot publish when something changed).
+ */
+static inline kat_result kat_rebalance(const kat_group_t *group, rd_kafka_t *rk,
+                                       rd_kafka_resp_err_t err,
+                                       rd_kafka_topic_partition_list_t *partitions) {
+  return kat_rdkafka_internal_rebalance("kat_rebalance", group, rk, err, partitions);
+}
+
+/**
+ * A ready `rebalance_cb` whose opaque is the consumer's `kat_group_t *`:
+ *
+ *     rd_kafka_conf_set_rebalance_cb(conf, kat_rebalance_cb);
+ *     rd_kafka_conf_set_opaque(conf, group);
+ *
+ * Does what kat_rebalance() does. If `opaque` is NULL the assign call is
+ * still made (the consumer keeps working) and nothing is recorded. Failures
+ * cannot be returned from a callback: they are left as the polling thread's
+ * last error detail (kat_last_error_message()).
+ *
+ * Ownership: `group` must outlive the consumer (free it after
+ * rd_kafka_destroy()). Thread and cost: as kat_rebalance().
+ */
+static inline void kat_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                    rd_kafka_topic_partition_list_t *partitions, void *opaque) {
+  (void)kat_rdkafka_internal_rebalance("kat_rebalance_cb", (const kat_group_t *)opaque, rk, err,
+                                       partitions);
+}
+
+/**
+ * Handles a rebalance delivered through the event API, for consumers set up
+ * with `rd_kafka_conf_set_events(conf, RD_KAFKA_EVENT_REBALANCE)` and no
+ * rebalance callback (as rust-rdkafka >= 0.36 and confluent-kafka-go do):
+ * takes the error code and partition list from the event and does what
+ * kat_rebalance() does.
+ *
+ * Ownership: borrows `ev`; the caller still destroys it
+ * (rd_kafka_event_destroy()) after this returns.
+ *
+ * Returns as kat_rebalance(), plus KAT_ERR_NULL_POINTER for a NULL `ev` and
+ * KAT_ERR_INVALID_ARGUMENT for an event that is not
+ * RD_KAFKA_EVENT_REBALANCE (no assign call is made for either).
+ *
+ * Thread: the thread polling the queue the event came from. Cost: as
+ * kat_rebalance().
+ */
+static inline kat_result kat_rebalance_event(const kat_group_t *group, rd_kafka_t *rk,
+                                             rd_kafka_event_t *ev) {
+  if (ev == NULL) {
+    kat_set_last_error_message("kat_rebalance_event", "ev is NULL: no assign call was made");
+    return KAT_ERR_NULL_POINTER;
+  }
+  if (rd_kafka_event_type(ev) != RD_KAFKA_EVENT_REBALANCE) {
+    kat_rdkafka_internal_error("kat_rebalance_event",
+                               "not a RD_KAFKA_EVENT_REBALANCE event, no assign call was made",
+                               rd_kafka_event_name(ev));
+    return KAT_ERR_INVALID_ARGUMENT;
+  }
+  return kat_rdkafka_internal_rebalance("kat_rebalance_event", group, rk, rd_kafka_event_error(ev),
+                                        rd_kafka_event_topic_partition_list(ev));
+}
+
+/**
+ * Records a loss as soon as librdkafka knows of it, before the revoke
+ * reaches the rebalance callback: if rd_kafka_assignment_lost(rk) is true
+ * (session timed out, fenced, max.poll.interval.ms exceeded, ...), every
+ * partition of `group` stops being assigned, with status lost. Call it in
+ * the poll loop, e.g. after each poll, so that readers stop trusting their
+ * partitions without waiting for the next rebalance to be served.
+ *
+ * Cheap when nothing is lost: rd_kafka_assignment_lost() is one atomic load
+ * and nothing else happens (no lock, no kat call). While the loss is
+ * pending, each call takes kat's writers' lock and changes nothing after
+ * the first. The flag clears at the next assign call, which the rebalance
+ * glue makes.
+ *
+ * Returns KAT_OK, KAT_ERR_NULL_POINTER for a NULL `group` or `rk`, or the
+ * error of kat_group_lost(). Thread: any thread that may use `rk`, usually
+ * the polling one.
+ */
+static inline kat_result kat_check_lost(const kat_group_t *group, rd_kafka_t *rk) {
+  if (group == NULL || rk == NULL) {
+    kat_set_last_error_message("kat_check_lost", group == NULL ? "group is NULL" : "rk is NULL");
+    return KAT_ERR_NULL_POINTER;
+  }
+  if (rd_kafka_assignment_lost(rk)) {
+    return kat_group_lost(group);
+  }
+  return KAT_OK;
+}
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* KAT_RDKAFKA_H */
