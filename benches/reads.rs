@@ -83,6 +83,14 @@ fn reads(c: &mut Criterion) {
         let ds = Dataset::new(n, TOPICS);
         let kat = peer_with(KatPeer::new(), &ds);
         by_name(c, "kat", &kat, &ds, n);
+        // The same lookup on a snapshot the caller holds (one per batch).
+        let snap = kat.tracker.snapshot();
+        let keys = ds.shuffled();
+        c.benchmark_group("generation_by_name")
+            .bench_function(BenchmarkId::new("kat_held_snapshot", n), |b| {
+                lookups(b, &keys, |t, p| snap.generation(black_box(GROUP), t, p))
+            });
+        drop(snap);
         owned(c, "kat", &kat, n);
         drop(kat);
         let m = peer_with(MutexPeer::<Fast>::new(), &ds);

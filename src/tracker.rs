@@ -6,6 +6,7 @@
 //! Partition handles read a per-key atomic cell that writers update before
 //! publishing, so a handle learns about a revocation no later than snapshots do.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
@@ -39,6 +40,11 @@ pub(crate) struct Inner {
     /// The published snapshot; the only thing readers touch. Padded so the
     /// writer's mutex traffic never shares its cache line.
     current: CachePadded<ArcSwap<Snapshot>>,
+    /// The epoch of `current`, stored after it: readers check it with one
+    /// load to know whether their thread's cached snapshot is still current.
+    published: CachePadded<AtomicU64>,
+    /// Tells this tracker apart in per-thread read caches; never reused.
+    id: u64,
     writer: Mutex<Writer>,
     changed: (Mutex<()>, Condvar),
 }
@@ -560,6 +566,8 @@ impl Tracker {
         Tracker {
             inner: Arc::new(Inner {
                 current: CachePadded::new(ArcSwap::from_pointee(Snapshot::empty(0))),
+                published: CachePadded::new(AtomicU64::new(0)),
+                id: NEXT_TRACKER_ID.fetch_add(1, Ordering::Relaxed),
                 writer: Mutex::new(Writer {
                     limit: limit.max(1),
                     next_tick: 0,
@@ -611,20 +619,20 @@ impl Tracker {
     /// something. Wait-free.
     #[inline]
     pub fn epoch(&self) -> u64 {
-        self.peek().epoch
+        self.inner.published.load(Ordering::Acquire)
     }
 
     /// The generation of a key: how many times `group` was assigned the
     /// partition (0 if never, or evicted). Wait-free; never allocates.
     #[inline]
     pub fn generation(&self, group: &str, topic: &str, partition: i32) -> u64 {
-        self.peek().generation(group, topic, partition)
+        self.inner.read(|s| s.generation(group, topic, partition))
     }
 
     /// Whether `group` owns the partition now. Wait-free; never allocates.
     #[inline]
     pub fn is_assigned(&self, group: &str, topic: &str, partition: i32) -> bool {
-        self.peek().is_assigned(group, topic, partition)
+        self.inner.read(|s| s.is_assigned(group, topic, partition))
     }
 
     /// Every key ever assigned (revoked and lost included, within the limit)
@@ -721,12 +729,68 @@ impl Tracker {
     }
 }
 
+/// Source of [`Inner::id`].
+static NEXT_TRACKER_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Trackers a thread keeps a cached snapshot of (most threads read one).
+const READ_CACHE_SLOTS: usize = 4;
+
+type ReadCache = [Option<(u64, Arc<Snapshot>)>; READ_CACHE_SLOTS];
+
+thread_local! {
+    /// Per thread: (tracker id, the last snapshot this thread read of it).
+    static READ_CACHE: RefCell<ReadCache> = const { RefCell::new([const { None }; READ_CACHE_SLOTS]) };
+}
+
 impl Inner {
+    /// Runs `f` on the current snapshot. Wait-free: one load of the published
+    /// epoch and, while nothing changed, the snapshot this thread cached at
+    /// its previous read (no atomic read-modify-write, no shared write).
+    /// After a change the thread loads the new snapshot once. Each reading
+    /// thread keeps the last snapshot it read of up to four trackers alive
+    /// until its next read (or its exit); `f` must not read a tracker itself.
+    #[inline]
+    fn read<R>(&self, f: impl FnOnce(&Snapshot) -> R) -> R {
+        let epoch = self.published.load(Ordering::Acquire);
+        let mut f = Some(f);
+        let cached = READ_CACHE.try_with(|cache| {
+            let Ok(mut slots) = cache.try_borrow_mut() else {
+                return None;
+            };
+            let pos = slots
+                .iter()
+                .position(|s| s.as_ref().is_some_and(|(id, _)| *id == self.id));
+            let snap = match pos {
+                Some(i) => {
+                    let (_, snap) = slots[i].as_mut().expect("found");
+                    if snap.epoch < epoch {
+                        *snap = self.current.load_full();
+                    }
+                    &*snap
+                }
+                None => {
+                    slots.rotate_right(1);
+                    let (_, snap) = slots[0].insert((self.id, self.current.load_full()));
+                    &*snap
+                }
+            };
+            f.take().map(|f| f(snap))
+        });
+        match (cached, f) {
+            (Ok(Some(r)), _) => r,
+            // The thread is exiting (no cache any more): a plain load.
+            (_, Some(f)) => f(&self.current.load()),
+            (_, None) => unreachable!("f runs once"),
+        }
+    }
+
     /// Stores the next snapshot and wakes `wait_for_change` callers. The wait
     /// mutex is taken after the store, so a waiter that saw the old epoch is
     /// already waiting when it is notified.
     fn publish(&self, next: Snapshot) {
+        let epoch = next.epoch;
         self.current.store(Arc::new(next));
+        self.published.store(epoch, Ordering::Release);
         let (lock, cv) = &self.changed;
         drop(lock.lock().unwrap_or_else(|p| p.into_inner()));
         cv.notify_all();
@@ -808,15 +872,15 @@ impl Group {
     /// Wait-free; never allocates.
     #[inline]
     pub fn generation(&self, topic: &str, partition: i32) -> u64 {
-        self.tracker_peek()
-            .generation(self.name.as_str(), topic, partition)
+        self.inner
+            .read(|s| s.generation(self.name.as_str(), topic, partition))
     }
 
     /// Whether this group owns the partition now. Wait-free; never allocates.
     #[inline]
     pub fn is_assigned(&self, topic: &str, partition: i32) -> bool {
-        self.tracker_peek()
-            .is_assigned(self.name.as_str(), topic, partition)
+        self.inner
+            .read(|s| s.is_assigned(self.name.as_str(), topic, partition))
     }
 
     /// The group's counters (all zero before its first change). Wait-free.
