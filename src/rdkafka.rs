@@ -158,6 +158,13 @@ impl From<Error> for RebalanceError {
 /// other assign call for that callback. Cost: one protocol query (a round
 /// trip to librdkafka's main thread), the assign call and one tracker write.
 ///
+/// Inside the callback that `rd_kafka_consumer_close` runs for the final
+/// revoke, make no librdkafka call that asks the consumer group handler
+/// something (`rd_kafka_assignment`, `rd_kafka_rebalance_protocol`, another
+/// assign) *after* this function: once the final unassign is done the
+/// handler terminates, and such calls never return (librdkafka 2.12). This
+/// function makes its protocol query before its assign call.
+///
 /// # Errors
 /// [`RebalanceError::Rdkafka`] when librdkafka refused the assign call (the
 /// tracker is unchanged, like librdkafka's assignment);
