@@ -377,7 +377,9 @@ fn rust_reader(shared: Arc<Shared>, id: usize) -> (Counts, Vec<(Key, PartitionHa
 #[allow(unused_unsafe)]
 fn ffi_reader(shared: Arc<Shared>) -> Counts {
     use kat::ffi::*;
-    let t: *const Tracker = &shared.tracker;
+    // A C program gets this pointer from kat_tracker_new(); a Rust tracker
+    // is the same object behind the opaque C type.
+    let t: *const kat_tracker_t = std::ptr::from_ref(&shared.tracker).cast();
     let mut counts = Counts::default();
     let mut mono = Monotonic {
         last_epoch: 0,
