@@ -11,7 +11,8 @@
 //! | read | cost |
 //! |---|---|
 //! | [`PartitionHandle::state`] | one atomic load |
-//! | [`Tracker::generation`], [`Tracker::is_assigned`], [`Tracker::epoch`] | wait-free `ArcSwap` load + one hash probe, no allocation |
+//! | [`Tracker::epoch`] | one load, compared with the snapshot this thread cached |
+//! | [`Tracker::generation`], [`Tracker::is_assigned`] | the same, plus one hash probe; no allocation, no atomic read-modify-write |
 //! | [`Tracker::snapshot`] | wait-free load + one reference-count increment |
 //! | [`Tracker::generations`], `to_json` | wait-free load, then a copy |
 //! | [`Tracker::wait_for_change`] | blocks (monitoring threads only) |

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use arc_swap::{ArcSwap, Guard};
+use arc_swap::{ArcSwap, Cache, Guard};
 use crossbeam_utils::CachePadded;
 
 use crate::error::{Error, ErrorKind};
@@ -37,14 +37,10 @@ pub struct Tracker {
 }
 
 pub(crate) struct Inner {
-    /// The published snapshot; the only thing readers touch. Padded so the
-    /// writer's mutex traffic never shares its cache line.
-    current: CachePadded<ArcSwap<Snapshot>>,
-    /// The epoch of `current`, stored after it: readers check it with one
-    /// load to know whether their thread's cached snapshot is still current.
-    published: CachePadded<AtomicU64>,
-    /// Tells this tracker apart in per-thread read caches; never reused.
-    id: u64,
+    /// The published snapshot; the only thing readers touch. In an
+    /// allocation of its own, so the writer's mutex traffic never shares its
+    /// cache line, and so per-thread read caches can hold it (see `read`).
+    current: Arc<ArcSwap<Snapshot>>,
     writer: Mutex<Writer>,
     changed: (Mutex<()>, Condvar),
 }
@@ -63,7 +59,10 @@ struct Writer {
 /// The atomic word a [`PartitionHandle`] reads: `generation << 2 | status`.
 /// (Public only so the C ABI can name it; not reachable from the crate root.)
 pub struct HandleCell {
-    word: AtomicU64,
+    /// Padded: handle cells are small allocations that would otherwise share
+    /// cache lines, so a writer updating one key would slow readers of
+    /// another key's handle.
+    word: CachePadded<AtomicU64>,
     group: Name,
     topic: Name,
     partition: i32,
@@ -565,9 +564,7 @@ impl Tracker {
     pub fn with_generations_topics_limit(limit: usize) -> Tracker {
         Tracker {
             inner: Arc::new(Inner {
-                current: CachePadded::new(ArcSwap::from_pointee(Snapshot::empty(0))),
-                published: CachePadded::new(AtomicU64::new(0)),
-                id: NEXT_TRACKER_ID.fetch_add(1, Ordering::Relaxed),
+                current: Arc::new(ArcSwap::from_pointee(Snapshot::empty(0))),
                 writer: Mutex::new(Writer {
                     limit: limit.max(1),
                     next_tick: 0,
@@ -619,7 +616,7 @@ impl Tracker {
     /// something. Wait-free.
     #[inline]
     pub fn epoch(&self) -> u64 {
-        self.inner.published.load(Ordering::Acquire)
+        self.inner.read(|s| s.epoch)
     }
 
     /// The generation of a key: how many times `group` was assigned the
@@ -729,51 +726,59 @@ impl Tracker {
     }
 }
 
-/// Source of [`Inner::id`].
-static NEXT_TRACKER_ID: AtomicU64 = AtomicU64::new(1);
-
 /// Trackers a thread keeps a cached snapshot of (most threads read one).
 const READ_CACHE_SLOTS: usize = 4;
 
-type ReadCache = [Option<(u64, Arc<Snapshot>)>; READ_CACHE_SLOTS];
+/// A thread's cached view of one tracker's published snapshot.
+type CachedSnapshot = Cache<Arc<ArcSwap<Snapshot>>, Arc<Snapshot>>;
 
 thread_local! {
-    /// Per thread: (tracker id, the last snapshot this thread read of it).
-    static READ_CACHE: RefCell<ReadCache> = const { RefCell::new([const { None }; READ_CACHE_SLOTS]) };
+    /// Per thread, most recently used first: the last snapshot this thread
+    /// read of each of up to four trackers.
+    static READ_CACHE: RefCell<[Option<CachedSnapshot>; READ_CACHE_SLOTS]> =
+        const { RefCell::new([const { None }; READ_CACHE_SLOTS]) };
 }
 
 impl Inner {
-    /// Runs `f` on the current snapshot. Wait-free: one load of the published
-    /// epoch and, while nothing changed, the snapshot this thread cached at
-    /// its previous read (no atomic read-modify-write, no shared write).
-    /// After a change the thread loads the new snapshot once. Each reading
-    /// thread keeps the last snapshot it read of up to four trackers alive
-    /// until its next read (or its exit); `f` must not read a tracker itself.
+    /// Runs `f` on the current snapshot.
+    ///
+    /// Wait-free, and while nothing changed it costs one plain load of the
+    /// published pointer compared with the one this thread cached at its
+    /// previous read: no atomic read-modify-write, no write to shared memory
+    /// (`arc_swap::Cache`). After a change the thread loads the new snapshot
+    /// once. Because the cache checks the very pointer that `snapshot()` and
+    /// writers use, a thread never reads an older state than one it already
+    /// saw through any other read.
+    ///
+    /// Each reading thread keeps the last snapshot it read of up to four
+    /// trackers alive until its next read of that tracker (or its exit);
+    /// `f` must not read a tracker itself.
     #[inline]
     fn read<R>(&self, f: impl FnOnce(&Snapshot) -> R) -> R {
-        let epoch = self.published.load(Ordering::Acquire);
         let mut f = Some(f);
         let cached = READ_CACHE.try_with(|cache| {
             let Ok(mut slots) = cache.try_borrow_mut() else {
                 return None;
             };
-            let pos = slots
-                .iter()
-                .position(|s| s.as_ref().is_some_and(|(id, _)| *id == self.id));
-            let snap = match pos {
+            // The cache holds the `ArcSwap` alive, so its address cannot be
+            // reused by another tracker while it is cached.
+            let mine = |c: &Option<CachedSnapshot>| {
+                c.as_ref()
+                    .is_some_and(|c| std::ptr::eq(c.arc_swap(), &*self.current))
+            };
+            let slot = match slots.iter().position(mine) {
+                Some(0) => 0,
                 Some(i) => {
-                    let (_, snap) = slots[i].as_mut().expect("found");
-                    if snap.epoch < epoch {
-                        *snap = self.current.load_full();
-                    }
-                    &*snap
+                    slots[..=i].rotate_right(1);
+                    0
                 }
                 None => {
                     slots.rotate_right(1);
-                    let (_, snap) = slots[0].insert((self.id, self.current.load_full()));
-                    &*snap
+                    slots[0] = Some(Cache::new(self.current.clone()));
+                    0
                 }
             };
+            let snap = slots[slot].as_mut().map(|c| c.load())?;
             f.take().map(|f| f(snap))
         });
         match (cached, f) {
@@ -788,9 +793,7 @@ impl Inner {
     /// mutex is taken after the store, so a waiter that saw the old epoch is
     /// already waiting when it is notified.
     fn publish(&self, next: Snapshot) {
-        let epoch = next.epoch;
         self.current.store(Arc::new(next));
-        self.published.store(epoch, Ordering::Release);
         let (lock, cv) = &self.changed;
         drop(lock.lock().unwrap_or_else(|p| p.into_inner()));
         cv.notify_all();
@@ -908,7 +911,9 @@ impl Group {
             .or_default();
         let cell = cells.entry(partition).or_insert_with(|| {
             Arc::new(HandleCell {
-                word: AtomicU64::new(pack(view.and_then(|v| v.record(partition)))),
+                word: CachePadded::new(AtomicU64::new(pack(
+                    view.and_then(|v| v.record(partition)),
+                ))),
                 group: self.name.clone(),
                 topic: topic_name,
                 partition,

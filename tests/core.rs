@@ -580,3 +580,58 @@ fn sparse_and_large_partition_numbers() {
     assert!(!t.is_assigned("g", "a", 1));
     assert_eq!(t.generation("g", "a", i32::MAX), 1);
 }
+
+#[test]
+fn reads_of_many_trackers_on_one_thread_stay_apart() {
+    // More trackers than a thread caches snapshots of, read interleaved.
+    let trackers: Vec<Tracker> = (0..7).map(|_| Tracker::new()).collect();
+    for round in 1..=3u64 {
+        for (i, t) in trackers.iter().enumerate() {
+            let g = t.group("g").unwrap();
+            for _ in 0..=i {
+                g.assigned([("a", 0)]).unwrap();
+            }
+        }
+        for (i, t) in trackers.iter().enumerate().rev() {
+            assert_eq!(t.generation("g", "a", 0), round * (i as u64 + 1));
+            assert_eq!(t.epoch(), round * (i as u64 + 1));
+            assert!(t.is_assigned("g", "a", 0));
+        }
+    }
+}
+
+#[test]
+fn a_new_tracker_never_sees_a_dropped_trackers_state() {
+    for _ in 0..50 {
+        let old = Tracker::new();
+        old.group("g").unwrap().assigned([("a", 0)]).unwrap();
+        assert_eq!(old.generation("g", "a", 0), 1);
+        drop(old);
+        let new = Tracker::new();
+        assert_eq!(new.generation("g", "a", 0), 0);
+        assert_eq!(new.epoch(), 0);
+    }
+}
+
+#[test]
+fn a_thread_never_reads_older_state_than_it_already_saw() {
+    let (t, g) = setup();
+    let writer = std::thread::spawn(move || {
+        for _ in 0..20_000 {
+            g.assigned([("a", 0)]).unwrap();
+        }
+    });
+    let mut last = 0;
+    while !writer.is_finished() {
+        let snap = t.snapshot();
+        // Whatever read comes next, it is at least as new as the snapshot.
+        let epoch = t.epoch();
+        let generation = t.generation("g", "a", 0);
+        assert!(epoch >= snap.epoch(), "epoch {epoch} < {}", snap.epoch());
+        assert!(generation >= snap.generation("g", "a", 0));
+        assert!(generation >= last);
+        last = generation;
+    }
+    writer.join().unwrap();
+    assert_eq!(t.generation("g", "a", 0), 20_000);
+}
