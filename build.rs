@@ -43,4 +43,13 @@ fn main() {
         "cargo:rustc-env=KAT_GENERATED_HEADER={}",
         generated.display()
     );
+
+    // With the `rdkafka` feature, rdkafka-sys builds librdkafka from source;
+    // tests that compile C programs against that same librdkafka (header
+    // `<root>/src/rdkafka.h`, static library `<root>/src/librdkafka.a`, link
+    // flags in `<root>/Makefile.config`) find it here.
+    println!("cargo:rerun-if-env-changed=DEP_RDKAFKA_ROOT");
+    if let Ok(root) = env::var("DEP_RDKAFKA_ROOT") {
+        println!("cargo:rustc-env=KAT_RDKAFKA_ROOT={root}");
+    }
 }
