@@ -47,7 +47,7 @@ pub use error::{Error, ErrorKind};
 pub use name::{validate_group, validate_topic, MAX_GROUP_NAME_LEN, MAX_TOPIC_NAME_LEN};
 pub use snapshot::{
     AssignedPartition, GenerationEntry, Generations, GroupStats, GroupView, PartitionRecord,
-    Snapshot, Status, TopicView,
+    Snapshot, Status, TopicIter, TopicList, TopicView,
 };
 pub use tracker::{
     Group, PartitionHandle, PartitionState, Tracker, DEFAULT_GENERATIONS_TOPICS_LIMIT,

@@ -168,29 +168,220 @@ impl TopicView {
     }
 }
 
+/// Topics per chunk when a [`TopicList`] chunk is (re)built.
+const CHUNK: usize = 64;
+/// A rebuilt chunk smaller than this is merged with a neighbour.
+const MIN_CHUNK: usize = CHUNK / 4;
+
+/// One group's topics, sorted by name: a list of immutable chunks shared
+/// between consecutive snapshots, so an event copies only the chunks it
+/// changes (plus one pointer per chunk), not one pointer per topic.
+///
+/// Indexable (`list[i]`, O(log chunks)) and iterable in name order.
+#[derive(Debug, Clone, Default)]
+pub struct TopicList {
+    /// Never empty chunks; names ascend across and within chunks.
+    chunks: Vec<Arc<[Arc<TopicView>]>>,
+    /// `ends[c]`: number of topics in `chunks[..=c]`.
+    ends: Vec<usize>,
+}
+
+/// A topic's change inside a group, sorted by name: `None` removes it.
+pub(crate) type TopicEdit<'a> = (&'a str, Option<&'a Arc<TopicView>>);
+
+impl TopicList {
+    /// Number of topics.
+    pub fn len(&self) -> usize {
+        self.ends.last().copied().unwrap_or(0)
+    }
+
+    /// Whether there are no topics.
+    pub fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    /// The topic at position `i` in name order.
+    pub fn get(&self, i: usize) -> Option<&Arc<TopicView>> {
+        let c = self.ends.partition_point(|&e| e <= i);
+        let start = if c == 0 { 0 } else { self.ends[c - 1] };
+        self.chunks.get(c)?.get(i - start)
+    }
+
+    /// The topics in name order.
+    pub fn iter(&self) -> TopicIter<'_> {
+        TopicIter {
+            chunks: self.chunks.iter(),
+            cur: [].iter(),
+            left: self.len(),
+        }
+    }
+
+    /// Finds a topic by name (binary search).
+    pub fn find(&self, name: &str) -> Option<&Arc<TopicView>> {
+        let c = self
+            .chunks
+            .partition_point(|c| c[0].name() <= name)
+            .checked_sub(1)?;
+        let chunk = &self.chunks[c];
+        chunk
+            .binary_search_by(|t| t.name().cmp(name))
+            .ok()
+            .map(|i| &chunk[i])
+    }
+
+    /// This list with `edits` (sorted by name, unique) applied. Chunks no
+    /// edit falls in are shared with `self`.
+    pub(crate) fn edit(&self, edits: &[TopicEdit<'_>]) -> TopicList {
+        let mut out = TopicList {
+            chunks: Vec::with_capacity(self.chunks.len() + 1),
+            ends: Vec::with_capacity(self.chunks.len() + 1),
+        };
+        let mut pending: Vec<Arc<TopicView>> = Vec::new();
+        let mut j = 0;
+        for (ci, chunk) in self.chunks.iter().enumerate() {
+            let upper = self.chunks.get(ci + 1).map(|c| c[0].name());
+            let k = j + edits[j..].partition_point(|(n, _)| match upper {
+                Some(u) => *n < u,
+                None => true,
+            });
+            if k == j {
+                if !pending.is_empty() && pending.len() < MIN_CHUNK {
+                    pending.extend(chunk.iter().cloned());
+                    out.flush(&mut pending);
+                } else {
+                    out.flush(&mut pending);
+                    out.push(chunk.clone());
+                }
+                continue;
+            }
+            let mut i = 0;
+            for &(name, new) in &edits[j..k] {
+                while i < chunk.len() && chunk[i].name() < name {
+                    pending.push(chunk[i].clone());
+                    i += 1;
+                }
+                if i < chunk.len() && chunk[i].name() == name {
+                    i += 1;
+                }
+                pending.extend(new.cloned());
+            }
+            pending.extend(chunk[i..].iter().cloned());
+            j = k;
+        }
+        pending.extend(edits[j..].iter().filter_map(|(_, new)| new.cloned()));
+        if !pending.is_empty() && pending.len() < MIN_CHUNK {
+            if let Some(last) = out.chunks.pop() {
+                out.ends.pop();
+                pending.splice(0..0, last.iter().cloned());
+            }
+        }
+        out.flush(&mut pending);
+        out
+    }
+
+    fn push(&mut self, chunk: Arc<[Arc<TopicView>]>) {
+        self.ends.push(self.len() + chunk.len());
+        self.chunks.push(chunk);
+    }
+
+    /// Moves `pending` into chunks of at most [`CHUNK`] topics, as even as
+    /// possible.
+    fn flush(&mut self, pending: &mut Vec<Arc<TopicView>>) {
+        let n = pending.len();
+        if n == 0 {
+            return;
+        }
+        let pieces = n.div_ceil(CHUNK);
+        let mut items = pending.drain(..);
+        for p in 0..pieces {
+            let size = n * (p + 1) / pieces - n * p / pieces;
+            let chunk: Arc<[Arc<TopicView>]> = items.by_ref().take(size).collect();
+            self.push(chunk);
+        }
+    }
+}
+
+impl std::ops::Index<usize> for TopicList {
+    type Output = Arc<TopicView>;
+
+    fn index(&self, i: usize) -> &Arc<TopicView> {
+        match self.get(i) {
+            Some(t) => t,
+            None => panic!("topic index {i} out of range for {} topics", self.len()),
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a TopicList {
+    type Item = &'a Arc<TopicView>;
+    type IntoIter = TopicIter<'a>;
+
+    fn into_iter(self) -> TopicIter<'a> {
+        self.iter()
+    }
+}
+
+/// Iterator over a [`TopicList`], in name order.
+#[derive(Debug, Clone)]
+pub struct TopicIter<'a> {
+    chunks: std::slice::Iter<'a, Arc<[Arc<TopicView>]>>,
+    cur: std::slice::Iter<'a, Arc<TopicView>>,
+    left: usize,
+}
+
+impl<'a> Iterator for TopicIter<'a> {
+    type Item = &'a Arc<TopicView>;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a Arc<TopicView>> {
+        loop {
+            if let Some(t) = self.cur.next() {
+                self.left -= 1;
+                return Some(t);
+            }
+            self.cur = self.chunks.next()?.iter();
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for TopicIter<'_> {}
+
 /// One group in a snapshot.
 #[derive(Debug)]
 pub struct GroupView {
     pub(crate) name: Name,
     pub(crate) stats: GroupStats,
-    /// Sorted by name; topics with at least one assigned partition.
-    pub(crate) assigned: Vec<Arc<TopicView>>,
-    /// Sorted by name; every topic with generations (assigned ones included).
-    pub(crate) known: Vec<Arc<TopicView>>,
+    /// Topics with at least one assigned partition.
+    pub(crate) assigned: TopicList,
+    /// Every topic with generations (assigned ones included).
+    pub(crate) known: TopicList,
 }
 
 impl GroupView {
-    pub(crate) fn new(name: Name, stats: GroupStats, known: Vec<Arc<TopicView>>) -> GroupView {
-        let assigned = known
+    /// The group view after `edits` (sorted by topic name) to `old`'s topics.
+    pub(crate) fn edited(
+        name: Name,
+        stats: GroupStats,
+        old: Option<&GroupView>,
+        edits: &[TopicEdit<'_>],
+    ) -> GroupView {
+        let (known, assigned) = match old {
+            Some(g) => (&g.known, &g.assigned),
+            None => (&TopicList::default(), &TopicList::default()),
+        };
+        let assigned_edits: Vec<TopicEdit<'_>> = edits
             .iter()
-            .filter(|t| !t.assigned.is_empty())
-            .cloned()
+            .map(|&(n, v)| (n, v.filter(|v| !v.assigned.is_empty())))
             .collect();
         GroupView {
             name,
             stats,
-            assigned,
-            known,
+            assigned: assigned.edit(&assigned_edits),
+            known: known.edit(edits),
         }
     }
 
@@ -205,21 +396,18 @@ impl GroupView {
     }
 
     /// The topics with at least one assigned partition, sorted by name.
-    pub fn topics(&self) -> &[Arc<TopicView>] {
+    pub fn topics(&self) -> &TopicList {
         &self.assigned
     }
 
     /// Every topic with generations, assigned or not, sorted by name.
-    pub fn known_topics(&self) -> &[Arc<TopicView>] {
+    pub fn known_topics(&self) -> &TopicList {
         &self.known
     }
 
     /// Finds an assigned topic by name (binary search).
     pub fn topic(&self, name: &str) -> Option<&TopicView> {
-        self.assigned
-            .binary_search_by(|t| t.name().cmp(name))
-            .ok()
-            .map(|i| &*self.assigned[i])
+        self.assigned.find(name).map(|t| &**t)
     }
 
     /// Number of partitions assigned to this group now.
@@ -493,5 +681,99 @@ impl Generations {
         }
         out.push_str("}}");
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn view(topic: &str, tag: u64) -> Arc<TopicView> {
+        Arc::new(TopicView::new(
+            Name::new("g"),
+            Name::new(topic),
+            Box::new([]),
+            tag,
+        ))
+    }
+
+    /// Checks a list against the map it should mirror, and the chunk bounds.
+    fn check(list: &TopicList, model: &BTreeMap<String, u64>) {
+        let got: Vec<(String, u64)> = list
+            .iter()
+            .map(|t| (t.name().to_owned(), t.lru_tick))
+            .collect();
+        let want: Vec<(String, u64)> = model.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        assert_eq!(got, want);
+        assert_eq!(list.len(), model.len());
+        assert_eq!(list.iter().len(), model.len());
+        for (i, (name, tag)) in model.iter().enumerate() {
+            assert_eq!(list[i].name(), name);
+            assert_eq!(list.find(name).map(|t| t.lru_tick), Some(*tag));
+        }
+        assert!(list.get(model.len()).is_none());
+        assert!(list.find("zz-missing").is_none());
+        assert!(list.find("").is_none());
+        for c in &list.chunks {
+            assert!(!c.is_empty() && c.len() <= CHUNK, "chunk of {}", c.len());
+        }
+        if list.chunks.len() > 1 {
+            assert!(
+                list.chunks.iter().all(|c| c.len() >= MIN_CHUNK),
+                "small chunk among {:?}",
+                list.chunks.iter().map(|c| c.len()).collect::<Vec<_>>()
+            );
+        }
+    }
+
+    #[test]
+    fn topic_list_edits_match_a_sorted_map() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let mut list = TopicList::default();
+        let mut model: BTreeMap<String, u64> = BTreeMap::new();
+        for round in 0..400u64 {
+            // Bursts of inserts, then of removals, of varying widths.
+            let size = [1, 3, 40, 150, 700][next(5) as usize];
+            let remove_bias = if (round / 50) % 2 == 1 { 7 } else { 3 };
+            let mut edits: BTreeMap<String, Option<Arc<TopicView>>> = BTreeMap::new();
+            for _ in 0..next(size) + 1 {
+                let name = format!("t{:04}", next(2_000));
+                let new = (next(10) >= remove_bias).then(|| view(&name, round));
+                edits.insert(name, new);
+            }
+            for (name, new) in &edits {
+                match new {
+                    Some(_) => model.insert(name.clone(), round),
+                    None => model.remove(name),
+                };
+            }
+            let edits: Vec<TopicEdit<'_>> = edits
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_ref()))
+                .collect();
+            let before = list.clone();
+            list = list.edit(&edits);
+            check(&list, &model);
+            // Chunks no edit falls in are shared, not copied.
+            let untouched = before
+                .chunks
+                .iter()
+                .filter(|c| list.chunks.iter().any(|n| Arc::ptr_eq(c, n)))
+                .count();
+            if edits.len() == 1 && before.chunks.len() > 4 {
+                assert!(
+                    untouched + 2 >= before.chunks.len(),
+                    "one edit copied many chunks"
+                );
+            }
+        }
     }
 }

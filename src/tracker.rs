@@ -18,7 +18,8 @@ use crossbeam_utils::CachePadded;
 use crate::error::{Error, ErrorKind};
 use crate::name::{validate_group, validate_partition, validate_topic, Name};
 use crate::snapshot::{
-    shard_of, Generations, GroupStats, GroupView, PartitionRecord, Snapshot, Status, TopicView,
+    shard_of, Generations, GroupStats, GroupView, PartitionRecord, Snapshot, Status, TopicEdit,
+    TopicView,
 };
 
 static GLOBAL: OnceLock<Tracker> = OnceLock::new();
@@ -407,9 +408,12 @@ impl<'s> Txn<'s> {
         }
 
         // Group views: rebuild the touched groups' topic lists.
-        let mut by_group: BTreeMap<&Name, Vec<TopicChange<'_>>> = BTreeMap::new();
+        let mut by_group: BTreeMap<&Name, Vec<TopicEdit<'_>>> = BTreeMap::new();
         for ((g, t), new) in &self.topics {
-            by_group.entry(g).or_default().push((t, new));
+            by_group
+                .entry(g)
+                .or_default()
+                .push((t.as_str(), new.as_ref()));
         }
         for g in by_group.keys() {
             if !self.groups.contains_key(*g) {
@@ -419,12 +423,11 @@ impl<'s> Txn<'s> {
         }
         let mut new_groups: BTreeMap<Name, Arc<GroupView>> = BTreeMap::new();
         for (g, stats) in &self.groups {
-            let old_known = cur.group(g.as_str()).map_or(&[][..], |v| v.known_topics());
-            let changes = by_group.get(g).map_or(&[][..], |v| v.as_slice());
-            let known = merge_topics(old_known, changes);
+            let old = cur.group(g.as_str());
+            let edits = by_group.get(g).map_or(&[][..], |v| v.as_slice());
             new_groups.insert(
                 g.clone(),
-                Arc::new(GroupView::new(g.clone(), *stats, known)),
+                Arc::new(GroupView::edited(g.clone(), *stats, old, edits)),
             );
         }
         let mut groups = Vec::with_capacity(cur.groups.len() + new_groups.len());
@@ -492,38 +495,6 @@ impl<'s> Txn<'s> {
             self.topics.insert(key, None);
         }
     }
-}
-
-/// One topic's change inside a group: its name and new view (`None`: removed).
-type TopicChange<'a> = (&'a Name, &'a Option<Arc<TopicView>>);
-
-/// Merges a group's sorted topic list with changes (sorted by topic name).
-fn merge_topics(old: &[Arc<TopicView>], changes: &[TopicChange<'_>]) -> Vec<Arc<TopicView>> {
-    let mut out = Vec::with_capacity(old.len() + changes.len());
-    let (mut i, mut j) = (0, 0);
-    while i < old.len() || j < changes.len() {
-        match (old.get(i), changes.get(j)) {
-            (Some(o), Some((name, new))) if o.name() == name.as_str() => {
-                out.extend(new.iter().cloned());
-                i += 1;
-                j += 1;
-            }
-            (Some(o), Some((name, new))) if name.as_str() < o.name() => {
-                out.extend(new.iter().cloned());
-                j += 1;
-            }
-            (Some(o), _) => {
-                out.push(o.clone());
-                i += 1;
-            }
-            (None, Some((_, new))) => {
-                out.extend(new.iter().cloned());
-                j += 1;
-            }
-            (None, None) => unreachable!("loop condition"),
-        }
-    }
-    out
 }
 
 impl Writer {

@@ -145,10 +145,14 @@ fn walk(s: &Snapshot) -> (HashMap<Key, (u64, Status)>, u64) {
             .expect("known group");
         g.name().hash(&mut h);
         g.stats().hash(&mut h);
-        for pair in g.topics().windows(2) {
+        let topics: Vec<_> = g.topics().iter().collect();
+        assert_eq!(topics.len(), g.topics().len(), "topic count");
+        for pair in topics.windows(2) {
             assert!(pair[0].name() < pair[1].name(), "topics not sorted");
         }
-        for pair in g.known_topics().windows(2) {
+        let known: Vec<_> = g.known_topics().iter().collect();
+        assert_eq!(known.len(), g.known_topics().len(), "known topic count");
+        for pair in known.windows(2) {
             assert!(pair[0].name() < pair[1].name(), "known topics not sorted");
         }
         let with_partitions: Vec<&str> = g
