@@ -202,21 +202,47 @@ impl Default for Tracker {
     }
 }
 
-/// Partitions of one event, validated, grouped by topic, sorted and deduplicated.
-type ByTopic<'a> = BTreeMap<&'a str, Vec<i32>>;
+/// Partitions of one event, validated, grouped by topic: sorted by topic
+/// name (each topic once), partitions sorted and deduplicated.
+type ByTopic<'a> = Vec<(&'a str, Vec<i32>)>;
 
+/// Validates and groups an event's list. A run of elements of the same topic
+/// (librdkafka lists are usually sorted) costs one comparison per element:
+/// the topic name is validated once per run and no map is searched.
 fn collect<'a>(list: impl IntoIterator<Item = (&'a str, i32)>) -> Result<ByTopic<'a>, Error> {
-    let mut by_topic: ByTopic<'a> = BTreeMap::new();
+    let mut runs: ByTopic<'a> = Vec::new();
     for (i, (topic, partition)) in list.into_iter().enumerate() {
-        validate_topic(topic).map_err(|e| e.at(i))?;
-        validate_partition(partition).map_err(|e| e.at(i))?;
-        by_topic.entry(topic).or_default().push(partition);
+        match runs.last_mut() {
+            Some((t, parts)) if *t == topic => {
+                validate_partition(partition).map_err(|e| e.at(i))?;
+                parts.push(partition);
+            }
+            _ => {
+                validate_topic(topic).map_err(|e| e.at(i))?;
+                validate_partition(partition).map_err(|e| e.at(i))?;
+                runs.push((topic, vec![partition]));
+            }
+        }
     }
-    for parts in by_topic.values_mut() {
-        parts.sort_unstable();
-        parts.dedup();
+    if !runs.windows(2).all(|w| w[0].0 < w[1].0) {
+        // Stable: runs of one topic keep their order before merging.
+        runs.sort_by(|a, b| a.0.cmp(b.0));
+        let mut merged: ByTopic<'a> = Vec::with_capacity(runs.len());
+        for (topic, mut parts) in runs {
+            match merged.last_mut() {
+                Some((t, all)) if *t == topic => all.append(&mut parts),
+                _ => merged.push((topic, parts)),
+            }
+        }
+        runs = merged;
     }
-    Ok(by_topic)
+    for (_, parts) in &mut runs {
+        if !parts.windows(2).all(|w| w[0] < w[1]) {
+            parts.sort_unstable();
+            parts.dedup();
+        }
+    }
+    Ok(runs)
 }
 
 fn now_unix_ms() -> u64 {
@@ -931,7 +957,12 @@ impl Group {
                     .group(g.as_str())
                     .map(|v| v.topics().iter().map(|t| t.topic_name().clone()).collect())
                     .unwrap_or_default();
-                for t in owned.iter().filter(|t| !by_topic.contains_key(t.as_str())) {
+                let listed = |t: &Name| {
+                    by_topic
+                        .binary_search_by(|(n, _)| (*n).cmp(t.as_str()))
+                        .is_ok()
+                };
+                for t in owned.iter().filter(|t| !listed(t)) {
                     removed_any |=
                         txn.topic(&mut w, g, t.as_str(), &[], &Demote::All(Status::Revoked));
                 }
