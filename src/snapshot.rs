@@ -420,8 +420,10 @@ impl GroupView {
     }
 }
 
-/// Number of index shards: an event clones only the shards it touches.
-pub(crate) const SHARDS: usize = 16;
+/// Number of index shards: an event copies the array of shard pointers and
+/// only the shards it touches, so many small shards keep an event's cost near
+/// what it touches even when a group has thousands of topics.
+pub(crate) const SHARDS: usize = 256;
 
 pub(crate) type Shard = Arc<HashTable<Arc<TopicView>>>;
 
@@ -441,9 +443,12 @@ pub struct Snapshot {
     pub(crate) entries: usize,
 }
 
+/// The shard of a key hash: middle bits, independent of the low bits the
+/// table uses for the bucket and the top 7 bits it keeps as the tag, so keys
+/// of one shard still spread over buckets and tags.
 #[inline]
 pub(crate) fn shard_of(hash: u64) -> usize {
-    (hash >> 60) as usize & (SHARDS - 1)
+    (hash >> 32) as usize & (SHARDS - 1)
 }
 
 impl Snapshot {
@@ -451,7 +456,10 @@ impl Snapshot {
         Snapshot {
             epoch,
             groups: Vec::new(),
-            index: std::array::from_fn(|_| Arc::new(HashTable::new())),
+            index: {
+                let empty: Shard = Arc::new(HashTable::new());
+                std::array::from_fn(|_| empty.clone())
+            },
             entries: 0,
         }
     }
