@@ -615,3 +615,93 @@ fn bundled_librdkafka_2_12_1() {
         assert_scenario(&run);
     }
 }
+
+/// Compiles `tests/glue/cpp_consumer.cpp` (g++, c++17, kat.hpp with
+/// librdkafka included first) against Debian's librdkafka and libkat.so.
+fn build_cpp_consumer(name: &str) -> PathBuf {
+    let libdir = libkat_dir();
+    let out = work_dir().join(name);
+    let (includes, rdkafka_libs) = rdkafka_flags(Rdkafka::System);
+    let mut cmd = Command::new("g++");
+    cmd.arg("-std=c++17")
+        .args(WARNINGS)
+        .arg("-g")
+        .arg("-I")
+        .arg(Path::new(MANIFEST_DIR).join("include"))
+        .arg("-I")
+        .arg(Path::new(MANIFEST_DIR).join("bindings/cpp"))
+        .args(&includes)
+        .arg(Path::new(MANIFEST_DIR).join("tests/glue/cpp_consumer.cpp"))
+        .arg("-o")
+        .arg(&out)
+        .arg(format!("-L{}", libdir.display()))
+        .arg("-lkat")
+        .arg(format!("-Wl,-rpath,{}", libdir.display()))
+        .args(&rdkafka_libs);
+    let output = cmd.output().expect("run the compiler");
+    assert!(
+        output.status.success(),
+        "compiling {name} failed: {cmd:?}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    out
+}
+
+/// kat.hpp's librdkafka path (`kat::rebalance_cb`, `kat::rebalance`,
+/// `kat::check_lost`) with two real consumers in one group on Debian's
+/// librdkafka 2.0.2, eager and cooperative-sticky, plainly and under
+/// valgrind: `tests/glue/cpp_consumer.cpp` checks kat against
+/// rd_kafka_assignment() after every poll and at each stable state, B's
+/// generations against its own callbacks, the close of each consumer and a
+/// loss recorded by `kat::check_lost` before its revoke.
+#[test]
+fn cpp_wrapper_consumers_on_debian_librdkafka_2_0_2() {
+    let _turn = heavy_turn();
+    let exe = build_cpp_consumer("cpp-consumer-202");
+    let jobs: Vec<(&Path, &str)> = vec![(&exe, "range"), (&exe, "cooperative-sticky")];
+    // The programs mostly wait on the mock's rounds: the plain and the
+    // valgrind runs share the cores without stretching them much.
+    let runs: Vec<Run> = thread::scope(|scope| {
+        let valgrind = scope.spawn(|| {
+            if have_valgrind() {
+                run_all(&jobs, true, 2)
+            } else {
+                eprintln!("valgrind is not installed (scripts/setup.sh installs it): skipped");
+                Vec::new()
+            }
+        });
+        let mut runs = run_all(&jobs, false, 2);
+        runs.extend(valgrind.join().expect("valgrind runs"));
+        runs
+    });
+    for run in &runs {
+        let out = &run.stdout;
+        assert!(out.contains("librdkafka 2.0.2"), "{out}");
+        assert!(
+            out.contains("kat-cpp/A kat::check_lost recorded the loss of [0,1,2,3]"),
+            "{out}"
+        );
+        // A (kat::rebalance_cb): assigned alone, again when B left, again
+        // after its loss; each assignment of a partition was seen.
+        assert!(
+            summary(run, "kat-cpp/A", "kat_assigned_events") >= 3,
+            "{out}"
+        );
+        assert!(summary(run, "kat-cpp/A", "kat_lost_events") >= 1, "{out}");
+        assert!(summary(run, "kat-cpp/A", "gains_seen") >= 9, "{out}");
+        // B (its own callback through kat::rebalance): assigned, then
+        // revoked by its close, never lost.
+        assert!(summary(run, "kat-cpp/B", "assigns") >= 1, "{out}");
+        assert!(summary(run, "kat-cpp/B", "revokes") >= 1, "{out}");
+        assert!(
+            summary(run, "kat-cpp/B", "kat_assigned_events") >= 1,
+            "{out}"
+        );
+        assert!(
+            summary(run, "kat-cpp/B", "kat_revoked_events") >= 1,
+            "{out}"
+        );
+        assert_eq!(summary(run, "kat-cpp/B", "kat_lost_events"), 0, "{out}");
+    }
+    assert_eq!(runs.len(), if have_valgrind() { 4 } else { 2 });
+}

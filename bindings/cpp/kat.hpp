@@ -13,8 +13,9 @@
 //   (names, partitions, lists) or misuse, never on the hot path of correct
 //   programs, so exceptions cost nothing there; the wait-free reads and
 //   `partition_handle::state()` / `owned_at()` never throw on a live handle.
-//   Never let an exception escape a librdkafka callback: use the C glue of
-//   kat_rdkafka.h (`kat::rebalance_cb`) there, which reports by return code.
+//   Never let an exception escape a librdkafka callback: use the glue at
+//   the end of this file (`kat::rebalance_cb`, `kat::rebalance`), which is
+//   noexcept and reports by return code.
 // - Strings in are std::string_view. The C API wants NUL-terminated strings,
 //   so each name is copied (into a stack buffer when short, a std::string
 //   otherwise); a view is never read past its end. A name containing a NUL
@@ -737,9 +738,60 @@ private:
 };
 
 #if defined(KAT_HPP_HAS_RDKAFKA_GLUE)
-/// librdkafka's rebalance_cb recording into the group passed as opaque
-/// (`group::get()`); see kat_rdkafka.h.
-inline constexpr auto rebalance_cb = &::kat_rebalance_cb;
+// ---- librdkafka glue (kat_rdkafka.h) --------------------------------------
+//
+// Present when <librdkafka/rdkafka.h> was included before kat.hpp (or
+// KAT_WITH_RDKAFKA is defined) and kat_rdkafka.h is on the include path.
+// The rebalance table, the error reporting and the thread rules are those of
+// kat_rdkafka.h; this is the same code, reached from C++.
+//
+// - No exceptions: librdkafka calls a rebalance callback from C, and an
+//   exception unwinding through its frames is undefined behaviour. Every
+//   function here is noexcept and returns a kat_result like the C glue; on
+//   anything but KAT_OK the polling thread's last error detail
+//   (kat_last_error_message()) says what failed, with librdkafka's own text
+//   for KAT_ERR_RDKAFKA. In your own callback, catch whatever your code may
+//   throw before returning to librdkafka.
+// - Free functions taking a `const kat::group &`, not members of
+//   kat::group: the class stays the same in every translation unit, with
+//   or without librdkafka. Like the `static inline` C functions they call,
+//   they have internal linkage: each translation unit compiles them against
+//   the librdkafka it includes.
+// - A moved-from group holds no handle: the assign call is still made (the
+//   consumer keeps working), nothing is recorded, KAT_ERR_NULL_POINTER.
+
+/// A ready rebalance_cb whose opaque is the consumer's group handle:
+///
+///     rd_kafka_conf_set_rebalance_cb(conf, kat::rebalance_cb);
+///     rd_kafka_conf_set_opaque(conf, group.get());
+///
+/// `group` must outlive the consumer (destroy it after rd_kafka_destroy()).
+/// Failures are left as the polling thread's last error detail.
+constexpr auto rebalance_cb = &::kat_rebalance_cb;
+
+/// Handles one rebalance of `rk` and records it in `g`, for a program
+/// with its own rebalance_cb: call it from that callback with librdkafka's
+/// arguments. It makes the one assign call librdkafka requires, so the
+/// callback must not make one itself. See kat_rebalance() for the results.
+static inline kat_result rebalance(const kat::group &g, rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                   rd_kafka_topic_partition_list_t *partitions) noexcept {
+    return ::kat_rebalance(g.get(), rk, err, partitions);
+}
+
+/// The same for a rebalance delivered through the event API
+/// (RD_KAFKA_EVENT_REBALANCE); `ev` stays the caller's to destroy. See
+/// kat_rebalance_event().
+static inline kat_result rebalance_event(const kat::group &g, rd_kafka_t *rk,
+                                         rd_kafka_event_t *ev) noexcept {
+    return ::kat_rebalance_event(g.get(), rk, ev);
+}
+
+/// For the poll loop: records a loss librdkafka already knows of
+/// (rd_kafka_assignment_lost()) in `g` before its revoke is served. One atomic load
+/// when nothing is lost. See kat_check_lost().
+static inline kat_result check_lost(const kat::group &g, rd_kafka_t *rk) noexcept {
+    return ::kat_check_lost(g.get(), rk);
+}
 #endif
 
 }  // namespace kat
