@@ -648,29 +648,37 @@ fn build_cpp_consumer(name: &str) -> PathBuf {
 }
 
 /// kat.hpp's librdkafka path (`kat::rebalance_cb`, `kat::rebalance`,
-/// `kat::check_lost`) with two real consumers in one group on Debian's
-/// librdkafka 2.0.2, eager and cooperative-sticky, plainly and under
-/// valgrind: `tests/glue/cpp_consumer.cpp` checks kat against
-/// rd_kafka_assignment() after every poll and at each stable state, B's
-/// generations against its own callbacks, the close of each consumer and a
-/// loss recorded by `kat::check_lost` before its revoke.
+/// `kat::rebalance_event`, `kat::check_lost`) with two real consumers in one
+/// group on Debian's librdkafka 2.0.2, eager and cooperative-sticky, B with
+/// its own callback or on the event API, plainly and under valgrind:
+/// `tests/glue/cpp_consumer.cpp` checks kat against rd_kafka_assignment()
+/// after every poll and at each stable state, B's generations against the
+/// rebalances it saw, the close of each consumer and a loss recorded by
+/// `kat::check_lost` before its revoke.
 #[test]
 fn cpp_wrapper_consumers_on_debian_librdkafka_2_0_2() {
     let _turn = heavy_turn();
     let exe = build_cpp_consumer("cpp-consumer-202");
-    let jobs: Vec<(&Path, &str)> = vec![(&exe, "range"), (&exe, "cooperative-sticky")];
+    let jobs: Vec<(&Path, &str)> = vec![
+        (&exe, "range"),
+        (&exe, "cooperative-sticky"),
+        (&exe, "range event"),
+        (&exe, "cooperative-sticky event"),
+    ];
+    let valgrind_jobs: Vec<(&Path, &str)> =
+        vec![(&exe, "range"), (&exe, "cooperative-sticky event")];
     // The programs mostly wait on the mock's rounds: the plain and the
     // valgrind runs share the cores without stretching them much.
     let runs: Vec<Run> = thread::scope(|scope| {
         let valgrind = scope.spawn(|| {
             if have_valgrind() {
-                run_all(&jobs, true, 2)
+                run_all(&valgrind_jobs, true, 2)
             } else {
                 eprintln!("valgrind is not installed (scripts/setup.sh installs it): skipped");
                 Vec::new()
             }
         });
-        let mut runs = run_all(&jobs, false, 2);
+        let mut runs = run_all(&jobs, false, jobs.len());
         runs.extend(valgrind.join().expect("valgrind runs"));
         runs
     });
@@ -689,8 +697,8 @@ fn cpp_wrapper_consumers_on_debian_librdkafka_2_0_2() {
         );
         assert!(summary(run, "kat-cpp/A", "kat_lost_events") >= 1, "{out}");
         assert!(summary(run, "kat-cpp/A", "gains_seen") >= 9, "{out}");
-        // B (its own callback through kat::rebalance): assigned, then
-        // revoked by its close, never lost.
+        // B (kat::rebalance in its own callback, or kat::rebalance_event):
+        // assigned, then revoked by its close, never lost.
         assert!(summary(run, "kat-cpp/B", "assigns") >= 1, "{out}");
         assert!(summary(run, "kat-cpp/B", "revokes") >= 1, "{out}");
         assert!(
@@ -703,5 +711,6 @@ fn cpp_wrapper_consumers_on_debian_librdkafka_2_0_2() {
         );
         assert_eq!(summary(run, "kat-cpp/B", "kat_lost_events"), 0, "{out}");
     }
-    assert_eq!(runs.len(), if have_valgrind() { 4 } else { 2 });
+    let valgrind_runs = if have_valgrind() { 2 } else { 0 };
+    assert_eq!(runs.len(), jobs.len() + valgrind_runs);
 }

@@ -2,14 +2,16 @@
 // cluster. Built by tests/glue.rs with g++ -std=c++17 -Wall -Wextra -Werror
 // -pedantic against Debian's librdkafka.
 //
-//   cpp_consumer <range|cooperative-sticky>
+//   cpp_consumer <range|cooperative-sticky> [cb|event]
 //
 // One owning kat::tracker; consumers A and B of group "kat-cpp" (topic
 // "orders", 4 partitions), each recorded in its own kat::group and polling
 // on its own std::thread:
 //   A  rebalance_cb = kat::rebalance_cb, opaque = its group's get();
-//   B  the program's own static callback, which calls kat::rebalance() and
-//      counts how often each partition was assigned to B.
+//   B  cb (default): the program's own static callback, which calls
+//      kat::rebalance(); event: no callback, the event API, and
+//      kat::rebalance_event() on each RD_KAFKA_EVENT_REBALANCE. Either way
+//      the program counts how often each partition was assigned to B.
 // After every poll a thread calls kat::check_lost() and, while its consumer
 // is quiescent (callbacks run inside the poll), checks that kat's view of its
 // group (group reads and a snapshot) equals rd_kafka_assignment(), that each
@@ -25,7 +27,7 @@
 // all it had is revoked) and A gets everything; A stops polling past
 // max.poll.interval.ms and kat::check_lost() records the loss before the
 // revoke is served; A rejoins; A closes (everything revoked).
-// Prints PASS <protocol> and exits 0 when every check held.
+// Prints PASS <protocol> [cb|event] and exits 0 when every check held.
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
@@ -175,11 +177,19 @@ std::map<std::string, mask_t> snapshot_masks(const kat::tracker_ref &tracker) {
 
 enum class command { run, pause, close };
 
+// How a consumer hands its rebalances to kat.
+enum class via {
+    kat_cb,  // rebalance_cb = kat::rebalance_cb
+    own_cb,  // the program's callback, calling kat::rebalance()
+    event,   // the event API, kat::rebalance_event()
+};
+
 struct consumer {
-    consumer(const kat::tracker &tracker, const char *client, bool own_callback)
+    consumer(const kat::tracker &tracker, const char *client, via how)
         : name(std::string(kGroupId) + "/" + client),
           group(tracker.group(name)),
-          own_cb(own_callback) {
+          api(how),
+          sees_rebalances(how != via::kat_cb) {
         for (int p = 0; p < kPartitions; p++) {
             handles.push_back(group.partition(kTopic, p));
         }
@@ -187,21 +197,23 @@ struct consumer {
 
     const std::string name;  // kat group name: "<group.id>/<client.id>"
     const kat::group group;
-    const bool own_cb;  // B: own callback calling kat::rebalance()
+    const via api;
+    const bool sees_rebalances;  // the program counts the assigns itself
     std::vector<kat::partition_handle> handles;
     rd_kafka_t *rk = nullptr;
+    rd_kafka_queue_t *queue = nullptr;  // via::event only
     std::thread thread;
 
     std::atomic<command> cmd{command::run};
     std::atomic<bool> paused{false};
-    std::atomic<int> assign_cbs{0};          // own callback only
-    std::atomic<int> nonempty_assign_cbs{0};  // own callback only
-    std::atomic<int> revoke_cbs{0};          // own callback only
+    std::atomic<int> assign_cbs{0};          // seen rebalances only
+    std::atomic<int> nonempty_assign_cbs{0};  // seen rebalances only
+    std::atomic<int> revoke_cbs{0};          // seen rebalances only
     std::atomic<bool> loss_recorded{false};   // by kat::check_lost()
     std::atomic<int> polls{0};
 
     // Poll thread only (the main thread reads them after join()).
-    std::array<std::uint64_t, kPartitions> assigned_times{};  // from own callback
+    std::array<std::uint64_t, kPartitions> assigned_times{};  // from seen rebalances
     std::array<std::uint64_t, kPartitions> gains_seen{};      // from rd_kafka_assignment()
     mask_t last_seen = 0;
     mask_t ever = 0;
@@ -228,15 +240,18 @@ mask_t group_mask(const consumer &c) {
     return m;
 }
 
-// B's rebalance callback: kat::rebalance() makes the assign call and records
-// it. noexcept, and nothing thrown by the checks may leave it.
-void own_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                      rd_kafka_topic_partition_list_t *partitions, void *opaque) noexcept {
-    consumer &c = *static_cast<consumer *>(opaque);
+// A rebalance B sees: kat::rebalance() (own callback) or
+// kat::rebalance_event() (`ev`) makes the assign call and records it.
+// noexcept, and nothing thrown by the checks may leave it.
+void on_rebalance(consumer &c, rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                  rd_kafka_topic_partition_list_t *partitions, rd_kafka_event_t *ev) noexcept {
     const bool lost = rd_kafka_assignment_lost(rk) != 0;
     const mask_t listed = list_mask(partitions);
-    const kat_result r = kat::rebalance(c.group, rk, err, partitions);
-    expect_ok(r, "kat::rebalance", c.name);
+    if (ev != nullptr) {
+        expect_ok(kat::rebalance_event(c.group, rk, ev), "kat::rebalance_event", c.name);
+    } else {
+        expect_ok(kat::rebalance(c.group, rk, err, partitions), "kat::rebalance", c.name);
+    }
     say("%s %s %s%s", c.name.c_str(), rd_kafka_err2name(err), mask_str(listed).c_str(),
         lost ? " (lost)" : "");
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
@@ -269,6 +284,61 @@ void own_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         }
     } catch (const kat::error &e) {
         fail("%s: kat::error in the rebalance callback: %s", c.name.c_str(), e.what());
+    }
+}
+
+// B's own rebalance callback; its opaque is the consumer.
+void own_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *partitions, void *opaque) noexcept {
+    on_rebalance(*static_cast<consumer *>(opaque), rk, err, partitions, nullptr);
+}
+
+// One turn of the consumer: a poll, or for the event API a queue poll with
+// each rebalance event handed to kat::rebalance_event().
+void poll_once(consumer &c) {
+    if (c.api == via::event) {
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(c.queue, 50);
+        if (ev == nullptr) {
+            return;
+        }
+        if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE) {
+            on_rebalance(c, c.rk, rd_kafka_event_error(ev),
+                         rd_kafka_event_topic_partition_list(ev), ev);
+        }
+        rd_kafka_event_destroy(ev);
+        return;
+    }
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(c.rk, 50);
+    if (m != nullptr) {
+        if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            say("%s consumer error %s", c.name.c_str(), rd_kafka_err2name(m->err));
+        }
+        rd_kafka_message_destroy(m);
+    }
+}
+
+// Closes the consumer on its poll thread: the final revoke goes through the
+// glue (inside rd_kafka_consumer_close(), or as an event while the close
+// queue is polled).
+void close_consumer(consumer &c) {
+    if (c.api != via::event) {
+        const rd_kafka_resp_err_t err = rd_kafka_consumer_close(c.rk);
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            fail("%s: rd_kafka_consumer_close: %s", c.name.c_str(), rd_kafka_err2str(err));
+        }
+        return;
+    }
+    if (rd_kafka_error_t *error = rd_kafka_consumer_close_queue(c.rk, c.queue)) {
+        fail("%s: rd_kafka_consumer_close_queue: %s", c.name.c_str(),
+             rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    }
+    const double start = elapsed();
+    while (!rd_kafka_consumer_closed(c.rk)) {
+        poll_once(c);
+        if (elapsed() - start > 30.0) {
+            die("%s: close did not finish", c.name.c_str());
+        }
     }
 }
 
@@ -326,13 +396,13 @@ void check_quiescent(const kat::tracker &tracker, consumer &c, const char *when)
                  static_cast<unsigned long long>(c.gains_seen[p]),
                  static_cast<unsigned long long>(stats.assigned_events));
         }
-        if (c.own_cb && gen != c.assigned_times[p]) {
+        if (c.sees_rebalances && gen != c.assigned_times[p]) {
             fail("%s %s: partition %d at generation %llu, assigned %llu times", c.name.c_str(),
                  when, p, static_cast<unsigned long long>(gen),
                  static_cast<unsigned long long>(c.assigned_times[p]));
         }
     }
-    if (c.own_cb && stats.assigned_events != static_cast<std::uint64_t>(c.nonempty_assign_cbs)) {
+    if (c.sees_rebalances && stats.assigned_events != static_cast<std::uint64_t>(c.nonempty_assign_cbs)) {
         fail("%s %s: %llu assign events in kat, %d non-empty assigns", c.name.c_str(), when,
              static_cast<unsigned long long>(stats.assigned_events), c.nonempty_assign_cbs.load());
     }
@@ -381,12 +451,18 @@ void consumer_start(const kat::tracker &tracker, consumer &c, const char *client
     conf_set(conf, "session.timeout.ms", std::to_string(session_ms));
     conf_set(conf, "heartbeat.interval.ms", "100");
     conf_set(conf, "max.poll.interval.ms", std::to_string(session_ms));
-    if (c.own_cb) {
-        rd_kafka_conf_set_rebalance_cb(conf, own_rebalance_cb);
-        rd_kafka_conf_set_opaque(conf, &c);
-    } else {
+    switch (c.api) {
+    case via::kat_cb:
         rd_kafka_conf_set_rebalance_cb(conf, kat::rebalance_cb);
         rd_kafka_conf_set_opaque(conf, c.group.get());
+        break;
+    case via::own_cb:
+        rd_kafka_conf_set_rebalance_cb(conf, own_rebalance_cb);
+        rd_kafka_conf_set_opaque(conf, &c);
+        break;
+    case via::event:
+        rd_kafka_conf_set_events(conf, RD_KAFKA_EVENT_REBALANCE);
+        break;
     }
     char errstr[512];
     c.rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
@@ -394,6 +470,9 @@ void consumer_start(const kat::tracker &tracker, consumer &c, const char *client
         die("rd_kafka_new %s: %s", client, errstr);
     }
     rd_kafka_poll_set_consumer(c.rk);
+    if (c.api == via::event) {
+        c.queue = rd_kafka_queue_get_consumer(c.rk);
+    }
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(topics, kTopic, RD_KAFKA_PARTITION_UA);
     const rd_kafka_resp_err_t err = rd_kafka_subscribe(c.rk, topics);
@@ -419,21 +498,11 @@ void consumer_start(const kat::tracker &tracker, consumer &c, const char *client
                 if (flagged && before != 0) {
                     check_loss_recorded(c, before);
                 }
-                rd_kafka_message_t *m = rd_kafka_consumer_poll(c.rk, 50);
-                if (m != nullptr) {
-                    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR &&
-                        m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                        say("%s consumer error %s", c.name.c_str(), rd_kafka_err2name(m->err));
-                    }
-                    rd_kafka_message_destroy(m);
-                }
+                poll_once(c);
                 check_quiescent(tracker, c, "after poll");
                 c.polls++;
             }
-            const rd_kafka_resp_err_t err = rd_kafka_consumer_close(c.rk);
-            if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-                fail("%s: rd_kafka_consumer_close: %s", c.name.c_str(), rd_kafka_err2str(err));
-            }
+            close_consumer(c);
         } catch (const kat::error &e) {
             fail("%s poll thread: kat::error %s", c.name.c_str(), e.what());
         }
@@ -583,12 +652,12 @@ struct mock {
     ~mock() { rd_kafka_destroy(producer); }
 };
 
-void run(const char *protocol) {
+void run(const char *protocol, via b_api) {
     const bool cooperative = std::strcmp(protocol, "cooperative-sticky") == 0;
     const kat::tracker tracker;
     const mock cluster;
-    consumer a(tracker, "A", false);
-    consumer b(tracker, "B", true);
+    consumer a(tracker, "A", via::kat_cb);
+    consumer b(tracker, "B", b_api);
 
     consumer_start(tracker, a, "A", protocol, cluster.bootstraps);
     wait_stable(tracker, {&a}, "after A joined");
@@ -649,30 +718,37 @@ void run(const char *protocol) {
 
     stop(a);
     check_closed(tracker, a);
+    if (b.queue != nullptr) {
+        rd_kafka_queue_destroy(b.queue);
+    }
     rd_kafka_destroy(b.rk);
     rd_kafka_destroy(a.rk);
     summary(a);
     summary(b);
     if (b.assign_cbs < 1 || b.revoke_cbs < 1) {
-        fail("B: expected its callback to assign and revoke at least once");
+        fail("B: expected to see an assign and a revoke at least");
     }
 }
 
 }  // namespace
 
 int main(int argc, char **argv) {
-    if (argc != 2 ||
-        (std::strcmp(argv[1], "range") != 0 && std::strcmp(argv[1], "cooperative-sticky") != 0)) {
-        std::fprintf(stderr, "usage: %s <range|cooperative-sticky>\n", argv[0]);
+    const bool protocol_ok = argc >= 2 && (std::strcmp(argv[1], "range") == 0 ||
+                                           std::strcmp(argv[1], "cooperative-sticky") == 0);
+    const char *api = argc == 3 ? argv[2] : "cb";
+    const bool api_ok = std::strcmp(api, "cb") == 0 || std::strcmp(api, "event") == 0;
+    if (argc > 3 || !protocol_ok || !api_ok) {
+        std::fprintf(stderr, "usage: %s <range|cooperative-sticky> [cb|event]\n", argv[0]);
         return 2;
     }
     if (const char *ms = std::getenv("KAT_GLUE_SESSION_MS")) {
         // Slower hosts (valgrind) need longer sessions to form a group.
         session_ms = std::atoi(ms);
     }
-    say("librdkafka %s, kat %s: C++ %s", rd_kafka_version_str(), kat_version(), argv[1]);
+    say("librdkafka %s, kat %s: C++ %s, B via %s", rd_kafka_version_str(), kat_version(), argv[1],
+        api);
     try {
-        run(argv[1]);
+        run(argv[1], std::strcmp(api, "event") == 0 ? via::event : via::own_cb);
     } catch (const kat::error &e) {
         die("kat::error: %s", e.what());
     }
@@ -680,6 +756,10 @@ int main(int argc, char **argv) {
         say("%d check(s) failed", failures.load());
         return 1;
     }
-    say("PASS %s", argv[1]);
+    if (argc == 3) {
+        say("PASS %s %s", argv[1], argv[2]);
+    } else {
+        say("PASS %s", argv[1]);
+    }
     return 0;
 }
