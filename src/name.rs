@@ -2,7 +2,7 @@
 
 use std::borrow::Borrow;
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::Hasher;
 use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind};
@@ -31,7 +31,10 @@ impl Name {
     /// The name without its terminating NUL.
     #[inline]
     pub(crate) fn as_str(&self) -> &str {
-        &self.0[..self.0.len() - 1]
+        let len = self.0.len() - 1;
+        // SAFETY: the text ends with the one-byte NUL `new` appended, so
+        // `len` is a character boundary (no check needed on the read path).
+        unsafe { self.0.get_unchecked(..len) }
     }
 
     /// The name with its terminating NUL, for lending to C.
@@ -148,14 +151,119 @@ pub(crate) fn validate_partition(partition: i32) -> Result<(), Error> {
     Ok(())
 }
 
+/// Byte-string equality without a library call for names up to 32 bytes
+/// (most group and topic names): two overlapping loads from each side.
+#[inline]
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    #[inline(always)]
+    fn word<const N: usize>(s: &[u8], at: usize) -> [u8; N] {
+        let mut w = [0u8; N];
+        w.copy_from_slice(&s[at..at + N]);
+        w
+    }
+    match n {
+        0 => true,
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=7 => word::<4>(a, 0) == word::<4>(b, 0) && word::<4>(a, n - 4) == word::<4>(b, n - 4),
+        8..=16 => word::<8>(a, 0) == word::<8>(b, 0) && word::<8>(a, n - 8) == word::<8>(b, n - 8),
+        17..=32 => {
+            word::<16>(a, 0) == word::<16>(b, 0) && word::<16>(a, n - 16) == word::<16>(b, n - 16)
+        }
+        _ => a == b,
+    }
+}
+
+/// A group name's part of its keys' hashes: with a topic name it gives the
+/// (group, topic) key's hash ([`topic_hash`]), so a `Group` hashes topics only.
+pub(crate) type GroupHasher = u64;
+
+const SEED: u64 = 0x6b61_745f_6b65_7973;
+/// Odd constants with the high bit of every byte set, so that no ASCII word
+/// XORed with one of them is zero.
+const K: [u64; 4] = [
+    0xa076_1d64_78bd_642f,
+    0xe703_7ed1_a0b4_28db,
+    0x8ebc_6af0_9c88_c6e3,
+    0x9f89_9d8b_ade1_cbc3,
+];
+
+/// The 128-bit product of `a` and `b`, high and low halves folded together.
+#[inline(always)]
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+#[inline(always)]
+fn load8(s: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&s[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+#[inline(always)]
+fn load4(s: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&s[at..at + 4]);
+    u64::from(u32::from_le_bytes(w))
+}
+
+/// Hashes a name with a seed: overlapping word loads and one or two folded
+/// multiplies for names up to 32 bytes, inline and without a loop.
+#[inline(always)]
+fn bytes_hash(s: &[u8], seed: u64) -> u64 {
+    let n = s.len();
+    let len = n as u64;
+    let (a, b) = match n {
+        0 => (0, 0),
+        1..=3 => (
+            u64::from(s[0]) | u64::from(s[n / 2]) << 8 | u64::from(s[n - 1]) << 16,
+            0,
+        ),
+        4..=7 => (load4(s, 0), load4(s, n - 4)),
+        8..=16 => (load8(s, 0), load8(s, n - 8)),
+        17..=32 => {
+            let x = fold_mul(load8(s, 0) ^ K[0] ^ seed, load8(s, 8) ^ K[1]);
+            let y = fold_mul(load8(s, n - 16) ^ K[2], load8(s, n - 8) ^ K[3] ^ len);
+            return x ^ y.rotate_left(29);
+        }
+        _ => return long_hash(s, seed),
+    };
+    fold_mul(a ^ K[0] ^ seed, b ^ K[1] ^ len.wrapping_mul(K[2]))
+}
+
+#[inline(never)]
+fn long_hash(s: &[u8], seed: u64) -> u64 {
+    let n = s.len();
+    let mut acc = seed ^ (n as u64).wrapping_mul(K[3]);
+    let mut at = 0;
+    while at + 16 <= n {
+        acc = fold_mul(load8(s, at) ^ K[0] ^ acc, load8(s, at + 8) ^ K[1]);
+        at += 16;
+    }
+    fold_mul(load8(s, n - 16) ^ K[2] ^ acc, load8(s, n - 8) ^ K[3])
+}
+
+/// The group's part of its keys' hashes.
+#[inline]
+pub(crate) fn group_hasher(group: &str) -> GroupHasher {
+    bytes_hash(group.as_bytes(), SEED)
+}
+
+/// The hash of a (group, topic) key from the group's part.
+#[inline]
+pub(crate) fn topic_hash(group: &GroupHasher, topic: &str) -> u64 {
+    bytes_hash(topic.as_bytes(), *group)
+}
+
 /// The hash of a (group, topic) key, as the snapshot index uses it.
 #[inline]
 pub(crate) fn key_hash(group: &str, topic: &str) -> u64 {
-    let mut h = foldhash::fast::FixedState::with_seed(0x6b61_745f_6b65_7973).build_hasher();
-    h.write(group.as_bytes());
-    h.write_u8(0xff);
-    h.write(topic.as_bytes());
-    h.finish()
+    topic_hash(&group_hasher(group), topic)
 }
 
 #[cfg(test)]
@@ -214,6 +322,77 @@ mod tests {
             validate_group("a\0b").unwrap_err().kind(),
             ErrorKind::InvalidGroup
         );
+    }
+
+    #[test]
+    fn group_hasher_gives_the_key_hash() {
+        let g = group_hasher("billing");
+        for t in ["a", "orders", "orders.eu-west-001", &"x".repeat(249)] {
+            assert_eq!(topic_hash(&g, t), key_hash("billing", t));
+        }
+        assert_ne!(key_hash("ab", "c"), key_hash("a", "bc"));
+    }
+
+    /// The index takes the shard from bits 32..40, the bucket from the low
+    /// bits and a tag from the top 7 bits: each must spread typical names.
+    #[test]
+    fn key_hashes_spread_over_shards_buckets_and_tags() {
+        let mut names: Vec<String> = (0..4096)
+            .map(|i| format!("orders.eu-west-{i:03}"))
+            .collect();
+        names.extend((0..4096).map(|i| format!("t{i}")));
+        names.extend((0..4096).map(|i| format!("{}-{i}", "x".repeat(40))));
+        for group in ["g", "billing", "a-rather-long-consumer-group-name-v2"] {
+            for chunk in names.chunks(4096) {
+                let mut shards = [0u32; 256];
+                let mut low = [0u32; 256];
+                let mut tags = [0u32; 128];
+                for t in chunk {
+                    let h = key_hash(group, t);
+                    shards[(h >> 32) as usize & 255] += 1;
+                    low[h as usize & 255] += 1;
+                    tags[(h >> 57) as usize] += 1;
+                }
+                // 16 expected per shard / bucket, 32 per tag.
+                for (what, counts, max) in [
+                    ("shard", &shards[..], 40),
+                    ("bucket", &low[..], 40),
+                    ("tag", &tags[..], 70),
+                ] {
+                    let worst = counts.iter().max().copied().unwrap_or(0);
+                    assert!(
+                        worst <= max,
+                        "{what}: {worst} of 4096 keys of {group}/{} in one",
+                        chunk[0]
+                    );
+                }
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for t in &names {
+            assert!(seen.insert(key_hash("billing", t)), "collision on {t}");
+        }
+    }
+
+    #[test]
+    fn same_bytes_is_byte_equality() {
+        let words: Vec<Vec<u8>> = (0..=40)
+            .flat_map(|n| {
+                let base: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+                let mut out = vec![base.clone()];
+                for at in 0..n {
+                    let mut w = base.clone();
+                    w[at] ^= 1;
+                    out.push(w);
+                }
+                out
+            })
+            .collect();
+        for a in &words {
+            for b in &words {
+                assert_eq!(same_bytes(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use hashbrown::HashTable;
 
-use crate::name::{key_hash, Name};
+use crate::name::{key_hash, same_bytes, Name};
 
 /// The state of a (group, topic, partition) key that was assigned at least once.
 #[repr(u8)]
@@ -487,10 +487,16 @@ impl Snapshot {
     /// probe; never allocates.
     #[inline]
     pub fn topic(&self, group: &str, topic: &str) -> Option<&TopicView> {
-        let hash = key_hash(group, topic);
+        self.topic_hashed(key_hash(group, topic), group, topic)
+    }
+
+    /// [`topic`](Self::topic) with the key's hash already computed.
+    #[inline(always)]
+    pub(crate) fn topic_hashed(&self, hash: u64, group: &str, topic: &str) -> Option<&TopicView> {
         self.index[shard_of(hash)]
             .find(hash, |t| {
-                t.topic.as_str() == topic && t.group.as_str() == group
+                same_bytes(t.topic.as_str().as_bytes(), topic.as_bytes())
+                    && same_bytes(t.group.as_str().as_bytes(), group.as_bytes())
             })
             .map(|t| &**t)
     }
@@ -513,6 +519,18 @@ impl Snapshot {
     #[inline]
     pub fn record(&self, group: &str, topic: &str, partition: i32) -> Option<&PartitionRecord> {
         self.topic(group, topic)?.record(partition)
+    }
+
+    /// [`record`](Self::record) with the key's hash already computed.
+    #[inline(always)]
+    pub(crate) fn record_hashed(
+        &self,
+        hash: u64,
+        group: &str,
+        topic: &str,
+        partition: i32,
+    ) -> Option<&PartitionRecord> {
+        self.topic_hashed(hash, group, topic)?.record(partition)
     }
 
     /// Number of partitions assigned now, over all groups.

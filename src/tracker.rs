@@ -16,7 +16,10 @@ use arc_swap::{ArcSwap, Cache, Guard};
 use crossbeam_utils::CachePadded;
 
 use crate::error::{Error, ErrorKind};
-use crate::name::{validate_group, validate_partition, validate_topic, Name};
+use crate::name::{
+    group_hasher, key_hash, topic_hash, validate_group, validate_partition, validate_topic,
+    GroupHasher, Name,
+};
 use crate::snapshot::{
     shard_of, Generations, GroupStats, GroupView, PartitionRecord, Snapshot, Status, TopicEdit,
     TopicView,
@@ -180,6 +183,8 @@ impl std::fmt::Debug for PartitionHandle {
 pub struct Group {
     inner: Arc<Inner>,
     name: Name,
+    /// The index hasher after the group name: by-name reads hash the topic only.
+    hasher: GroupHasher,
 }
 
 impl std::fmt::Debug for Group {
@@ -420,7 +425,7 @@ impl<'s> Txn<'s> {
         let mut index = cur.index.clone();
         let mut entries = cur.entries;
         for ((g, t), new) in &self.topics {
-            let hash = crate::name::key_hash(g.as_str(), t.as_str());
+            let hash = key_hash(g.as_str(), t.as_str());
             let shard = Arc::make_mut(&mut index[shard_of(hash)]);
             let eq = |v: &Arc<TopicView>| v.topic_name() == t && v.group_name() == g;
             if let Ok(e) = shard.find_entry(hash, eq) {
@@ -591,6 +596,7 @@ impl Tracker {
         Ok(Group {
             inner: self.inner.clone(),
             name: Name::new(name),
+            hasher: group_hasher(name),
         })
     }
 
@@ -620,13 +626,21 @@ impl Tracker {
     /// partition (0 if never, or evicted). Wait-free; never allocates.
     #[inline]
     pub fn generation(&self, group: &str, topic: &str, partition: i32) -> u64 {
-        self.inner.read(|s| s.generation(group, topic, partition))
+        let hash = key_hash(group, topic);
+        self.inner.read(|s| {
+            s.record_hashed(hash, group, topic, partition)
+                .map_or(0, |r| r.generation)
+        })
     }
 
     /// Whether `group` owns the partition now. Wait-free; never allocates.
     #[inline]
     pub fn is_assigned(&self, group: &str, topic: &str, partition: i32) -> bool {
-        self.inner.read(|s| s.is_assigned(group, topic, partition))
+        let hash = key_hash(group, topic);
+        self.inner.read(|s| {
+            s.record_hashed(hash, group, topic, partition)
+                .is_some_and(|r| r.status == Status::Assigned)
+        })
     }
 
     /// Every key ever assigned (revoked and lost included, within the limit)
@@ -750,7 +764,7 @@ impl Inner {
     /// Each reading thread keeps the last snapshot it read of up to four
     /// trackers alive until its next read of that tracker (or its exit);
     /// `f` must not read a tracker itself.
-    #[inline]
+    #[inline(always)]
     fn read<R>(&self, f: impl FnOnce(&Snapshot) -> R) -> R {
         let mut f = Some(f);
         let cached = READ_CACHE.try_with(|cache| {
@@ -763,19 +777,15 @@ impl Inner {
                 c.as_ref()
                     .is_some_and(|c| std::ptr::eq(c.arc_swap(), &*self.current))
             };
-            let slot = match slots.iter().position(mine) {
-                Some(0) => 0,
-                Some(i) => {
-                    slots[..=i].rotate_right(1);
-                    0
-                }
+            match slots.iter().position(mine) {
+                Some(0) => {}
+                Some(i) => slots[..=i].rotate_right(1),
                 None => {
                     slots.rotate_right(1);
                     slots[0] = Some(Cache::new(self.current.clone()));
-                    0
                 }
-            };
-            let snap = slots[slot].as_mut().map(|c| c.load())?;
+            }
+            let snap = slots[0].as_mut().map(|c| c.load())?;
             f.take().map(|f| f(snap))
         });
         match (cached, f) {
@@ -872,15 +882,21 @@ impl Group {
     /// Wait-free; never allocates.
     #[inline]
     pub fn generation(&self, topic: &str, partition: i32) -> u64 {
-        self.inner
-            .read(|s| s.generation(self.name.as_str(), topic, partition))
+        let hash = topic_hash(&self.hasher, topic);
+        self.inner.read(|s| {
+            s.record_hashed(hash, self.name.as_str(), topic, partition)
+                .map_or(0, |r| r.generation)
+        })
     }
 
     /// Whether this group owns the partition now. Wait-free; never allocates.
     #[inline]
     pub fn is_assigned(&self, topic: &str, partition: i32) -> bool {
-        self.inner
-            .read(|s| s.is_assigned(self.name.as_str(), topic, partition))
+        let hash = topic_hash(&self.hasher, topic);
+        self.inner.read(|s| {
+            s.record_hashed(hash, self.name.as_str(), topic, partition)
+                .is_some_and(|r| r.status == Status::Assigned)
+        })
     }
 
     /// The group's counters (all zero before its first change). Wait-free.

@@ -2,8 +2,8 @@
 //! compared with, a latency histogram and the results file.
 //!
 //! The peers are what a user would write instead of kat, given every
-//! advantage kat has: the same fast hasher (foldhash; a SipHash variant is
-//! measured too), lookups by `&str` without allocating (one probe into a flat
+//! advantage a user could have: a fast hasher (foldhash, as fast as kat's own
+//! name hash for these keys; a SipHash variant is measured too), lookups by `&str` without allocating (one probe into a flat
 //! map through `hashbrown::Equivalent`), and no sorting of their answers.
 #![allow(dead_code)] // each bench binary uses a different part of this module
 
@@ -234,7 +234,7 @@ pub struct MutexPeer<S>(Mutex<Table<S>>);
 /// `std::sync::RwLock<HashMap>`.
 pub struct RwLockPeer<S>(RwLock<Table<S>>);
 
-/// foldhash, the hasher kat itself uses.
+/// foldhash, the fastest general-purpose hasher available to a user.
 pub type Fast = foldhash::fast::RandomState;
 /// The standard library's SipHash-1-3.
 pub type Sip = std::collections::hash_map::RandomState;
