@@ -240,10 +240,15 @@ impl TopicList {
         let mut j = 0;
         for (ci, chunk) in self.chunks.iter().enumerate() {
             let upper = self.chunks.get(ci + 1).map(|c| c[0].name());
-            let k = j + edits[j..].partition_point(|(n, _)| match upper {
-                Some(u) => *n < u,
+            let below = |n: &str| match upper {
+                Some(u) => n < u,
                 None => true,
-            });
+            };
+            // One comparison for a chunk no edit falls in (the usual case).
+            let k = match edits.get(j) {
+                Some((n, _)) if below(n) => j + edits[j..].partition_point(|(n, _)| below(n)),
+                _ => j,
+            };
             if k == j {
                 if !pending.is_empty() && pending.len() < MIN_CHUNK {
                     pending.extend(chunk.iter().cloned());

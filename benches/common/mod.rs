@@ -2,9 +2,10 @@
 //! compared with, a latency histogram and the results file.
 //!
 //! The peers are what a user would write instead of kat, given every
-//! advantage a user could have: a fast hasher (foldhash, as fast as kat's own
-//! name hash for these keys; a SipHash variant is measured too), lookups by `&str` without allocating (one probe into a flat
-//! map through `hashbrown::Equivalent`), and no sorting of their answers.
+//! advantage a user could have: a fast hasher (foldhash; kat has its own name
+//! hash; a SipHash variant is measured too), lookups by `&str` without
+//! allocating (one probe into a flat map through `hashbrown::Equivalent`),
+//! and no sorting of their answers.
 #![allow(dead_code)] // each bench binary uses a different part of this module
 
 use std::collections::BTreeMap;
