@@ -105,14 +105,22 @@ impl TopicView {
         records: Box<[PartitionRecord]>,
         lru_tick: u64,
     ) -> TopicView {
-        let assigned = records
+        // Sized exactly first: one allocation, no growth and no shrinking.
+        let count = records
             .iter()
             .filter(|r| r.status == Status::Assigned)
-            .map(|r| AssignedPartition {
-                partition: r.partition,
-                generation: r.generation,
-            })
-            .collect();
+            .count();
+        let mut assigned = Vec::with_capacity(count);
+        assigned.extend(
+            records
+                .iter()
+                .filter(|r| r.status == Status::Assigned)
+                .map(|r| AssignedPartition {
+                    partition: r.partition,
+                    generation: r.generation,
+                }),
+        );
+        let assigned = assigned.into_boxed_slice();
         TopicView {
             hash: key_hash(group.as_str(), topic.as_str()),
             group,

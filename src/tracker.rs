@@ -274,7 +274,24 @@ fn merge_records(
     assign: &[i32],
     demote: &Demote<'_>,
 ) -> Option<Vec<PartitionRecord>> {
-    let mut out = Vec::with_capacity(old.len() + assign.len());
+    // The exact length first (a merge count), so the records are allocated
+    // once and the boxed slice needs no shrinking.
+    let (mut i, mut j, mut fresh) = (0, 0, 0);
+    while i < old.len() && j < assign.len() {
+        match old[i].partition.cmp(&assign[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Equal => {
+                i += 1;
+                j += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                fresh += 1;
+                j += 1;
+            }
+        }
+    }
+    fresh += assign.len() - j;
+    let mut out = Vec::with_capacity(old.len() + fresh);
     let mut changed = !assign.is_empty();
     let (mut i, mut j) = (0, 0);
     let demoted = |r: &PartitionRecord| -> PartitionRecord {
