@@ -207,47 +207,95 @@ impl Default for Tracker {
     }
 }
 
-/// Partitions of one event, validated, grouped by topic: sorted by topic
-/// name (each topic once), partitions sorted and deduplicated.
-type ByTopic<'a> = Vec<(&'a str, Vec<i32>)>;
+/// Partitions of one event, validated, grouped by topic: topics sorted by
+/// name (each once), each topic's partitions sorted and deduplicated. All
+/// partitions share one buffer; each topic owns a range of it.
+struct ByTopic<'a> {
+    topics: Vec<(&'a str, std::ops::Range<usize>)>,
+    parts: Vec<i32>,
+}
+
+impl<'a> ByTopic<'a> {
+    fn iter(&self) -> impl Iterator<Item = (&'a str, &[i32])> + '_ {
+        self.topics
+            .iter()
+            .map(|(t, r)| (*t, &self.parts[r.clone()]))
+    }
+
+    fn contains(&self, topic: &str) -> bool {
+        self.topics
+            .binary_search_by(|(t, _)| (*t).cmp(topic))
+            .is_ok()
+    }
+}
 
 /// Validates and groups an event's list. A run of elements of the same topic
 /// (librdkafka lists are usually sorted) costs one comparison per element:
-/// the topic name is validated once per run and no map is searched.
+/// the topic name is validated once per run, no map is searched, and the
+/// partitions go to one buffer.
 fn collect<'a>(list: impl IntoIterator<Item = (&'a str, i32)>) -> Result<ByTopic<'a>, Error> {
-    let mut runs: ByTopic<'a> = Vec::new();
-    for (i, (topic, partition)) in list.into_iter().enumerate() {
-        match runs.last_mut() {
-            Some((t, parts)) if *t == topic => {
+    let list = list.into_iter();
+    let mut parts: Vec<i32> = Vec::with_capacity(list.size_hint().0);
+    let mut starts: Vec<(&'a str, usize)> = Vec::new();
+    for (i, (topic, partition)) in list.enumerate() {
+        match starts.last() {
+            Some((t, _)) if *t == topic => {
                 validate_partition(partition).map_err(|e| e.at(i))?;
-                parts.push(partition);
             }
             _ => {
                 validate_topic(topic).map_err(|e| e.at(i))?;
                 validate_partition(partition).map_err(|e| e.at(i))?;
-                runs.push((topic, vec![partition]));
+                starts.push((topic, parts.len()));
             }
         }
+        parts.push(partition);
     }
-    if !runs.windows(2).all(|w| w[0].0 < w[1].0) {
-        // Stable: runs of one topic keep their order before merging.
-        runs.sort_by(|a, b| a.0.cmp(b.0));
-        let mut merged: ByTopic<'a> = Vec::with_capacity(runs.len());
-        for (topic, mut parts) in runs {
-            match merged.last_mut() {
-                Some((t, all)) if *t == topic => all.append(&mut parts),
-                _ => merged.push((topic, parts)),
+    let ends = starts
+        .iter()
+        .skip(1)
+        .map(|(_, s)| *s)
+        .chain(std::iter::once(parts.len()));
+    let mut topics: Vec<(&'a str, std::ops::Range<usize>)> = starts
+        .iter()
+        .zip(ends)
+        .map(|((t, s), e)| (*t, *s..e))
+        .collect();
+    let strictly_sorted = |p: &[i32]| p.windows(2).all(|w| w[0] < w[1]);
+    let tidy = topics.windows(2).all(|w| w[0].0 < w[1].0)
+        && topics
+            .iter()
+            .all(|(_, r)| strictly_sorted(&parts[r.clone()]));
+    if tidy {
+        return Ok(ByTopic { topics, parts });
+    }
+    // Stable: runs of one topic keep their order before merging.
+    topics.sort_by(|a, b| a.0.cmp(b.0));
+    let mut merged_parts: Vec<i32> = Vec::with_capacity(parts.len());
+    let mut merged: Vec<(&'a str, std::ops::Range<usize>)> = Vec::with_capacity(topics.len());
+    let mut k = 0;
+    while k < topics.len() {
+        let topic = topics[k].0;
+        let start = merged_parts.len();
+        while k < topics.len() && topics[k].0 == topic {
+            merged_parts.extend_from_slice(&parts[topics[k].1.clone()]);
+            k += 1;
+        }
+        let run = &mut merged_parts[start..];
+        run.sort_unstable();
+        let mut kept = 0;
+        for x in 0..run.len() {
+            if kept == 0 || run[x] != run[kept - 1] {
+                run[kept] = run[x];
+                kept += 1;
             }
         }
-        runs = merged;
+        merged_parts.truncate(start + kept);
+        merged.push((topic, start..merged_parts.len()));
     }
-    for (_, parts) in &mut runs {
-        if !parts.windows(2).all(|w| w[0] < w[1]) {
-            parts.sort_unstable();
-            parts.dedup();
-        }
-    }
-    Ok(runs)
+    Ok(ByTopic {
+        topics: merged,
+        parts: merged_parts,
+    })
 }
 
 fn now_unix_ms() -> u64 {
@@ -970,12 +1018,12 @@ impl Group {
         let mut removed_any = false;
         match &event {
             Event::Assigned(by_topic) => {
-                for (topic, parts) in by_topic {
+                for (topic, parts) in by_topic.iter() {
                     assigned_any |= txn.topic(&mut w, g, topic, parts, &Demote::Nothing);
                 }
             }
             Event::Revoked(by_topic) => {
-                for (topic, parts) in by_topic {
+                for (topic, parts) in by_topic.iter() {
                     removed_any |= txn.topic(
                         &mut w,
                         g,
@@ -990,16 +1038,12 @@ impl Group {
                     .group(g.as_str())
                     .map(|v| v.topics().iter().map(|t| t.topic_name().clone()).collect())
                     .unwrap_or_default();
-                let listed = |t: &Name| {
-                    by_topic
-                        .binary_search_by(|(n, _)| (*n).cmp(t.as_str()))
-                        .is_ok()
-                };
+                let listed = |t: &Name| by_topic.contains(t.as_str());
                 for t in owned.iter().filter(|t| !listed(t)) {
                     removed_any |=
                         txn.topic(&mut w, g, t.as_str(), &[], &Demote::All(Status::Revoked));
                 }
-                for (topic, parts) in by_topic {
+                for (topic, parts) in by_topic.iter() {
                     let before = cur
                         .topic(g.as_str(), topic)
                         .map_or(0, |v| v.partitions().len());
@@ -1044,5 +1088,51 @@ impl Group {
         let next = txn.commit(&mut w);
         self.inner.publish(next);
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grouped<'a>(list: &[(&'a str, i32)]) -> Vec<(&'a str, Vec<i32>)> {
+        let by_topic = collect(list.iter().copied()).expect("valid list");
+        by_topic.iter().map(|(t, p)| (t, p.to_vec())).collect()
+    }
+
+    #[test]
+    fn collect_groups_sorts_and_deduplicates() {
+        assert_eq!(grouped(&[]), vec![]);
+        assert_eq!(
+            grouped(&[("a", 0), ("a", 1), ("b", 0)]),
+            vec![("a", vec![0, 1]), ("b", vec![0])]
+        );
+        assert_eq!(
+            grouped(&[
+                ("b", 2),
+                ("a", 3),
+                ("b", 1),
+                ("a", 3),
+                ("b", 2),
+                ("c", 0),
+                ("a", 0)
+            ]),
+            vec![("a", vec![0, 3]), ("b", vec![1, 2]), ("c", vec![0])]
+        );
+        assert_eq!(grouped(&[("x", 5), ("x", 5)]), vec![("x", vec![5])]);
+    }
+
+    #[test]
+    fn collect_reports_the_first_bad_element() {
+        let e = collect([("a", 0), ("a", -1), ("b c", 0)])
+            .err()
+            .expect("invalid");
+        assert_eq!(e.kind(), ErrorKind::InvalidPartition);
+        assert_eq!(e.element(), Some(1));
+        let e = collect([("a", 0), ("b c", 0), ("a", -1)])
+            .err()
+            .expect("invalid");
+        assert_eq!(e.kind(), ErrorKind::InvalidTopic);
+        assert_eq!(e.element(), Some(1));
     }
 }
