@@ -421,19 +421,6 @@ impl Shared {
         });
         // SAFETY: the live consumer, on its poll thread.
         unsafe { self.verify(rk, &err_name(err)) };
-        if self.cmd.load(Ordering::SeqCst) == CLOSE
-            && self
-                .model
-                .lock()
-                .unwrap()
-                .values()
-                .any(|(_, s)| *s == Status::Assigned)
-        {
-            self.fail(format!(
-                "{}: the close's revoke left partitions assigned",
-                self.name
-            ));
-        }
     }
 
     /// Compares librdkafka's assignment, the model and the tracker.
@@ -771,6 +758,13 @@ impl Consumer {
             "{}: the tracker still has partitions after close",
             self.shared.name
         );
+        let model = self.shared.model.lock().unwrap();
+        assert!(
+            model.values().all(|(_, s)| *s != Status::Assigned),
+            "{}: the callbacks left partitions assigned after close: {model:?}",
+            self.shared.name
+        );
+        drop(model);
         self.seen()
     }
 
