@@ -12,27 +12,7 @@
 
 #include "check.h"
 
-/* librdkafka's public list layout, as in api.c (kat.h forward-declares it). */
-typedef struct fake_topic_partition {
-    char *topic;
-    int32_t partition;
-    int64_t offset;
-    void *metadata;
-    size_t metadata_size;
-    void *opaque;
-    int err;
-    void *private_;
-} fake_topic_partition;
-
-struct rd_kafka_topic_partition_list_s {
-    int cnt;
-    int size;
-    fake_topic_partition *elems;
-};
-
-_Static_assert(sizeof(fake_topic_partition) == 64, "librdkafka element is 64 bytes");
-
-typedef struct rd_kafka_topic_partition_list_s fake_list;
+#include "fake_list.h"
 
 #define SENTINEL_U64 0x5A5A5A5A5A5A5A5Aull
 #define SENTINEL_SIZE ((size_t)0x5A5A5A5A5A5A5A5Aull)
