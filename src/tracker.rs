@@ -744,7 +744,7 @@ impl Tracker {
     /// Handles stay valid and read generation 0. Advances the epoch if
     /// anything was there. Takes the writer lock.
     pub fn clear(&self) -> bool {
-        let mut w = self.lock_writer();
+        let mut w = self.inner.lock_writer();
         let cur = self.inner.current.load_full();
         let had_cells = w
             .cells
@@ -767,7 +767,7 @@ impl Tracker {
 
     /// The bound on retained (group, topic) generation entries.
     pub fn generations_topics_limit(&self) -> usize {
-        self.lock_writer().limit
+        self.inner.lock_writer().limit
     }
 
     /// Changes the bound; evicts at once if the tracker holds more evictable
@@ -779,7 +779,7 @@ impl Tracker {
                 "generations_topics_limit must be at least 1",
             ));
         }
-        let mut w = self.lock_writer();
+        let mut w = self.inner.lock_writer();
         w.limit = limit;
         let cur = self.inner.current.load_full();
         if cur.entries > limit {
@@ -791,10 +791,6 @@ impl Tracker {
             }
         }
         Ok(())
-    }
-
-    fn lock_writer(&self) -> MutexGuard<'_, Writer> {
-        self.inner.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn publish(&self, next: Snapshot) {
@@ -816,6 +812,13 @@ thread_local! {
 }
 
 impl Inner {
+    /// Takes the writers' lock. A writer that panicked leaves no partial
+    /// state readers could see (snapshots are published whole), so a
+    /// poisoned lock is taken over.
+    fn lock_writer(&self) -> MutexGuard<'_, Writer> {
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Runs `f` on the current snapshot.
     ///
     /// Wait-free, and while nothing changed it costs one plain load of the
@@ -870,6 +873,13 @@ impl Inner {
         drop(lock.lock().unwrap_or_else(|p| p.into_inner()));
         cv.notify_all();
     }
+}
+
+/// The topics a group owns a partition of in `cur`.
+fn owned_topics(cur: &Snapshot, group: &Name) -> Vec<Name> {
+    cur.group(group.as_str())
+        .map(|v| v.topics().iter().map(|t| t.topic_name().clone()).collect())
+        .unwrap_or_default()
 }
 
 /// Which event a group applies.
@@ -978,7 +988,7 @@ impl Group {
     pub fn partition(&self, topic: &str, partition: i32) -> Result<PartitionHandle, Error> {
         validate_topic(topic)?;
         validate_partition(partition)?;
-        let mut w = self.tracker_lock();
+        let mut w = self.inner.lock_writer();
         let cur = self.inner.current.load_full();
         w.sweep_cells(&cur);
         let view = cur.topic(self.name.as_str(), topic);
@@ -1005,12 +1015,8 @@ impl Group {
         self.inner.current.load()
     }
 
-    fn tracker_lock(&self) -> MutexGuard<'_, Writer> {
-        self.inner.writer.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     fn apply(&self, event: Event<'_>) -> bool {
-        let mut w = self.tracker_lock();
+        let mut w = self.inner.lock_writer();
         let cur = self.inner.current.load_full();
         let mut txn = Txn::new(&cur);
         let g = &self.name;
@@ -1034,35 +1040,25 @@ impl Group {
                 }
             }
             Event::Replace(by_topic) => {
-                let owned: Vec<Name> = cur
-                    .group(g.as_str())
-                    .map(|v| v.topics().iter().map(|t| t.topic_name().clone()).collect())
-                    .unwrap_or_default();
+                let owned = owned_topics(&cur, g);
                 let listed = |t: &Name| by_topic.contains(t.as_str());
                 for t in owned.iter().filter(|t| !listed(t)) {
                     removed_any |=
                         txn.topic(&mut w, g, t.as_str(), &[], &Demote::All(Status::Revoked));
                 }
                 for (topic, parts) in by_topic.iter() {
-                    let before = cur
-                        .topic(g.as_str(), topic)
-                        .map_or(0, |v| v.partitions().len());
-                    let kept = cur.topic(g.as_str(), topic).map_or(0, |v| {
+                    // Did this topic lose an owned partition the list leaves out?
+                    removed_any |= cur.topic(g.as_str(), topic).is_some_and(|v| {
                         v.partitions()
                             .iter()
-                            .filter(|p| parts.binary_search(&p.partition).is_ok())
-                            .count()
+                            .any(|p| parts.binary_search(&p.partition).is_err())
                     });
-                    removed_any |= kept < before;
                     assigned_any |=
                         txn.topic(&mut w, g, topic, parts, &Demote::All(Status::Revoked));
                 }
             }
             Event::Lost | Event::Reset => {
-                let owned: Vec<Name> = cur
-                    .group(g.as_str())
-                    .map(|v| v.topics().iter().map(|t| t.topic_name().clone()).collect())
-                    .unwrap_or_default();
+                let owned = owned_topics(&cur, g);
                 for t in &owned {
                     removed_any |=
                         txn.topic(&mut w, g, t.as_str(), &[], &Demote::All(Status::Lost));
