@@ -1,0 +1,28 @@
+"""Type aliases of kat's API (also importable at runtime)."""
+
+from __future__ import annotations
+
+from typing import Iterable, Literal, Mapping, Protocol, Tuple, Union
+
+__all__ = ["Status", "TopicPartitionLike", "PartitionList"]
+
+#: A key's status; ``None`` stands for "never assigned".
+Status = Literal["assigned", "revoked", "lost"]
+
+
+class TopicPartitionLike(Protocol):
+    """Anything with ``.topic`` and ``.partition``, such as confluent-kafka's ``TopicPartition``."""
+
+    @property
+    def topic(self) -> str: ...
+
+    @property
+    def partition(self) -> int: ...
+
+
+#: What events accept: ``{topic: [partitions]}``, ``[(topic, partition)]`` or ``[TopicPartition]``.
+PartitionList = Union[
+    Mapping[str, Iterable[int]],
+    Iterable[Tuple[str, int]],
+    Iterable[TopicPartitionLike],
+]
