@@ -20,3 +20,37 @@ echo "== ruby"
 cargo build --release --lib
 KAT_LIBRARY="$(cargo metadata --format-version 1 --no-deps | ruby -rjson -e 'puts JSON.parse(STDIN.read)["target_directory"]')/release/libkat.so" \
   ruby -Ibindings/ruby/lib -Ibindings/ruby/test bindings/ruby/test/all.rb
+
+# --- Python binding (bindings/python) -----------------------------------------
+# A fresh venv, as a user would: pip-install the package from source (maturin
+# builds the native module), build a wheel with maturin, check the stubs with
+# mypy (stubtest and --strict), then run pytest (confluent-kafka on its mock
+# cluster). Everything it needs comes from PyPI into the venv.
+echo "== python"
+py_tmp="$(mktemp -d)"
+trap 'rm -rf "$py_tmp"' EXIT
+python3 -m venv "$py_tmp/venv"
+py="$py_tmp/venv/bin/python"
+"$py" -m pip install -q --upgrade pip
+"$py" -m pip install -q maturin pytest mypy confluent-kafka==2.16.1
+"$py" -m pip install -q ./bindings/python
+(cd bindings/python && "$py_tmp/venv/bin/maturin" build --release --quiet --interpreter "$py" --out "$py_tmp/wheels")
+"$py" - "$py_tmp/wheels" <<'PY'
+import pathlib, sys, zipfile
+wheels = list(pathlib.Path(sys.argv[1]).glob("kafka_assignments_tracker-*.whl"))
+assert len(wheels) == 1, wheels
+names = zipfile.ZipFile(wheels[0]).namelist()
+for need in ("kat/__init__.py", "kat/_kat.pyi", "kat/py.typed", "kat/confluent.py"):
+    assert need in names, (need, names)
+assert any(n.startswith("kat/_kat.") and n.endswith(".so") for n in names), names
+print("wheel:", wheels[0].name)
+PY
+(cd "$py_tmp" && "$py" -m mypy.stubtest kat._kat)
+(cd bindings/python && "$py" -m mypy --strict --exclude tests/typing/ python/kat tests)
+set +e
+(cd bindings/python && "$py" -m pytest -q -p no:cacheprovider tests)
+py_rc=$?
+set -e
+if [ "$py_rc" -eq 5 ]; then echo "python: pytest collected no tests" >&2; exit 1; fi
+if [ "$py_rc" -ne 0 ]; then echo "python: pytest failed ($py_rc)" >&2; exit "$py_rc"; fi
+# --- end of Python binding -----------------------------------------------------

@@ -196,18 +196,18 @@ def test_names_are_never_truncated(tracker: kat.Tracker) -> None:
 def test_malformed_lists(tracker: kat.Tracker) -> None:
     g = tracker.group("g")
     with pytest.raises(kat.InvalidListError) as e:
-        g.assigned([("t", 0), ("t",)])  # type: ignore[list-item]
+        g.assigned([("t", 0), ("t",)])  # type: ignore[arg-type]
     assert e.value.element == 1
     with pytest.raises(kat.InvalidListError):
-        g.assigned([("t", "0")])  # type: ignore[list-item]
+        g.assigned([("t", "0")])  # type: ignore[arg-type]
     with pytest.raises(kat.InvalidListError):
         g.assigned([("t", True)])
     with pytest.raises(kat.InvalidListError):
-        g.assigned([(None, 0)])  # type: ignore[list-item]
+        g.assigned([(None, 0)])  # type: ignore[arg-type]
     with pytest.raises(kat.InvalidListError):
-        g.assigned({"t": "01"})
+        g.assigned({"t": "01"})  # type: ignore[arg-type]
     with pytest.raises(TypeError):
-        g.assigned("t")
+        g.assigned("t")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         g.assigned(None)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
