@@ -2,7 +2,7 @@
 # Runs every check of kat: formatting, lints, the header drift check, the
 # Rust unit/integration/property tests, the C and C++ programs (plain,
 # valgrind, sanitizers), the librdkafka integration suite on the mock
-# cluster, and the Ruby binding's tests.
+# cluster, the Ruby binding's tests, and the Python binding's (bindings/python).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,9 +30,11 @@ echo "== python"
 py_tmp="$(mktemp -d)"
 trap 'rm -rf "$py_tmp"' EXIT
 python3 -m venv "$py_tmp/venv"
+(cd bindings/python && cargo fmt -- --check)
 py="$py_tmp/venv/bin/python"
 "$py" -m pip install -q --upgrade pip
 "$py" -m pip install -q maturin pytest mypy confluent-kafka==2.16.1
+(cd bindings/python && PYO3_PYTHON="$py" cargo clippy --release --all-targets -- -D warnings)
 "$py" -m pip install -q ./bindings/python
 (cd bindings/python && "$py_tmp/venv/bin/maturin" build --release --quiet --interpreter "$py" --out "$py_tmp/wheels")
 "$py" - "$py_tmp/wheels" <<'PY'
@@ -46,11 +48,13 @@ assert any(n.startswith("kat/_kat.") and n.endswith(".so") for n in names), name
 print("wheel:", wheels[0].name)
 PY
 (cd "$py_tmp" && "$py" -m mypy.stubtest kat._kat)
-(cd bindings/python && "$py" -m mypy --strict --exclude tests/typing/ python/kat tests)
+(cd bindings/python && MYPYPATH=tests "$py" -m mypy --strict --exclude tests/typing/ python/kat tests bench)
 set +e
 (cd bindings/python && "$py" -m pytest -q -p no:cacheprovider tests)
 py_rc=$?
 set -e
 if [ "$py_rc" -eq 5 ]; then echo "python: pytest collected no tests" >&2; exit 1; fi
 if [ "$py_rc" -ne 0 ]; then echo "python: pytest failed ($py_rc)" >&2; exit "$py_rc"; fi
+# The benchmark script still runs (a few calls, nothing written; timings are not checked).
+"$py" bindings/python/bench/bench.py --no-write --number 1000 --repeat 1 >/dev/null
 # --- end of Python binding -----------------------------------------------------
