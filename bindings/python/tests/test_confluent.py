@@ -347,3 +347,34 @@ def test_user_callbacks_run_before_the_assign_call(cluster: MockCluster) -> None
     finally:
         consumer.close()
     assert seen and seen[0] == ("assign", set(), False)
+
+
+@pytest.mark.parametrize("protocol", ["range", "cooperative-sticky"])
+def test_a_failing_user_callback_still_leaves_kat_in_step(cluster: MockCluster, protocol: str) -> None:
+    tracker = kat.Tracker()
+    config = consumer_config(cluster, protocol, f"failing-callback-{protocol}")
+    consumer = Consumer(config)
+
+    class Boom(Exception):
+        pass
+
+    def on_assign(c: Consumer, parts: List[TopicPartition]) -> None:
+        raise Boom("application callback failed")
+
+    group = kc.subscribe(consumer, config, list(TOPICS), group="boom", tracker=tracker, on_assign=on_assign)
+    raised = 0
+    try:
+        deadline = time.monotonic() + 20
+        while owned_by_consumer(consumer) != ALL:
+            assert time.monotonic() < deadline
+            try:
+                consumer.poll(0.05)
+            except Boom:
+                raised += 1
+            assert owned_in_kat(group) == owned_by_consumer(consumer)
+    finally:
+        consumer.close()
+    # The application's exception reached poll(), and the assignment was
+    # made and recorded all the same.
+    assert raised >= 1
+    assert group.stats().assigned_events >= 1

@@ -89,7 +89,9 @@ class Rebalancer:
     then makes exactly one assign call, then records the event. If the
     assign call raises, nothing is recorded and a ``RebalanceError`` (caused
     by the client's exception) propagates: confluent-kafka re-raises it from
-    ``poll()``.
+    ``poll()``. If the application's callback raises, the assign call is
+    still made and recorded (librdkafka must not be left half-way through a
+    rebalance), and then the application's exception propagates.
     """
 
     def __init__(
@@ -121,19 +123,31 @@ class Rebalancer:
             self.failures += 1
             raise RebalanceError(f"{what} failed for group {self.group.name!r}: {e}") from e
 
+    @staticmethod
+    def _user(
+        callback: Optional[Callback], consumer: "Consumer", partitions: List["TopicPartition"]
+    ) -> Optional[Exception]:
+        if callback is None:
+            return None
+        try:
+            callback(consumer, partitions)
+        except Exception as e:  # re-raised once the assignment is settled
+            return e
+        return None
+
     def on_assign(self, consumer: "Consumer", partitions: List["TopicPartition"]) -> None:
-        if self._user_assign is not None:
-            self._user_assign(consumer, partitions)
+        error = self._user(self._user_assign, consumer, partitions)
         if self.protocol == "cooperative":
             self._call("incremental_assign", lambda: consumer.incremental_assign(partitions))
             self.group.assigned(partitions)
         else:
             self._call("assign", lambda: consumer.assign(partitions))
             self.group.replace(partitions)
+        if error is not None:
+            raise error
 
     def on_revoke(self, consumer: "Consumer", partitions: List["TopicPartition"]) -> None:
-        if self._user_revoke is not None:
-            self._user_revoke(consumer, partitions)
+        error = self._user(self._user_revoke, consumer, partitions)
         if self.protocol == "cooperative":
             self._call("incremental_unassign", lambda: consumer.incremental_unassign(partitions))
             self.group.revoked(partitions)
@@ -141,15 +155,18 @@ class Rebalancer:
             self._call("unassign", consumer.unassign)
             # An eager revoke hands back the whole assignment.
             self.group.replace([])
+        if error is not None:
+            raise error
 
     def on_lost(self, consumer: "Consumer", partitions: List["TopicPartition"]) -> None:
-        if self._user_lost is not None:
-            self._user_lost(consumer, partitions)
+        error = self._user(self._user_lost, consumer, partitions)
         if self.protocol == "cooperative":
             self._call("incremental_unassign", lambda: consumer.incremental_unassign(partitions))
         else:
             self._call("unassign", consumer.unassign)
         self.group.lost()
+        if error is not None:
+            raise error
 
 
 def subscribe(
