@@ -274,3 +274,60 @@ def test_reprs(tracker: kat.Tracker) -> None:
     assert repr(g) == "<kat.Group 'billing'>"
     assert repr(g.stats()).startswith("GroupStats(assigned_events=1, revoked_events=0")
     assert repr(g.partition("t", 0).state()) == "PartitionState(generation=1, status='assigned')"
+
+
+def test_wait_for_change_can_be_interrupted(tracker: kat.Tracker) -> None:
+    import _thread
+
+    timer = threading.Timer(0.2, _thread.interrupt_main)
+    timer.start()
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        tracker.wait_for_change(tracker.epoch())
+    assert time.monotonic() - started < 5
+    timer.join()
+
+
+def test_readers_see_consistent_state_while_events_are_applied(tracker: kat.Tracker) -> None:
+    group = tracker.group("g")
+    handles = [group.partition("t", p) for p in range(8)]
+    problems: list[str] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        last_epoch = 0
+        last_generation = [0] * 8
+        while not stop.is_set():
+            snap = tracker.snapshot()
+            if snap.epoch < last_epoch:
+                problems.append(f"epoch went back {last_epoch} -> {snap.epoch}")
+            last_epoch = snap.epoch
+            owned = snap.assignments().get("g", {}).get("t", ())
+            # Events below always assign or revoke partitions 0..3 together.
+            if len(owned) not in (0, 4, 8):
+                problems.append(f"half an event seen: {owned}")
+            for p in owned:
+                if snap.generation("g", "t", p) == 0:
+                    problems.append(f"partition {p} assigned at generation 0")
+            for i, h in enumerate(handles):
+                s = h.state()
+                if s.generation < last_generation[i]:
+                    problems.append(f"handle {i} generation went back")
+                if s.is_assigned and s.generation == 0:
+                    problems.append(f"handle {i} assigned at generation 0")
+                last_generation[i] = s.generation
+
+    readers = [threading.Thread(target=read) for _ in range(3)]
+    for r in readers:
+        r.start()
+    for _ in range(300):
+        group.assigned({"t": [0, 1, 2, 3]})
+        group.assigned({"t": [4, 5, 6, 7]})
+        group.revoked({"t": [4, 5, 6, 7]})
+        group.revoked({"t": [0, 1, 2, 3]})
+    stop.set()
+    for r in readers:
+        r.join()
+    assert problems == []
+    assert tracker.epoch() == 1200
+    assert [h.state().generation for h in handles] == [300] * 8
