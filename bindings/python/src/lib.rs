@@ -9,6 +9,7 @@
 //! (an embedded NUL is an error for events and simply never matches in
 //! reads), and partitions outside `0..=2**31-1` raise `InvalidPartitionError`.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyInt, PyMapping, PyString, PyTuple};
+use pyo3::{PyTraverseError, PyVisit};
 
 use kat::{ErrorKind, GroupView, Snapshot, Status};
 
@@ -465,11 +467,16 @@ impl EpochCache {
 // Tracker.
 
 /// A registry of the partitions this process owns, by group.
-#[pyclass(frozen, module = "kat")]
+#[pyclass(frozen, weakref, module = "kat")]
 struct Tracker {
     inner: kat::Tracker,
     assignments: EpochCache,
     generations: EpochCache,
+    /// The `Group` object of each name asked for, so that `group(name)`
+    /// returns the same object (and its caches) every time. Group objects
+    /// refer back to the tracker: the cycle is known to the garbage
+    /// collector (`__traverse__` / `__clear__`).
+    groups: Mutex<HashMap<String, Py<Group>>>,
 }
 
 static GLOBAL: PyOnceLock<Py<Tracker>> = PyOnceLock::new();
@@ -480,7 +487,12 @@ impl Tracker {
             inner,
             assignments: EpochCache::new(),
             generations: EpochCache::new(),
+            groups: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn lock_groups(&self) -> std::sync::MutexGuard<'_, HashMap<String, Py<Group>>> {
+        self.groups.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -517,16 +529,47 @@ impl Tracker {
     }
 
     /// The group with this name (get-or-create).
-    fn group(slf: &Bound<'_, Self>, name: &Bound<'_, PyAny>) -> PyResult<Group> {
+    fn group(slf: &Bound<'_, Self>, name: &Bound<'_, PyAny>) -> PyResult<Py<Group>> {
         let py = slf.py();
+        let this = slf.get();
         let name = group_name_of(py, name)?;
-        let group = slf.get().inner.group(&name).map_err(|e| kat_error(py, e))?;
-        Ok(Group {
-            inner: group,
-            tracker: slf.clone().unbind(),
-            assignments: EpochCache::new(),
-            generations: EpochCache::new(),
-        })
+        if let Some(g) = this.lock_groups().get(&name) {
+            return Ok(g.clone_ref(py));
+        }
+        let group = this.inner.group(&name).map_err(|e| kat_error(py, e))?;
+        let created = Py::new(
+            py,
+            Group {
+                inner: group,
+                tracker: slf.clone().unbind(),
+                assignments: EpochCache::new(),
+                generations: EpochCache::new(),
+            },
+        )?;
+        // Another thread may have created it meanwhile: the first one stays.
+        let chosen = this
+            .lock_groups()
+            .entry(name)
+            .or_insert_with(|| created.clone_ref(py))
+            .clone_ref(py);
+        drop(created);
+        Ok(chosen)
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // Never blocks: a map locked by another thread is skipped (its
+        // groups then look referenced from outside, and are kept).
+        if let Ok(groups) = self.groups.try_lock() {
+            for g in groups.values() {
+                visit.call(g)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        let groups = std::mem::take(&mut *self.lock_groups());
+        drop(groups);
     }
 
     /// The current epoch: advances by one on every change.
@@ -912,6 +955,10 @@ impl Group {
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let name = PyString::new(py, self.inner.name()).repr()?;
         Ok(format!("<kat.Group {name}>"))
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.tracker)
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {

@@ -58,11 +58,27 @@ def test_events_follow_the_contract(tracker: kat.Tracker) -> None:
 
 def test_same_name_is_the_same_group(tracker: kat.Tracker) -> None:
     a, b = tracker.group("g"), tracker.group("g")
+    assert a is b
     a.assigned({"t": [0]})
     assert b.is_assigned("t", 0)
     assert a == b and hash(a) == hash(b)
     assert a != kat.Tracker().group("g")
     assert a.tracker is tracker
+    assert kat.tracker().group("g") is kat.tracker().group("g")
+
+
+def test_trackers_and_their_groups_are_garbage_collected() -> None:
+    import gc
+    import weakref
+
+    tracker = kat.Tracker()
+    group = tracker.group("g")
+    group.assigned({"t": [0]})
+    assert group.assignments() == {"t": (0,)}
+    ref = weakref.ref(tracker)
+    del tracker, group
+    gc.collect()
+    assert ref() is None
 
 
 def test_events_accept_topic_partition_objects(tracker: kat.Tracker) -> None:
