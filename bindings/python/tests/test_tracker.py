@@ -347,3 +347,14 @@ def test_readers_see_consistent_state_while_events_are_applied(tracker: kat.Trac
     assert problems == []
     assert tracker.epoch() == 1200
     assert [h.state().generation for h in handles] == [300] * 8
+
+
+@pytest.mark.parametrize("value", [-1, 2**64])
+def test_generations_and_epochs_outside_64_bits_are_errors(tracker: kat.Tracker, value: int) -> None:
+    handle = tracker.group("g").partition("t", 0)
+    with pytest.raises(OverflowError):
+        handle.owned_at(value)
+    with pytest.raises(OverflowError):
+        handle.state().owned_at(value)
+    with pytest.raises(OverflowError):
+        tracker.wait_for_change(value, timeout=0)
