@@ -66,7 +66,7 @@ static inline void kat_rdkafka_internal_error(const char *function, const char *
 /* Not part of the API: the rebalance logic shared by kat_rebalance() and
  * kat_rebalance_event(); `function` names the caller in error details. */
 static inline kat_result kat_rdkafka_internal_rebalance(const char *function,
-                                                        const kat_group_t *group, rd_kafka_t *rk,
+                                                        kat_group_t *group, rd_kafka_t *rk,
                                                         rd_kafka_resp_err_t err,
                                                         rd_kafka_topic_partition_list_t *partitions) {
   const char *protocol;
@@ -162,7 +162,7 @@ static inline kat_result kat_rdkafka_internal_rebalance(const char *function,
  * protocol, the assign call itself, and one kat event (the writers' lock,
  * one snapshot publish when something changed).
  */
-static inline kat_result kat_rebalance(const kat_group_t *group, rd_kafka_t *rk,
+static inline kat_result kat_rebalance(kat_group_t *group, rd_kafka_t *rk,
                                        rd_kafka_resp_err_t err,
                                        rd_kafka_topic_partition_list_t *partitions) {
   return kat_rdkafka_internal_rebalance("kat_rebalance", group, rk, err, partitions);
@@ -184,7 +184,7 @@ static inline kat_result kat_rebalance(const kat_group_t *group, rd_kafka_t *rk,
  */
 static inline void kat_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                     rd_kafka_topic_partition_list_t *partitions, void *opaque) {
-  (void)kat_rdkafka_internal_rebalance("kat_rebalance_cb", (const kat_group_t *)opaque, rk, err,
+  (void)kat_rdkafka_internal_rebalance("kat_rebalance_cb", (kat_group_t *)opaque, rk, err,
                                        partitions);
 }
 
@@ -205,7 +205,7 @@ static inline void kat_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
  * Thread: the thread polling the queue the event came from. Cost: as
  * kat_rebalance().
  */
-static inline kat_result kat_rebalance_event(const kat_group_t *group, rd_kafka_t *rk,
+static inline kat_result kat_rebalance_event(kat_group_t *group, rd_kafka_t *rk,
                                              rd_kafka_event_t *ev) {
   if (ev == NULL) {
     kat_set_last_error_message("kat_rebalance_event", "ev is NULL: no assign call was made");
@@ -239,7 +239,7 @@ static inline kat_result kat_rebalance_event(const kat_group_t *group, rd_kafka_
  * error of kat_group_lost(). Thread: any thread that may use `rk`, usually
  * the polling one.
  */
-static inline kat_result kat_check_lost(const kat_group_t *group, rd_kafka_t *rk) {
+static inline kat_result kat_check_lost(kat_group_t *group, rd_kafka_t *rk) {
   if (group == NULL || rk == NULL) {
     kat_set_last_error_message("kat_check_lost", group == NULL ? "group is NULL" : "rk is NULL");
     return KAT_ERR_NULL_POINTER;

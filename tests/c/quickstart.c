@@ -27,7 +27,7 @@ int main(void) {
            assigned ? "assigned" : "not assigned");
 
     /* A snapshot never changes while held; iterate it without copying. */
-    const kat_snapshot_t *snapshot = NULL;
+    kat_snapshot_t *snapshot = NULL;
     kat_tracker_snapshot(tracker, &snapshot);
     size_t group_count = 0;
     kat_snapshot_group_count(snapshot, &group_count);
