@@ -418,3 +418,57 @@ fn cmake_find_package_builds_c_and_cxx_consumers_shared_and_static() {
         check_consumer(&build.join(exe), shared);
     }
 }
+
+/// The global tracker is clean under memcheck as users run it: no
+/// suppression file, "possibly lost" counted as an error.
+#[test]
+fn plain_valgrind_is_clean_for_a_program_using_the_global_tracker() {
+    if !on_path("valgrind") {
+        panic!("valgrind is not installed (scripts/setup.sh installs it)");
+    }
+    let dir = consumer_dir("valgrind");
+    let shared = dir.join("consumer-shared");
+    let flags = pkg_config(&["--cflags", "--libs", "kat"]);
+    let rpath = format!("-Wl,-rpath,{}", prefix().join("lib").display());
+    compile(
+        "gcc",
+        "-std=c11",
+        &dir.join("consumer.c"),
+        &shared,
+        &flags,
+        &[&rpath, "-pthread"],
+    );
+    let static_flags = pkg_config(&["--static", "--cflags", "--libs", "kat-static"]);
+    let fixed = dir.join("consumer-static");
+    compile(
+        "gcc",
+        "-std=c11",
+        &dir.join("consumer.c"),
+        &fixed,
+        &static_flags,
+        &["-pthread"],
+    );
+    for exe in [&shared, &fixed] {
+        let out = run(Command::new("valgrind")
+            .args(["--leak-check=full", "--error-exitcode=1"])
+            .arg(exe));
+        let report = text(&out.stderr);
+        assert!(
+            out.status.success(),
+            "valgrind {} failed ({}):\n{report}",
+            exe.display(),
+            out.status
+        );
+        assert!(
+            report.contains("ERROR SUMMARY: 0 errors"),
+            "valgrind {}:\n{report}",
+            exe.display()
+        );
+        assert!(
+            !report.contains("possibly lost: ") || report.contains("possibly lost: 0 bytes"),
+            "valgrind {} reports possibly lost blocks:\n{report}",
+            exe.display()
+        );
+        assert_eq!(text(&out.stdout), expected_output());
+    }
+}
