@@ -9,7 +9,8 @@
  * rd_kafka_assignment_lost()), whether a system librdkafka.so.1, a copy
  * bundled by a language binding, or a static one.
  *
- * What a rebalance does (SPEC section 6):
+ * What a rebalance does (README.md, "Using kat from a librdkafka C/C++
+ * consumer", has the same table and the tests behind it):
  *
  *   event (err)                protocol     assign call (exactly one)            recorded in kat, after it succeeded
  *   ------------------------   -----------  -----------------------------------  ------------------------------------
@@ -29,6 +30,9 @@
  * Errors: every function returns a kat_result. On anything but KAT_OK the
  * calling thread's last error detail (kat_last_error_message()) says what
  * went wrong; for KAT_ERR_RDKAFKA it carries librdkafka's own error text.
+ * A rebalance function that returns KAT_OK ends with a successful kat call,
+ * which clears the detail; kat_check_lost() while nothing is lost makes no
+ * kat call and leaves the detail as it was.
  *
  * Threads: call the rebalance functions where librdkafka hands you the
  * rebalance, which is the thread that polls the consumer (rd_kafka_poll(),

@@ -348,7 +348,43 @@ fn pkg_config_builds_c_and_cxx_consumers_against_libkat_so() {
         &[&rpath],
     );
     check_consumer(&cxx, true);
+
+    // The README's C quick start, compiled with the README's command line.
+    std::fs::copy(
+        root().join("tests").join("c").join("quickstart.c"),
+        dir.join("quickstart.c"),
+    )
+    .expect("copy quickstart.c");
+    let quickstart = dir.join("quickstart");
+    compile(
+        "gcc",
+        "-std=c11",
+        &dir.join("quickstart.c"),
+        &quickstart,
+        &flags,
+        &[&rpath],
+    );
+    let out = ok("quickstart", run(&mut Command::new(&quickstart)));
+    assert!(
+        text(&out.stdout).starts_with("orders/1: generation 1, assigned\nbilling\n"),
+        "quickstart printed {:?}",
+        text(&out.stdout)
+    );
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    assert!(
+        readme.contains(README_COMPILE_LINE),
+        "the README's quick start compile line is not the one tested here"
+    );
+    let source = std::fs::read_to_string(dir.join("quickstart.c")).expect("quickstart.c");
+    assert!(
+        readme.contains(&format!("```c\n{source}```\n")),
+        "the README's C quick start is not tests/c/quickstart.c as it is"
+    );
 }
+
+/// The compile line of the README's C quick start (what the test above runs).
+const README_COMPILE_LINE: &str = "gcc -std=c11 quickstart.c $(pkg-config --cflags --libs kat) \\
+    -Wl,-rpath,\"$(pkg-config --variable=libdir kat)\" -o quickstart";
 
 #[test]
 fn pkg_config_static_builds_c_and_cxx_consumers_against_libkat_a() {

@@ -1,10 +1,10 @@
 #include <stdio.h>
 
-#include "kat.h"
+#include <kat.h>
 
 int main(void) {
     /* One tracker per process; kat_tracker_global() never returns NULL. */
-    const kat_tracker_t *tracker = kat_tracker_global();
+    kat_tracker_t *tracker = kat_tracker_global();
 
     kat_group_t *group = NULL;
     if (kat_tracker_group(tracker, "billing", &group) != KAT_OK) {
