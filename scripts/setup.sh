@@ -7,6 +7,9 @@
 set -euo pipefail
 
 packages=(ruby ruby-ffi ruby-minitest valgrind librdkafka-dev zlib1g-dev pkg-config binutils g++ make
+  # C packaging tests (tests/install.rs): find_package(kat) from an installed prefix.
+  cmake
+  # Python binding: pip-installed into a fresh venv.
   python3 python3-venv)
 missing=()
 for p in "${packages[@]}"; do
@@ -21,7 +24,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-for tool in cargo rustc gcc g++ ruby valgrind nm python3; do
+for tool in cargo rustc gcc g++ ruby valgrind nm pkg-config cmake python3; do
   command -v "$tool" >/dev/null || { echo "setup: $tool is still missing" >&2; exit 1; }
 done
 cargo fmt --version >/dev/null && cargo clippy --version >/dev/null
