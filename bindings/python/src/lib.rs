@@ -918,6 +918,25 @@ impl Group {
             })
     }
 
+    /// Records that the consumer polled now: call it after every poll (the
+    /// `kat.confluent.poll` / `consume` wrappers do). Lock-free; publishes
+    /// nothing (the epoch does not move).
+    fn mark_poll(&self) {
+        self.inner.mark_poll();
+    }
+
+    /// How many poll marks the group received (shared by every `Group` of
+    /// this name on this tracker).
+    fn poll_count(&self) -> u64 {
+        self.inner.poll_count()
+    }
+
+    /// Seconds since the last poll mark (monotonic clock), or `None` if the
+    /// group was never marked.
+    fn since_last_poll(&self) -> Option<f64> {
+        self.inner.since_last_poll().map(|d| d.as_secs_f64())
+    }
+
     /// The group's event counters.
     fn stats(&self) -> GroupStats {
         let s = self.inner.stats();

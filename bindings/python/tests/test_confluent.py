@@ -260,9 +260,19 @@ def test_assignment_lost_through_max_poll_interval(cluster: MockCluster, protoco
             consumer.poll(0.05)
             assert owned_in_kat(group) == owned_by_consumer(consumer)
         assert handle.owned_at(1)
+        # The poll wrapper marks every poll.
+        polls = group.poll_count()
+        for _ in range(3):
+            kc.poll(consumer, group, 0.01)
+            assert owned_in_kat(group) == owned_by_consumer(consumer)
+        assert group.poll_count() == polls + 3
+        kc.consume(consumer, group, 10, 0.01)
+        assert group.poll_count() == polls + 4
         # Stop polling for longer than max.poll.interval.ms: librdkafka leaves
         # the group, and the next poll delivers the loss.
         time.sleep(2.5)
+        since = group.since_last_poll()
+        assert since is not None and since >= 2.5
         saw_lost = False
         deadline = time.monotonic() + 20
         while not saw_lost or owned_by_consumer(consumer) != ALL:

@@ -358,3 +358,20 @@ def test_generations_and_epochs_outside_64_bits_are_errors(tracker: kat.Tracker,
         handle.state().owned_at(value)
     with pytest.raises(OverflowError):
         tracker.wait_for_change(value, timeout=0)
+
+
+def test_poll_marks(tracker: kat.Tracker) -> None:
+    g = tracker.group("g")
+    assert g.poll_count() == 0 and g.since_last_poll() is None
+    epoch = tracker.epoch()
+    g.mark_poll()
+    g.mark_poll()
+    assert g.poll_count() == 2
+    since = g.since_last_poll()
+    assert since is not None and 0 <= since < 5
+    time.sleep(0.05)
+    later = g.since_last_poll()
+    assert later is not None and later >= since + 0.04
+    # Marks are not events, and are shared by every Group of the name.
+    assert tracker.epoch() == epoch
+    assert kat.Tracker().group("g").poll_count() == 0

@@ -31,9 +31,9 @@ from ._errors import InvalidArgumentError, RebalanceError
 from ._kat import Group, Tracker, tracker as _global_tracker
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import Consumer, Message, TopicPartition
 
-__all__ = ["Protocol", "rebalance_protocol", "Rebalancer", "subscribe"]
+__all__ = ["Protocol", "rebalance_protocol", "Rebalancer", "subscribe", "poll", "consume"]
 
 #: How librdkafka expects assignments to be changed.
 Protocol = Literal["eager", "cooperative"]
@@ -212,3 +212,27 @@ def subscribe(
         on_lost=rebalancer.on_lost,
     )
     return kat_group
+
+
+def poll(consumer: "Consumer", group: Group, timeout: float = -1) -> Optional["Message"]:
+    """``consumer.poll(timeout)``, then ``group.mark_poll()``.
+
+    The mark records that the consumer is alive and polling (``group.poll_count()``,
+    ``group.since_last_poll()``), for monitoring and poll-deadline checks. It
+    is made also when ``poll`` raises (for example an exception re-raised from
+    a rebalance callback): the consumer did poll.
+    """
+    try:
+        return consumer.poll(timeout)
+    finally:
+        group.mark_poll()
+
+
+def consume(
+    consumer: "Consumer", group: Group, num_messages: int = 1, timeout: float = -1
+) -> List["Message"]:
+    """``consumer.consume(num_messages, timeout)``, then ``group.mark_poll()``."""
+    try:
+        return consumer.consume(num_messages, timeout)
+    finally:
+        group.mark_poll()
