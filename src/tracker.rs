@@ -849,6 +849,14 @@ impl Tracker {
         w.cells = HashMap::new();
         w.lru = BTreeMap::new();
         w.exit_anchor = Some(self.inner.current.load_full());
+        drop(w);
+        // The registry is a hash table too; the runtime state of groups
+        // still held stays alive through those groups.
+        *self
+            .inner
+            .runtimes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = HashMap::new();
     }
 }
 
