@@ -869,8 +869,11 @@ impl Inner {
     /// previous read: no atomic read-modify-write, no write to shared memory
     /// (`arc_swap::Cache`). After a change the thread loads the new snapshot
     /// once. Because the cache checks the very pointer that `snapshot()` and
-    /// writers use, a thread never reads an older state than one it already
-    /// saw through any other read.
+    /// writers use, a thread never reads an older snapshot than one it
+    /// already saw through any other read of the snapshot. (Partition
+    /// handles are written before the snapshot is published, so a read here
+    /// may be one event behind a handle read before it: see the README's
+    /// "Consistency" and `tests/consistency.rs`.)
     ///
     /// Each reading thread keeps the last snapshot it read of up to four
     /// trackers alive until its next read of that tracker (or its exit);
