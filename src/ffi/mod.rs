@@ -7,8 +7,9 @@
 //!   ([`kat_last_error_message`]);
 //! - every entry point checks its pointers and catches panics: nothing
 //!   unwinds into C;
-//! - strings in are NUL-terminated UTF-8; strings and arrays out are borrowed
-//!   from the object they came from and live as long as it does;
+//! - strings in are NUL-terminated UTF-8 (the `_n` reads of `by_len.rs`
+//!   take pointer + length); strings and arrays out are borrowed from the
+//!   object they came from and live as long as it does;
 //! - `const` handle arguments are only read through (or hand out something
 //!   new: a group, a snapshot, a partition handle); events, settings and
 //!   `_free` take non-const pointers, and every owned pointer kat hands out
@@ -25,6 +26,7 @@
 // The types and functions here carry their C names.
 #![allow(non_camel_case_types)]
 
+mod by_len;
 mod generations;
 mod group;
 mod list;
@@ -33,6 +35,7 @@ mod result;
 mod snapshot;
 mod tracker;
 
+pub use by_len::*;
 pub use generations::*;
 pub use group::*;
 pub use list::*;
