@@ -7,6 +7,8 @@
 //!   an rpath to the prefix's lib directory and nothing else);
 //! - `pkg-config --static --cflags --libs kat-static` (libkat.a);
 //! - CMake's `find_package(kat)` with `kat::kat` and `kat::kat_static`;
+//! - `pkg-config --cflags --libs kat rdkafka` for a librdkafka consumer using
+//!   the installed `kat_rdkafka.h` on the mock cluster;
 //!
 //! and every consumer runs plainly and, for the C one, under plain
 //! `valgrind --leak-check=full --error-exitcode=1` with no suppression file.
@@ -465,6 +467,41 @@ fn cmake_find_package_builds_c_and_cxx_consumers_shared_and_static() {
     ] {
         check_consumer(&build.join(exe), shared);
     }
+}
+
+/// `kat_rdkafka.h` from the prefix with the system librdkafka (Debian's
+/// librdkafka-dev), both through pkg-config: a real consumer on librdkafka's
+/// mock cluster, its rebalances recorded by `kat_rebalance_cb`.
+#[test]
+fn pkg_config_builds_a_librdkafka_consumer_with_the_installed_glue() {
+    let has_rdkafka = Command::new("pkg-config")
+        .args(["--exists", "rdkafka"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        has_rdkafka,
+        "rdkafka.pc not found (scripts/setup.sh installs librdkafka-dev)"
+    );
+    let dir = consumer_dir("rdkafka");
+    std::fs::copy(
+        root().join("tests/install/rdkafka_consumer.c"),
+        dir.join("rdkafka_consumer.c"),
+    )
+    .expect("copy rdkafka_consumer.c");
+    let flags = pkg_config(&["--cflags", "--libs", "kat", "rdkafka"]);
+    let rpath = format!("-Wl,-rpath,{}", prefix().join("lib").display());
+    let exe = dir.join("rdkafka-consumer");
+    compile(
+        "gcc",
+        "-std=c11",
+        &dir.join("rdkafka_consumer.c"),
+        &exe,
+        &flags,
+        &[&rpath],
+    );
+    assert!(needed(&exe).iter().any(|n| n == SONAME));
+    let out = ok("rdkafka_consumer", run(&mut Command::new(&exe)));
+    assert_eq!(text(&out.stdout), "assigned 4, after close 0\n");
 }
 
 /// The global tracker is clean under memcheck as users run it: no
