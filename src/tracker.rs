@@ -854,6 +854,16 @@ impl Tracker {
         }
         w.lru = BTreeMap::new();
         w.exit_anchor = Some(self.inner.current.load_full());
+        drop(w);
+        // The per-group runtime registry goes whole: a group the program
+        // keeps until exit (a `kat_group_t` in a static, as the README
+        // suggests) keeps its own runtime alive, and the table would only be
+        // reachable through its control pointer.
+        *self
+            .inner
+            .runtimes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = HashMap::new();
     }
 }
 
@@ -1222,6 +1232,7 @@ mod tests {
         // The handle held across the release follows its key again.
         assert_eq!(h.state().generation, 1);
         assert!(h.state().is_assigned());
+        assert_eq!(t.inner.runtimes.lock().expect("lock").capacity(), 0);
         drop(h);
         // Nothing assigned, a handle taken and dropped: its table goes too.
         let fresh = Tracker::new();
