@@ -416,6 +416,30 @@ fn assert_scenario(run: &Run) {
             "{}",
             run.stdout
         ),
+        "close-queue" => {
+            assert!(
+                run.stdout
+                    .contains("A closed through kat_consumer_close_queue"),
+                "{}",
+                run.stdout
+            );
+            assert!(
+                summary(run, "A", "kat_revoked_events") >= 1,
+                "{}",
+                run.stdout
+            );
+        }
+        "close-plain" => {
+            // With the event API the plain close left kat stale, and
+            // kat_after_close() recorded a reset; with a callback the final
+            // revoke went through the glue and nothing was left.
+            let marker = if api == "event" {
+                "kat_after_close recorded the stale partitions [0,1,2,3] as reset"
+            } else {
+                "kat_after_close found nothing stale"
+            };
+            assert!(run.stdout.contains(marker), "{}", run.stdout);
+        }
         other => panic!("unknown scenario {other}"),
     }
 }
@@ -541,6 +565,11 @@ fn debian_librdkafka_2_0_2() {
         (&static_, "lost-poll range cb"),
         (&shared, "lost-poll cooperative-sticky own"),
         (&shared, "edge range own"),
+        (&shared, "close-queue range event"),
+        (&static_, "close-queue cooperative-sticky event"),
+        (&shared, "close-plain range event"),
+        (&cxx, "close-plain cooperative-sticky event"),
+        (&shared, "close-plain cooperative-sticky cb"),
     ];
     for run in run_all(&jobs, false, jobs.len()) {
         assert!(run.stdout.contains("librdkafka 2.0.2"), "{}", run.stdout);
@@ -569,6 +598,8 @@ fn debian_librdkafka_2_0_2_under_valgrind() {
         (&exe, "join-leave cooperative-sticky event"),
         (&exe, "lost-poll cooperative-sticky cb"),
         (&exe, "edge range own"),
+        (&exe, "close-queue cooperative-sticky event"),
+        (&exe, "close-plain range event"),
     ];
     for run in run_all(&jobs, true, 2) {
         assert!(run.stdout.contains("librdkafka 2.0.2"), "{}", run.stdout);
@@ -604,6 +635,13 @@ fn bundled_librdkafka_2_12_1() {
         "lost-poll cooperative-sticky cb",
         "lost-poll consumer event",
         "edge range own",
+        "close-queue range event",
+        "close-queue cooperative-sticky event",
+        "close-queue consumer event",
+        "close-plain range event",
+        "close-plain cooperative-sticky event",
+        "close-plain consumer event",
+        "close-plain consumer cb",
     ] {
         jobs.push((&c, args.to_string()));
     }
