@@ -273,7 +273,7 @@ static inline kat_result kat_check_lost(const kat_group_t *group, rd_kafka_t *rk
  * recorded), or the error of kat_group_reset(). Thread: any. Cost: one
  * atomic load in librdkafka, one kat event when something was left.
  */
-static inline kat_result kat_after_close(const kat_group_t *group, rd_kafka_t *rk) {
+static inline kat_result kat_after_close(kat_group_t *group, rd_kafka_t *rk) {
   if (group == NULL || rk == NULL) {
     kat_set_last_error_message("kat_after_close", group == NULL ? "group is NULL" : "rk is NULL");
     return KAT_ERR_NULL_POINTER;
@@ -313,7 +313,7 @@ static inline kat_result kat_after_close(const kat_group_t *group, rd_kafka_t *r
  * or an assign call during it; or the first error of recording. The last
  * error detail says which.
  */
-static inline kat_result kat_consumer_close_queue(const kat_group_t *group, rd_kafka_t *rk,
+static inline kat_result kat_consumer_close_queue(kat_group_t *group, rd_kafka_t *rk,
                                                   rd_kafka_queue_t *queue) {
   rd_kafka_queue_t *own = NULL;
   rd_kafka_error_t *error;

@@ -752,3 +752,162 @@ fn cpp_wrapper_consumers_on_debian_librdkafka_2_0_2() {
     let valgrind_runs = if have_valgrind() { 2 } else { 0 };
     assert_eq!(runs.len(), jobs.len() + valgrind_runs);
 }
+
+/// Compiles `tests/glue/cpp_rdkafkacpp.cpp` (kat_rdkafkacpp.hpp, librdkafka's
+/// C++ API) against one librdkafka and its librdkafka++, and libkat.so.
+fn build_rdkafkacpp_consumer(name: &str, rdkafka: Rdkafka) -> PathBuf {
+    let libdir = libkat_dir();
+    let out = work_dir().join(name);
+    let (includes, libs): (Vec<String>, Vec<String>) = match rdkafka {
+        Rdkafka::System => {
+            assert!(
+                Path::new("/usr/include/librdkafka/rdkafkacpp.h").exists(),
+                "Debian's librdkafka-dev (with rdkafkacpp.h) is missing"
+            );
+            (
+                vec![],
+                vec!["-lrdkafka++".into(), "-lrdkafka".into(), "-lpthread".into()],
+            )
+        }
+        #[cfg(feature = "rdkafka")]
+        Rdkafka::Bundled => {
+            // rdkafka-sys's `make libs` builds the C++ library beside the C
+            // one; <librdkafka/rdkafkacpp.h> resolves through links.
+            let root = bundled_root();
+            let include = work_dir().join("bundled-include-cpp");
+            let dir = include.join("librdkafka");
+            std::fs::create_dir_all(&dir).expect("create include dir");
+            for (header, from) in [
+                ("rdkafka.h", "src"),
+                ("rdkafka_mock.h", "src"),
+                ("rdkafkacpp.h", "src-cpp"),
+            ] {
+                let link = dir.join(header);
+                let _ = std::fs::remove_file(&link);
+                std::os::unix::fs::symlink(root.join(from).join(header), &link)
+                    .expect("symlink a librdkafka header");
+            }
+            let cpp = root.join("src-cpp").join("librdkafka++.a");
+            assert!(cpp.exists(), "rdkafka-sys did not build {}", cpp.display());
+            let mut libs = vec![
+                cpp.display().to_string(),
+                root.join("src").join("librdkafka.a").display().to_string(),
+            ];
+            libs.extend(bundled_link_libs(&root));
+            (vec!["-isystem".into(), include.display().to_string()], libs)
+        }
+    };
+    let mut cmd = Command::new("g++");
+    cmd.arg("-std=c++17")
+        .args(WARNINGS)
+        .arg("-g")
+        .arg("-I")
+        .arg(Path::new(MANIFEST_DIR).join("include"))
+        .arg("-I")
+        .arg(Path::new(MANIFEST_DIR).join("bindings/cpp"))
+        .args(&includes)
+        .arg(Path::new(MANIFEST_DIR).join("tests/glue/cpp_rdkafkacpp.cpp"))
+        .arg("-o")
+        .arg(&out)
+        .arg(format!("-L{}", libdir.display()))
+        .arg("-lkat")
+        .arg(format!("-Wl,-rpath,{}", libdir.display()))
+        .args(&libs);
+    let output = cmd.output().expect("run the compiler");
+    assert!(
+        output.status.success(),
+        "compiling {name} failed: {cmd:?}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    out
+}
+
+/// What every run of cpp_rdkafkacpp must have shown beyond its PASS line.
+fn assert_rdkafkacpp_run(run: &Run) {
+    let out = &run.stdout;
+    assert!(
+        out.contains("kat-rdkafkacpp/A kat::rdkafkacpp::check_lost recorded the loss of [0,1,2,3]"),
+        "{out}"
+    );
+    // A (kat::rdkafkacpp::rebalance_callback): assigned alone, again when B
+    // left, again after its loss; no failure counted.
+    assert!(
+        summary(run, "kat-rdkafkacpp/A", "kat_assigned_events") >= 3,
+        "{out}"
+    );
+    assert!(
+        summary(run, "kat-rdkafkacpp/A", "kat_lost_events") >= 1,
+        "{out}"
+    );
+    assert!(
+        summary(run, "kat-rdkafkacpp/A", "kat_revoked_events") >= 1,
+        "{out}"
+    );
+    assert_eq!(summary(run, "kat-rdkafkacpp/A", "failures"), 0, "{out}");
+    // B (its own RdKafka::RebalanceCb calling kat::rdkafkacpp::rebalance):
+    // assigned, then revoked by its close, never lost.
+    assert!(summary(run, "kat-rdkafkacpp/B", "assigns") >= 1, "{out}");
+    assert!(summary(run, "kat-rdkafkacpp/B", "revokes") >= 1, "{out}");
+    assert!(
+        summary(run, "kat-rdkafkacpp/B", "kat_revoked_events") >= 1,
+        "{out}"
+    );
+    assert_eq!(
+        summary(run, "kat-rdkafkacpp/B", "kat_lost_events"),
+        0,
+        "{out}"
+    );
+}
+
+/// The RdKafka::RebalanceCb adapter (`kat_rdkafkacpp.hpp`) with two real
+/// RdKafka::KafkaConsumer consumers on Debian's librdkafka++ 2.0.2, eager
+/// and cooperative-sticky, plainly and (cooperative) under valgrind.
+#[test]
+fn rdkafkacpp_adapter_on_debian_librdkafka_2_0_2() {
+    let _turn = heavy_turn();
+    let exe = build_rdkafkacpp_consumer("cpp-rdkafkacpp-202", Rdkafka::System);
+    let jobs: Vec<(&Path, &str)> = vec![(&exe, "range"), (&exe, "cooperative-sticky")];
+    let runs: Vec<Run> = thread::scope(|scope| {
+        let valgrind = scope.spawn(|| {
+            if have_valgrind() {
+                run_all(&[(&exe, "cooperative-sticky")], true, 1)
+            } else {
+                eprintln!("valgrind is not installed (scripts/setup.sh installs it): skipped");
+                Vec::new()
+            }
+        });
+        let mut runs = run_all(&jobs, false, jobs.len());
+        runs.extend(valgrind.join().expect("valgrind runs"));
+        runs
+    });
+    for run in &runs {
+        assert!(
+            run.stdout.contains("librdkafka 2.0.2 (C++ 2.0.2)"),
+            "{}",
+            run.stdout
+        );
+        assert_rdkafkacpp_run(run);
+    }
+}
+
+/// The same adapter on the librdkafka++ 2.12.1 that rdkafka-sys builds:
+/// eager, cooperative-sticky and KIP-848 (`group.protocol=consumer`).
+#[cfg(feature = "rdkafka")]
+#[test]
+fn rdkafkacpp_adapter_on_bundled_librdkafka_2_12_1() {
+    let _turn = heavy_turn();
+    let exe = build_rdkafkacpp_consumer("cpp-rdkafkacpp-212", Rdkafka::Bundled);
+    let jobs: Vec<(&Path, &str)> = vec![
+        (&exe, "range"),
+        (&exe, "cooperative-sticky"),
+        (&exe, "consumer"),
+    ];
+    for run in run_all(&jobs, false, jobs.len()) {
+        assert!(
+            run.stdout.contains("librdkafka 2.12.1 (C++ 2.12.1)"),
+            "{}",
+            run.stdout
+        );
+        assert_rdkafkacpp_run(&run);
+    }
+}

@@ -258,6 +258,16 @@ result<T> value_of(kat_result r, const T *out) {
     return *out;
 }
 
+/// An output handle for a C call whose out parameter is `T **` or
+/// `const T **` (both spellings have been used by kat.h): the handle is kept
+/// as `T *`, which is what the matching `_free` takes.
+template <typename T>
+struct out_handle {
+    T *p = nullptr;
+    operator T **() noexcept { return &p; }
+    operator const T **() noexcept { return const_cast<const T **>(&p); }
+};
+
 }  // namespace detail
 
 /// A name for kat (group or topic): a `const char *` (NUL-terminated, used
@@ -539,7 +549,7 @@ private:
 /// temporary snapshot.
 class snapshot {
 public:
-    explicit snapshot(const kat_snapshot_t *raw) noexcept : raw_(raw) {}
+    explicit snapshot(kat_snapshot_t *raw) noexcept : raw_(raw) {}
     snapshot(snapshot &&o) noexcept : raw_(std::exchange(o.raw_, nullptr)) {}
     snapshot &operator=(snapshot &&o) noexcept {
         if (this != &o) {
@@ -680,7 +690,7 @@ private:
     };
     static borrowed borrow(const kat_snapshot_t *s) noexcept { return borrowed{s}; }
 
-    const kat_snapshot_t *raw_;
+    kat_snapshot_t *raw_;
 };
 
 /// One key of a generations list (names borrowed from the list).
@@ -779,7 +789,7 @@ private:
 /// A long-lived handle on one key: one atomic load per check. Move-only.
 class partition_handle {
 public:
-    explicit partition_handle(const kat_partition_handle_t *raw) noexcept : raw_(raw) {}
+    explicit partition_handle(kat_partition_handle_t *raw) noexcept : raw_(raw) {}
     partition_handle(partition_handle &&o) noexcept : raw_(std::exchange(o.raw_, nullptr)) {}
     partition_handle &operator=(partition_handle &&o) noexcept {
         if (this != &o) {
@@ -815,7 +825,7 @@ public:
     explicit operator bool() const noexcept { return raw_ != nullptr; }
 
 private:
-    const kat_partition_handle_t *raw_;
+    kat_partition_handle_t *raw_;
 };
 
 /// One consumer membership, by name. Move-only; the group's state stays in
@@ -943,16 +953,16 @@ public:
     /// A handle on topic/partition for one-load ownership checks.
     [[nodiscard]] result<partition_handle> try_partition(name_arg topic,
                                                          std::int32_t partition) const {
-        const kat_partition_handle_t *h = nullptr;
+        detail::out_handle<kat_partition_handle_t> h;
         const kat_result r = detail::by_name(
-            topic, [&](const char *t) { return kat_group_partition(raw_, t, partition, &h); },
+            topic, [&](const char *t) { return kat_group_partition(raw_, t, partition, h); },
             [&](const char *t, std::size_t n) {
-                return kat_group_partition_n(raw_, t, n, partition, &h);
+                return kat_group_partition_n(raw_, t, n, partition, h);
             });
         if (r != KAT_OK) {
             return detail::failure(r);
         }
-        return partition_handle(h);
+        return partition_handle(h.p);
     }
 
 #if KAT_HPP_EXCEPTIONS
@@ -1042,12 +1052,12 @@ public:
     }
     /// The current snapshot: never changes while held.
     [[nodiscard]] result<kat::snapshot> try_snapshot() const {
-        const kat_snapshot_t *s = nullptr;
-        const kat_result r = kat_tracker_snapshot(raw(), &s);
+        out_handle<kat_snapshot_t> s;
+        const kat_result r = kat_tracker_snapshot(raw(), s);
         if (r != KAT_OK) {
             return failure(r);
         }
-        return kat::snapshot(s);
+        return kat::snapshot(s.p);
     }
     [[nodiscard]] result<kat::generations> try_generations() const {
         kat_generations_t *g = nullptr;
@@ -1129,7 +1139,7 @@ public:
 #endif
 
 private:
-    const kat_tracker_t *raw() const noexcept { return static_cast<const Self &>(*this).get(); }
+    kat_tracker_t *raw() const noexcept { return static_cast<const Self &>(*this).get(); }
 };
 
 }  // namespace detail
@@ -1138,11 +1148,11 @@ private:
 /// kat::tracker that outlives it.
 class tracker_ref : public detail::tracker_ops<tracker_ref> {
 public:
-    explicit tracker_ref(const kat_tracker_t *raw) noexcept : raw_(raw) {}
-    const kat_tracker_t *get() const noexcept { return raw_; }
+    explicit tracker_ref(kat_tracker_t *raw) noexcept : raw_(raw) {}
+    kat_tracker_t *get() const noexcept { return raw_; }
 
 private:
-    const kat_tracker_t *raw_;
+    kat_tracker_t *raw_;
 };
 
 /// An owning tracker. Move-only; groups, snapshots and handles taken from
@@ -1188,10 +1198,12 @@ public:
 
     /// The process-wide tracker (never freed).
     [[nodiscard]] static tracker_ref global() noexcept {
-        return tracker_ref(kat_tracker_global());
+        // Whether kat.h spells it const or not, the global tracker is
+        // shared and never freed.
+        return tracker_ref(const_cast<kat_tracker_t *>(kat_tracker_global()));
     }
 
-    const kat_tracker_t *get() const noexcept { return raw_; }
+    kat_tracker_t *get() const noexcept { return raw_; }
 
 private:
     struct adopt {};
