@@ -188,6 +188,11 @@ const TRAPS: &[Trap] = &[
         good: "    kat::tracker t;\n    const auto s = t.snapshot();\n    auto v = s.find(\"g\", \"orders\");\n    return v ? int(v->partitions().size()) : 0;",
     },
     Trap {
+        name: "find_through_temporary_result",
+        bad: "    kat::tracker t;\n    auto v = t.try_snapshot()->find(\"g\", \"orders\"); // TRAP\n    return v ? int(v->partitions().size()) : 0;",
+        good: "    kat::tracker t;\n    auto s = t.try_snapshot();\n    auto v = s->find(\"g\", \"orders\");\n    return v ? int(v->partitions().size()) : 0;",
+    },
+    Trap {
         name: "try_find_on_temporary_snapshot",
         bad: "    kat::tracker t;\n    auto v = t.snapshot().try_find(\"g\", \"orders\"); // TRAP\n    return v.ok();",
         good: "    kat::tracker t;\n    const auto s = t.snapshot();\n    auto v = s.try_find(\"g\", \"orders\");\n    return v.ok();",

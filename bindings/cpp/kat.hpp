@@ -150,8 +150,12 @@ public:
     T &operator*() & noexcept { return *checked("operator*"); }
     const T &operator*() const & noexcept { return *checked("operator*"); }
     T &&operator*() && noexcept { return std::move(*checked("operator*")); }
-    T *operator->() noexcept { return checked("operator->"); }
-    const T *operator->() const noexcept { return checked("operator->"); }
+    /// Not on a temporary result: what it points to dies with it (hold
+    /// the result, or use `*r`, which moves out of a temporary).
+    T *operator->() & noexcept { return checked("operator->"); }
+    const T *operator->() const & noexcept { return checked("operator->"); }
+    T *operator->() && = delete;
+    const T *operator->() const && = delete;
 
     /// The error; aborts if there is none (check ok() first).
     const kat::error &err() const noexcept {

@@ -78,7 +78,7 @@ int main() {
     // Handles and generations.
     kat::result<kat::partition_handle> handle = g.try_partition("orders", 1);
     CHECK(handle.ok() && handle->owned_at(2));
-    CHECK(handle->try_state()->generation == 2);
+    CHECK((*handle->try_state()).generation == 2);
     const kat::result<kat::generations> gens = t.try_generations();
     CHECK(gens.ok() && *gens->try_size() == 4);
 
