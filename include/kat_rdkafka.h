@@ -32,7 +32,10 @@
  * went wrong; for KAT_ERR_RDKAFKA it carries librdkafka's own error text.
  * A rebalance function that returns KAT_OK ends with a successful kat call,
  * which clears the detail; kat_check_lost() while nothing is lost makes no
- * kat call and leaves the detail as it was.
+ * kat call and leaves the detail as it was. Every failure of a rebalance
+ * function (and of kat_check_lost()) with a non-NULL group is also counted
+ * in that group's glue_failures (kat_group_stats()): the one way to see
+ * that kat_rebalance_cb, which cannot return anything, failed.
  *
  * Threads: call the rebalance functions where librdkafka hands you the
  * rebalance, which is the thread that polls the consumer (rd_kafka_poll(),
@@ -69,7 +72,7 @@ static inline void kat_rdkafka_internal_error(const char *function, const char *
 
 /* Not part of the API: the rebalance logic shared by kat_rebalance() and
  * kat_rebalance_event(); `function` names the caller in error details. */
-static inline kat_result kat_rdkafka_internal_rebalance(const char *function,
+static inline kat_result kat_rdkafka_internal_apply(const char *function,
                                                         kat_group_t *group, rd_kafka_t *rk,
                                                         rd_kafka_resp_err_t err,
                                                         rd_kafka_topic_partition_list_t *partitions) {
@@ -139,6 +142,19 @@ static inline kat_result kat_rdkafka_internal_rebalance(const char *function,
     recorded = kat_group_lost(group);
   }
   return recorded;
+}
+
+/* Not part of the API: kat_rdkafka_internal_apply(), and each failure
+ * counted in the group's glue_failures (kat_group_stats()), which leaves
+ * the failure's detail as the last error. */
+static inline kat_result kat_rdkafka_internal_rebalance(const char *function, kat_group_t *group,
+                                                        rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                                        rd_kafka_topic_partition_list_t *partitions) {
+  kat_result r = kat_rdkafka_internal_apply(function, group, rk, err, partitions);
+  if (r != KAT_OK && group != NULL) {
+    kat_group_glue_failure(group);
+  }
+  return r;
 }
 
 /**
@@ -249,7 +265,11 @@ static inline kat_result kat_check_lost(kat_group_t *group, rd_kafka_t *rk) {
     return KAT_ERR_NULL_POINTER;
   }
   if (rd_kafka_assignment_lost(rk)) {
-    return kat_group_lost(group);
+    kat_result r = kat_group_lost(group);
+    if (r != KAT_OK) {
+      kat_group_glue_failure(group);
+    }
+    return r;
   }
   return KAT_OK;
 }

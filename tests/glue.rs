@@ -354,6 +354,17 @@ fn assert_scenario(run: &Run) {
     let args: Vec<&str> = run.args.split_whitespace().collect();
     let (scenario, protocol, api) = (args[0], args[1], args[2]);
     let counted = api != "cb";
+    if scenario != "edge" {
+        // Glue failures counted per group: only the refused assign the
+        // program makes on purpose (own callback, cooperative).
+        let refused = u64::from(api == "own" && protocol != "range");
+        assert_eq!(
+            summary(run, "A", "glue_failures"),
+            refused,
+            "{}",
+            run.stdout
+        );
+    }
     match scenario {
         "join-leave" => {
             // Both consumers' rebalances reached kat: A was assigned at least
@@ -409,13 +420,20 @@ fn assert_scenario(run: &Run) {
                 );
             }
         }
-        "edge" => assert!(
-            run.stdout.contains(
-                "librdkafka refused the assign call: kat_rebalance: rd_kafka_assign failed"
-            ),
-            "{}",
-            run.stdout
-        ),
+        "edge" => {
+            assert!(
+                run.stdout.contains(
+                    "librdkafka refused the assign call: kat_rebalance: rd_kafka_assign failed"
+                ),
+                "{}",
+                run.stdout
+            );
+            assert!(
+                run.stdout.contains("glue failures counted: 6"),
+                "{}",
+                run.stdout
+            );
+        }
         "close-queue" => {
             assert!(
                 run.stdout
@@ -844,6 +862,18 @@ fn assert_rdkafkacpp_run(run: &Run) {
         "{out}"
     );
     assert_eq!(summary(run, "kat-rdkafkacpp/A", "failures"), 0, "{out}");
+    assert_eq!(
+        summary(run, "kat-rdkafkacpp/A", "glue_failures"),
+        0,
+        "{out}"
+    );
+    // B repeats its first cooperative assign on purpose: refused, counted.
+    let refused = u64::from(run.args != "range");
+    assert_eq!(
+        summary(run, "kat-rdkafkacpp/B", "glue_failures"),
+        refused,
+        "{out}"
+    );
     // B (its own RdKafka::RebalanceCb calling kat::rdkafkacpp::rebalance):
     // assigned, then revoked by its close, never lost.
     assert!(summary(run, "kat-rdkafkacpp/B", "assigns") >= 1, "{out}");

@@ -125,12 +125,18 @@ inline kat_result rebalance(kat_group_t *group, RdKafka::KafkaConsumer *consumer
 /// Errors: KAT_ERR_NULL_POINTER for a null consumer (no assign call) or a
 /// moved-from group (the call was made, nothing recorded); KAT_ERR_RDKAFKA
 /// when librdkafka refused the call (nothing recorded); or the error of the
-/// record step. Thread: the one serving the consumer's callbacks (inside
-/// consume() or close()).
+/// record step. Every failure is also counted in the group's
+/// `glue_failures` (kat::group::stats()). Thread: the one serving the
+/// consumer's callbacks (inside consume() or close()).
 [[nodiscard]] inline result<void> rebalance(
     const kat::group &g, RdKafka::KafkaConsumer *consumer, RdKafka::ErrorCode err,
     const std::vector<RdKafka::TopicPartition *> &partitions) noexcept {
-    return kat::detail::status_of(detail::rebalance(g.get(), consumer, err, partitions));
+    const kat_result r = detail::rebalance(g.get(), consumer, err, partitions);
+    if (r != KAT_OK && g.get() != nullptr) {
+        // Counted in the group's glue_failures (kat::group::stats()).
+        kat_group_glue_failure(g.get());
+    }
+    return kat::detail::status_of(r);
 }
 
 /// For the poll loop: if consumer->assignment_lost() (one atomic load),

@@ -330,9 +330,17 @@ static void check_view(consumer *c, const char *when) {
 static void check_refused_assign(consumer *c, rd_kafka_topic_partition_list_t *partitions) {
   uint64_t before = kat_epoch();
   char detail[512];
-  kat_result r = kat_rebalance(c->group, c->rk, RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, partitions);
+  kat_group_stats_t s0, s1;
+  kat_result r;
+  expect_ok(kat_group_stats(c->group, &s0), "kat_group_stats");
+  r = kat_rebalance(c->group, c->rk, RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, partitions);
   detail[0] = '\0';
   kat_last_error_message(detail, sizeof detail);
+  expect_ok(kat_group_stats(c->group, &s1), "kat_group_stats");
+  if (s1.glue_failures != s0.glue_failures + 1) {
+    fail("%s: the refused assign was not counted as a glue failure (%llu -> %llu)", c->name,
+         (unsigned long long)s0.glue_failures, (unsigned long long)s1.glue_failures);
+  }
   if (r != KAT_ERR_RDKAFKA) {
     fail("%s: assigning owned partitions again returned %s", c->name,
          kat_result_message((unsigned)r));
@@ -766,10 +774,12 @@ static void consumer_stop(consumer *c) {
   }
   expect_ok(kat_group_stats(c->group, &stats), "kat_group_stats");
   say("summary %s assigns=%d revokes=%d lost=%d refused_events=%d partition_assignments=%lu "
-      "kat_assigned_events=%llu kat_revoked_events=%llu kat_lost_events=%llu polls_checked=%d",
+      "kat_assigned_events=%llu kat_revoked_events=%llu kat_lost_events=%llu glue_failures=%llu "
+      "polls_checked=%d",
       c->name, c->assign_cbs, c->revoke_cbs, c->lost_cbs, c->refused_events, times,
       (unsigned long long)stats.assigned_events, (unsigned long long)stats.revoked_events,
-      (unsigned long long)stats.lost_events, c->polls_checked);
+      (unsigned long long)stats.lost_events, (unsigned long long)stats.glue_failures,
+      c->polls_checked);
   kat_group_free(c->group);
   pthread_mutex_destroy(&c->lock);
 }
@@ -988,6 +998,7 @@ static void scenario_close(void) {
 /* The glue on a consumer outside any group: rd_kafka_assign() works without
  * a subscription, so every branch can be driven directly. */
 static void scenario_edge(void) {
+  kat_group_stats_t stats;
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
   rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(2);
   rd_kafka_resp_err_t err;
@@ -1037,6 +1048,12 @@ static void scenario_edge(void) {
   kat_rebalance_cb(rk, RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, NULL, group);
   if (kat_epoch() != e0) {
     fail("a call with NULL arguments changed the tracker");
+  }
+  /* Each failed rebalance with a group is counted in it, the two of the
+   * ready callback included; without advancing the epoch. */
+  expect_ok(kat_group_stats(group, &stats), "kat_group_stats");
+  if (stats.glue_failures != 5) {
+    fail("glue failures after five failed rebalances: %llu", (unsigned long long)stats.glue_failures);
   }
 
   /* NULL group: the assign call is still made, nothing is recorded. */
@@ -1100,6 +1117,12 @@ static void scenario_edge(void) {
       kat_epoch() != e0 || rdkafka_mask(rk, &err) != 0) {
     fail("a refused rd_kafka_assign must give KAT_ERR_RDKAFKA and record nothing");
   }
+  expect_ok(kat_group_stats(group, &stats), "kat_group_stats");
+  if (stats.glue_failures != 6) {
+    fail("the refused rd_kafka_assign was not counted: %llu glue failures",
+         (unsigned long long)stats.glue_failures);
+  }
+  say("glue failures counted: %llu", (unsigned long long)stats.glue_failures);
   err = rd_kafka_consumer_close(rk);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     fail("rd_kafka_consumer_close: %s", rd_kafka_err2str(err));

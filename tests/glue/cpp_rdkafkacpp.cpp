@@ -10,7 +10,9 @@
 //   A  rebalance_cb = kat::rdkafkacpp::rebalance_callback, owning A's group;
 //   B  the program's own RdKafka::RebalanceCb, which calls
 //      kat::rdkafkacpp::rebalance() and counts how often each partition was
-//      assigned to B, checking every listed partition's state right after.
+//      assigned to B, checking every listed partition's state right after;
+//      with a cooperative protocol it also repeats its first assign, which
+//      librdkafka refuses: nothing recorded, one glue failure counted.
 // After every poll a thread calls kat::rdkafkacpp::check_lost() and checks
 // that kat's view of its group (reads by name and a snapshot) equals
 // consumer->assignment() and that generations match the assigns seen.
@@ -143,6 +145,7 @@ public:
 
 private:
     consumer &c_;
+    bool kip848_or_coop_checked = false;
 };
 
 struct consumer {
@@ -213,6 +216,25 @@ void counting_cb::rebalance_cb(RdKafka::KafkaConsumer *kc, RdKafka::ErrorCode er
               c.name);
     say("%s %s %s%s", c.name.c_str(), RdKafka::err2str(err).c_str(), mask_str(listed).c_str(),
         lost ? " (lost)" : "");
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS && listed != 0 && !kip848_or_coop_checked &&
+        kc->rebalance_protocol() == "COOPERATIVE") {
+        // A second incremental assign of the same partitions is refused by
+        // librdkafka: reported, nothing recorded, counted as a glue failure.
+        kip848_or_coop_checked = true;
+        const std::uint64_t epoch = c.group.stats().assigned_events;
+        const std::uint64_t before = c.group.stats().glue_failures;
+        const kat::result<void> r = kat::rdkafkacpp::rebalance(c.group, kc, err, partitions);
+        if (r || r.err().code() != KAT_ERR_RDKAFKA ||
+            std::string(r.err().what()).find("incremental_assign failed") == std::string::npos) {
+            fail("%s: a refused incremental_assign: %s", c.name.c_str(),
+                 r ? "accepted" : r.err().what());
+        }
+        if (c.group.stats().glue_failures != before + 1 ||
+            c.group.stats().assigned_events != epoch) {
+            fail("%s: the refused assign was recorded or not counted", c.name.c_str());
+        }
+        say("%s refused assign: %s", c.name.c_str(), r ? "" : r.err().what());
+    }
     if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
         c.assign_cbs++;
         if (listed != 0) {
@@ -458,12 +480,13 @@ void summary(const consumer &c) {
         gains += n;
     }
     say("summary %s assigns=%d revokes=%d gains_seen=%llu kat_assigned_events=%llu "
-        "kat_revoked_events=%llu kat_lost_events=%llu failures=%llu polls=%d",
+        "kat_revoked_events=%llu kat_lost_events=%llu failures=%llu glue_failures=%llu polls=%d",
         c.name.c_str(), c.assign_cbs.load(), c.revoke_cbs.load(),
         static_cast<unsigned long long>(gains), static_cast<unsigned long long>(s.assigned_events),
         static_cast<unsigned long long>(s.revoked_events),
         static_cast<unsigned long long>(s.lost_events),
-        static_cast<unsigned long long>(c.ready ? c.ready->failures() : 0), c.polls.load());
+        static_cast<unsigned long long>(c.ready ? c.ready->failures() : 0),
+        static_cast<unsigned long long>(s.glue_failures), c.polls.load());
 }
 
 struct mock {
