@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds kat's C library and installs it the way C libraries are installed:
 #
-#   PREFIX/include/kat.h, kat_rdkafka.h, kat.hpp
+#   PREFIX/include/kat.h, kat_rdkafka.h, kat.hpp, kat_rdkafka.hpp,
+#                  kat_rdkafkacpp.hpp
 #   PREFIX/lib/libkat.so.X.Y.Z                  (SONAME libkat.so.0.Y at 0.x)
 #   PREFIX/lib/libkat.so.0.Y -> libkat.so.X.Y.Z, libkat.so -> libkat.so.0.Y
 #   PREFIX/lib/libkat.a
@@ -94,7 +95,8 @@ dest_pc="$dest_lib/pkgconfig"
 dest_cmake="$dest_lib/cmake/kat"
 mkdir -p "$dest_lib" "$dest_inc" "$dest_pc" "$dest_cmake"
 
-install -m 644 include/kat.h include/kat_rdkafka.h bindings/cpp/kat.hpp "$dest_inc/"
+install -m 644 include/kat.h include/kat_rdkafka.h bindings/cpp/kat.hpp \
+  bindings/cpp/kat_rdkafka.hpp bindings/cpp/kat_rdkafkacpp.hpp "$dest_inc/"
 
 install -m 755 "$built/libkat.so" "$dest_lib/$real"
 install -m 644 "$built/libkat.a" "$dest_lib/libkat.a"

@@ -1006,6 +1006,24 @@ impl Group {
             .map(|t| Duration::from_nanos(mono_ns().saturating_sub(t)))
     }
 
+    /// Counts one rebalance the librdkafka glue failed to handle for this
+    /// group (the glue calls it; see [`glue_failures`](Self::glue_failures)).
+    /// One atomic add on the group's runtime state; publishes nothing, so
+    /// the epoch does not advance. Any thread.
+    #[inline]
+    pub fn record_glue_failure(&self) {
+        self.runtime.glue_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many rebalances the librdkafka glue failed to handle for this
+    /// group (an assign call librdkafka refused, a list kat rejected, a
+    /// missing argument): the way to see failures of a ready callback, which
+    /// cannot return them. Shared by every `Group` value of this name; kept
+    /// by `Tracker::clear`. One atomic load.
+    pub fn glue_failures(&self) -> u64 {
+        self.runtime.glue_failures.load(Ordering::Relaxed)
+    }
+
     /// The group's state outside snapshots (shared by every `Group` value of
     /// this name on this tracker).
     #[allow(dead_code)]

@@ -245,9 +245,15 @@ fn compile(compiler: &str, std: &str, src: &Path, exe: &Path, flags: &str, extra
 fn install_sh_installs_a_versioned_stripped_library_headers_pc_and_cmake_files() {
     let p = prefix();
     let lib = p.join("lib");
-    for f in ["kat.h", "kat_rdkafka.h", "kat.hpp"] {
+    for f in [
+        "kat.h",
+        "kat_rdkafka.h",
+        "kat.hpp",
+        "kat_rdkafka.hpp",
+        "kat_rdkafkacpp.hpp",
+    ] {
         let installed = std::fs::read(p.join("include").join(f)).expect("installed header");
-        let source = if f == "kat.hpp" {
+        let source = if f.ends_with(".hpp") {
             root().join("bindings").join("cpp").join(f)
         } else {
             root().join("include").join(f)
