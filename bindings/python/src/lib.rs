@@ -937,6 +937,19 @@ impl Group {
         self.inner.since_last_poll().map(|d| d.as_secs_f64())
     }
 
+    /// Counts one rebalance the glue failed to handle for this group (an
+    /// assign call the client refused, a list kat rejected). Lock-free; the
+    /// epoch does not move.
+    fn record_glue_failure(&self) {
+        self.inner.record_glue_failure();
+    }
+
+    /// How many rebalances the glue failed to handle for this group (shared
+    /// by every `Group` of this name on this tracker; kept by `clear()`).
+    fn glue_failures(&self) -> u64 {
+        self.inner.glue_failures()
+    }
+
     /// The group's event counters.
     fn stats(&self) -> GroupStats {
         let s = self.inner.stats();

@@ -315,7 +315,8 @@ def test_failed_assign_records_nothing(cluster: MockCluster, protocol: str) -> N
     with pytest.raises(kat.RebalanceError) as e:
         rebalancer.on_assign(consumer, [TopicPartition("orders", 0)])
     assert e.value.__cause__ is not None
-    assert rebalancer.failures == 1
+    assert rebalancer.failures == 1 and group.glue_failures() == 1
+    assert tracker.group("g").glue_failures() == 1
     assert tracker.epoch() == 0 and group.assignments() == {}
 
 

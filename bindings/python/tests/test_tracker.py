@@ -375,3 +375,14 @@ def test_poll_marks(tracker: kat.Tracker) -> None:
     # Marks are not events, and are shared by every Group of the name.
     assert tracker.epoch() == epoch
     assert kat.Tracker().group("g").poll_count() == 0
+
+
+def test_glue_failures_are_counted_without_an_event(tracker: kat.Tracker) -> None:
+    g = tracker.group("g")
+    assert g.glue_failures() == 0
+    g.record_glue_failure()
+    g.record_glue_failure()
+    assert g.glue_failures() == 2 and tracker.epoch() == 0
+    tracker.clear()
+    assert tracker.group("g").glue_failures() == 2
+    assert kat.Tracker().group("g").glue_failures() == 0

@@ -87,7 +87,8 @@ class Rebalancer:
     (it may commit offsets of revoked partitions, or set start offsets on the
     assigned ``TopicPartition`` objects; it must not call ``assign`` itself),
     then makes exactly one assign call, then records the event. If the
-    assign call raises, nothing is recorded and a ``RebalanceError`` (caused
+    assign call raises, nothing is recorded, the group's
+    ``glue_failures()`` count goes up by one and a ``RebalanceError`` (caused
     by the client's exception) propagates: confluent-kafka re-raises it from
     ``poll()``. If the application's callback raises, the assign call is
     still made and recorded (librdkafka must not be left half-way through a
@@ -110,17 +111,20 @@ class Rebalancer:
         self._user_assign = on_assign
         self._user_revoke = on_revoke
         self._user_lost = on_lost
-        #: Assign calls that failed (nothing was recorded for them).
-        self.failures = 0
 
     def __repr__(self) -> str:
         return f"<kat.confluent.Rebalancer group={self.group.name!r} protocol={self.protocol}>"
+
+    @property
+    def failures(self) -> int:
+        """Rebalances this group's glue failed to handle (``group.glue_failures()``)."""
+        return self.group.glue_failures()
 
     def _call(self, what: str, call: Callable[[], object]) -> None:
         try:
             call()
         except Exception as e:  # the client's KafkaException, or a closed consumer
-            self.failures += 1
+            self.group.record_glue_failure()
             raise RebalanceError(f"{what} failed for group {self.group.name!r}: {e}") from e
 
     @staticmethod
