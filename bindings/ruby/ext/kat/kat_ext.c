@@ -172,7 +172,25 @@ static VALUE make_state(uint64_t generation, kat_status status) {
 
 /* ------------------------------------------------------------ the caches */
 
-enum cache_kind { CACHE_ASSIGNMENTS = 0, CACHE_GENERATIONS = 1, CACHE_NUMBERS = 2, CACHE_KINDS = 3 };
+/* Assignments and generations keyed by Kat::Topic; and, for the Karafka
+ * drop-in, assignments and generation numbers keyed by the routing topics
+ * of `routes` (group name => topic name => routing topic). */
+enum cache_kind {
+    CACHE_ASSIGNMENTS = 0,
+    CACHE_GENERATIONS = 1,
+    CACHE_NUMBERS = 2,
+    CACHE_ROUTED_ASSIGNMENTS = 3,
+    CACHE_ROUTED_NUMBERS = 4,
+    CACHE_KINDS = 5
+};
+
+static int kind_has_records(enum cache_kind k) {
+    return k != CACHE_ASSIGNMENTS && k != CACHE_ROUTED_ASSIGNMENTS;
+}
+
+static int kind_is_routed(enum cache_kind k) {
+    return k == CACHE_ROUTED_ASSIGNMENTS || k == CACHE_ROUTED_NUMBERS;
+}
 
 /* One per-epoch result and what it was built from. `entries` maps a topic
  * view's address (partitions or records) in `snapshot` to a frozen Ruby
@@ -181,6 +199,7 @@ typedef struct cache {
     const kat_snapshot_t *snapshot;
     st_table *entries;
     uint64_t epoch;
+    uint64_t routes_version; /* of the routes it was built with */
     VALUE result; /* frozen Hash, or Qnil before the first build */
     int busy;
     /* While a rebuild runs: the new snapshot and table, freed on error. */
@@ -194,6 +213,8 @@ typedef struct tracker {
     cache caches[CACHE_KINDS];
     kat_partition_record_t *records; /* scratch for record copies */
     size_t records_cap;
+    VALUE routes; /* the Karafka drop-in's routing topics, or Qnil */
+    uint64_t routes_version;
 } tracker;
 
 static int mark_entry(st_data_t key, st_data_t value, st_data_t arg) {
@@ -205,6 +226,7 @@ static int mark_entry(st_data_t key, st_data_t value, st_data_t arg) {
 
 static void tracker_mark(void *p) {
     tracker *t = p;
+    rb_gc_mark(t->routes);
     for (int k = 0; k < CACHE_KINDS; k++) {
         cache *c = &t->caches[k];
         rb_gc_mark(c->result);
@@ -252,6 +274,7 @@ static VALUE tracker_alloc(VALUE klass) {
     for (int k = 0; k < CACHE_KINDS; k++) {
         t->caches[k].result = Qnil;
     }
+    t->routes = Qnil;
     return obj;
 }
 
@@ -565,11 +588,12 @@ static kat_partition_record_t *records_buffer(tracker *t, size_t n) {
 /* The frozen value of one topic: sorted partitions (assignments), partition
  * => Kat::PartitionState (generations) or partition => Integer (numbers). */
 static VALUE topic_value(build *b, size_t gi, size_t ti, const kat_topic_view_t *tv, size_t count) {
-    if (b->kind == CACHE_ASSIGNMENTS) {
-        VALUE arr = rb_ary_new_capa((long)tv->partition_count);
-        for (size_t i = 0; i < tv->partition_count; i++) {
-            rb_ary_push(arr, INT2FIX(tv->partitions[i].partition));
-        }
+    if (!kind_has_records(b->kind)) {
+        VALUE tmp = 0;
+        VALUE *values = RB_ALLOCV_N(VALUE, tmp, tv->partition_count);
+        for (size_t i = 0; i < tv->partition_count; i++) values[i] = INT2FIX(tv->partitions[i].partition);
+        VALUE arr = rb_ary_new_from_values((long)tv->partition_count, values);
+        RB_ALLOCV_END(tmp);
         return rb_obj_freeze(arr);
     }
     kat_partition_record_t *recs = records_buffer(b->t, count);
@@ -591,16 +615,23 @@ static VALUE build_body(VALUE arg) {
     for (size_t gi = 0; gi < groups; gi++) {
         kat_group_view_t gv;
         CHECK_KAT(kat_snapshot_group(b->snap, gi, &gv), NULL);
-        size_t topics = gv.topic_count;
-        if (b->kind != CACHE_ASSIGNMENTS) CHECK_KAT(kat_snapshot_known_topic_count(b->snap, gi, &topics), NULL);
         VALUE gname = Qnil;
+        VALUE group_routes = Qnil;
+        if (kind_is_routed(b->kind)) {
+            /* Only the drop-in's groups; others are skipped whole. */
+            gname = interned(gv.name, gv.name_len);
+            group_routes = rb_hash_lookup2(b->t->routes, gname, Qnil);
+            if (!RB_TYPE_P(group_routes, T_HASH)) continue;
+        }
+        size_t topics = gv.topic_count;
+        if (kind_has_records(b->kind)) CHECK_KAT(kat_snapshot_known_topic_count(b->snap, gi, &topics), NULL);
         for (size_t ti = 0; ti < topics; ti++) {
             kat_topic_view_t tv = {0};
             size_t count = 0;
             const void *id;
             const char *tname;
             size_t tlen;
-            if (b->kind == CACHE_ASSIGNMENTS) {
+            if (!kind_has_records(b->kind)) {
                 CHECK_KAT(kat_snapshot_topic(b->snap, gi, ti, &tv), NULL);
                 id = tv.partitions;
                 tname = tv.name;
@@ -619,13 +650,15 @@ static VALUE build_body(VALUE arg) {
                 entry = (VALUE)found;
             } else {
                 if (NIL_P(gname)) gname = interned(gv.name, gv.name_len);
-                VALUE key = make_topic(gname, interned(tname, tlen));
+                VALUE key = kind_is_routed(b->kind) ? rb_hash_lookup2(group_routes, interned(tname, tlen), Qnil)
+                                                    : make_topic(gname, interned(tname, tlen));
                 VALUE value = topic_value(b, gi, ti, &tv, count);
                 entry = rb_ary_new_from_args(2, key, value);
                 rb_obj_freeze(entry);
             }
             if (b->next) st_insert(b->next, (st_data_t)id, (st_data_t)entry);
-            rb_hash_aset(b->result, RARRAY_AREF(entry, 0), RARRAY_AREF(entry, 1));
+            VALUE key = RARRAY_AREF(entry, 0);
+            if (!NIL_P(key)) rb_hash_aset(b->result, key, RARRAY_AREF(entry, 1));
         }
     }
     return rb_obj_freeze(b->result);
@@ -653,13 +686,16 @@ static VALUE rebuild_body(VALUE arg) {
     CHECK_KAT(kat_tracker_snapshot(r->t->ptr, &c->next_snapshot), NULL);
     uint64_t epoch = 0;
     CHECK_KAT(kat_snapshot_epoch(c->next_snapshot, &epoch), NULL);
-    if (!NIL_P(c->result) && epoch == c->epoch) {
+    uint64_t version = r->t->routes_version;
+    if (!NIL_P(c->result) && epoch == c->epoch && version == c->routes_version) {
         /* Nothing changed since the cached build (the epoch moved back and
          * forth between our two reads is impossible: it only grows). */
         return c->result;
     }
     c->next_entries = st_init_numtable();
-    build b = {r->t, r->kind, c->next_snapshot, c->entries, c->next_entries, rb_hash_new()};
+    /* Entries of other routes map topics to other routing topics: unusable. */
+    st_table *previous = version == c->routes_version ? c->entries : NULL;
+    build b = {r->t, r->kind, c->next_snapshot, previous, c->next_entries, rb_hash_new()};
     VALUE result = build_body((VALUE)&b);
     /* Commit: no Ruby code runs from here on. */
     if (c->snapshot) kat_snapshot_free(c->snapshot);
@@ -669,6 +705,7 @@ static VALUE rebuild_body(VALUE arg) {
     c->next_snapshot = NULL;
     c->next_entries = NULL;
     c->epoch = epoch;
+    c->routes_version = version;
     c->result = result;
     RB_GC_GUARD(b.result);
     return result;
@@ -690,7 +727,8 @@ static VALUE cached(VALUE self, enum cache_kind kind) {
     cache *c = &t->caches[kind];
     uint64_t epoch = 0;
     CHECK_KAT(kat_tracker_epoch(t->ptr, &epoch), NULL);
-    if (!NIL_P(c->result) && c->epoch == epoch) return c->result;
+    if (!NIL_P(c->result) && c->epoch == epoch && c->routes_version == t->routes_version) return c->result;
+    if (kind_is_routed(kind) && !RB_TYPE_P(t->routes, T_HASH)) return rb_obj_freeze(rb_hash_new());
     if (c->busy) return build_uncached(t, kind);
     c->busy = 1;
     rebuild r = {t, c, kind};
@@ -708,6 +746,51 @@ static VALUE tracker_generations(VALUE self) {
 /* @api private: Kat::Topic => { partition => Integer } (Karafka's shape). */
 static VALUE tracker_generation_numbers(VALUE self) {
     return cached(self, CACHE_NUMBERS);
+}
+
+/* @api private: the Karafka drop-in's routing topics, a Hash of kat group
+ * name => { topic name => routing topic } the drop-in keeps up to date;
+ * call again after every change to it (cached results are rebuilt). */
+static VALUE tracker_set_routes(VALUE self, VALUE routes) {
+    tracker *t = get_tracker(self);
+    if (!NIL_P(routes)) Check_Type(routes, T_HASH);
+    t->routes = routes;
+    t->routes_version++;
+    return routes;
+}
+
+/* @api private: routing topic => sorted partitions (Karafka's `current`). */
+static VALUE tracker_routed_assignments(VALUE self) {
+    return cached(self, CACHE_ROUTED_ASSIGNMENTS);
+}
+
+/* @api private: routing topic => { partition => generation }. */
+static VALUE tracker_routed_numbers(VALUE self) {
+    return cached(self, CACHE_ROUTED_NUMBERS);
+}
+
+/* ========================================================= Kat::Topic */
+
+/* Kat::Topic#hash and #eql? in C: Struct's own go through a recursion guard
+ * that costs more than the rest of a Hash lookup. */
+static st_index_t member_hash(VALUE v) {
+    return RB_TYPE_P(v, T_STRING) ? (st_index_t)rb_str_hash(v) : (st_index_t)NUM2LONG(rb_hash(v));
+}
+
+static VALUE topic_hash(VALUE self) {
+    st_index_t h = rb_hash_start((st_index_t)0x6b6174);
+    h = rb_hash_uint(h, member_hash(RSTRUCT_GET(self, 0)));
+    h = rb_hash_uint(h, member_hash(RSTRUCT_GET(self, 1)));
+    return ST2FIX(rb_hash_end(h));
+}
+
+static VALUE topic_eql(VALUE self, VALUE other) {
+    if (self == other) return Qtrue;
+    if (rb_obj_class(other) != rb_obj_class(self)) return Qfalse;
+    return rb_eql(RSTRUCT_GET(self, 0), RSTRUCT_GET(other, 0)) &&
+                   rb_eql(RSTRUCT_GET(self, 1), RSTRUCT_GET(other, 1))
+               ? Qtrue
+               : Qfalse;
 }
 
 /* ========================================================= Kat::Group */
@@ -779,7 +862,7 @@ enum event_kind { EV_ASSIGNED, EV_REVOKED, EV_REPLACE };
 
 typedef struct collect {
     group *g;
-    VALUE topics; /* Ruby Array: [topic String, partitions Array] pairs */
+    VALUE topics; /* Ruby Array: topic String, partitions Array, topic String, ... */
     size_t count;
     int nil_is_empty; /* lists from #to_h (rdkafka-ruby): nil = no partitions */
 } collect;
@@ -803,16 +886,30 @@ static int collect_topic(VALUE topic, VALUE partitions, VALUE arg) {
         raise_code(KAT_ERR_INVALID_TOPIC,
                    rb_sprintf("topic name contains a NUL byte: %" PRIsVALUE, short_inspect(name)));
     }
-    /* libkat's own check of the name, so the error names the caller's topic. */
-    uint64_t unused = 0;
-    kat_result rc = kat_group_generation_n(c->g->ptr, RSTRING_PTR(name), (size_t)RSTRING_LEN(name), 0, &unused);
-    if (rc != KAT_OK) raise_kat(rc, NULL);
     VALUE list = partitions_array(partitions, name, c->nil_is_empty);
-    /* A NUL-terminated copy for the pairs array (frozen strings are shared). */
-    VALUE cname = rb_str_new_frozen(name);
-    rb_ary_push(c->topics, rb_ary_new_from_args(2, cname, list));
+    /* The pairs array needs the name NUL-terminated and unchanged during
+     * the call: Hash keys are frozen (usually NUL-terminated) already;
+     * anything else is copied. */
+    if (!OBJ_FROZEN(name) || RSTRING_PTR(name)[RSTRING_LEN(name)] != '\0') {
+        name = rb_str_new_frozen(rb_str_new(RSTRING_PTR(name), RSTRING_LEN(name)));
+    }
+    rb_ary_push(c->topics, name);
+    rb_ary_push(c->topics, list);
     c->count += (size_t)RARRAY_LEN(list);
     return ST_CONTINUE;
+}
+
+/* After libkat refused a list because of a topic name: libkat's check of
+ * each name alone, so the error names the caller's topic (not an index into
+ * the flattened list). */
+static void raise_for_topic(group *g, VALUE topics, kat_result rc) {
+    for (long i = 0; i < RARRAY_LEN(topics); i += 2) {
+        VALUE name = RARRAY_AREF(topics, i);
+        uint64_t unused = 0;
+        kat_result r = kat_group_generation_n(g->ptr, RSTRING_PTR(name), (size_t)RSTRING_LEN(name), 0, &unused);
+        if (r != KAT_OK) raise_kat(r, NULL);
+    }
+    raise_kat(rc, NULL);
 }
 
 /* An object standing for a partition (rdkafka-ruby's Partition, or any
@@ -840,18 +937,19 @@ static VALUE group_event(VALUE self, VALUE assignment, enum event_kind kind) {
     rb_hash_foreach(assignment, collect_topic, (VALUE)&c);
 
     VALUE tmp = 0;
-    kat_topic_partition_t *items =
-        c.count ? (kat_topic_partition_t *)rb_alloc_tmp_buffer2(&tmp, (long)c.count, sizeof(kat_topic_partition_t))
-                : NULL;
+    kat_topic_partition_t small[32];
+    kat_topic_partition_t *items = small;
+    if (c.count > 32) {
+        items = (kat_topic_partition_t *)rb_alloc_tmp_buffer2(&tmp, (long)c.count, sizeof(kat_topic_partition_t));
+    }
     size_t n = 0;
-    for (long i = 0; i < RARRAY_LEN(c.topics); i++) {
-        VALUE pair = RARRAY_AREF(c.topics, i);
-        VALUE name = RARRAY_AREF(pair, 0);
-        VALUE list = RARRAY_AREF(pair, 1);
-        const char *cname = StringValueCStr(name);
+    for (long i = 0; i + 1 < RARRAY_LEN(c.topics); i += 2) {
+        VALUE name = RARRAY_AREF(c.topics, i);
+        VALUE list = RARRAY_AREF(c.topics, i + 1);
+        const char *cname = RSTRING_PTR(name);
         long len = RARRAY_LEN(list);
         for (long j = 0; j < len && n < c.count; j++) {
-            VALUE e = RARRAY_AREF(list, j);
+            VALUE e = rb_ary_entry(list, j);
             int32_t p = partition_or_neg(e);
             if (p < 0) {
                 if (partition_object(e)) e = rb_funcall(e, id_partition, 0);
@@ -861,7 +959,6 @@ static VALUE group_event(VALUE self, VALUE assignment, enum event_kind kind) {
             items[n].partition = p;
             n++;
         }
-        rb_ary_store(pair, 0, name);
     }
     kat_result rc;
     switch (kind) {
@@ -871,6 +968,7 @@ static VALUE group_event(VALUE self, VALUE assignment, enum event_kind kind) {
     }
     if (tmp) rb_free_tmp_buffer(&tmp);
     RB_GC_GUARD(c.topics);
+    if (rc == KAT_ERR_INVALID_TOPIC || rc == KAT_ERR_INVALID_LIST) raise_for_topic(g, c.topics, rc);
     if (rc != KAT_OK) raise_kat(rc, NULL);
     return self;
 }
@@ -1046,6 +1144,12 @@ RUBY_FUNC_EXPORTED void Init_kat_ext(void) {
     rb_define_method(cTracker, "assignments", tracker_assignments, 0);
     rb_define_method(cTracker, "generations", tracker_generations, 0);
     rb_define_method(cTracker, "generation_numbers", tracker_generation_numbers, 0);
+    rb_define_method(cTracker, "__routes=", tracker_set_routes, 1);
+    rb_define_method(cTracker, "__routed_assignments", tracker_routed_assignments, 0);
+    rb_define_method(cTracker, "__routed_numbers", tracker_routed_numbers, 0);
+    rb_define_method(cTopic, "hash", topic_hash, 0);
+    rb_define_method(cTopic, "eql?", topic_eql, 1);
+    rb_define_method(cTopic, "==", topic_eql, 1);
     rb_define_method(cTracker, "to_json", tracker_to_json, -1);
     rb_define_method(cTracker, "generations_json", tracker_generations_json, 0);
     rb_define_method(cTracker, "generations_topics_limit", tracker_limit, 0);

@@ -90,12 +90,13 @@ module Kat
         # routing topic (by identity) => [Kat::Group, topic name]; read
         # without a lock by the native #generation.
         @routes = {}.compare_by_identity
-        # Kat::Topic(subscription group id, topic name) => routing topic.
-        @by_key = {}
-        @version = 0
+        # subscription group (by identity) => { topic name => routing topic }:
+        # events resolve names here, and call Topics#find once per name.
+        @resolved = {}.compare_by_identity
+        # subscription group id => { topic name => routing topic }, read by
+        # the native caches that build #current and #generations.
+        @by_name = {}
         @lock = Mutex.new
-        @current = nil
-        @generations = nil
       end
 
       # Native (kat_ext): generation(topic, partition). How many times
@@ -109,14 +110,7 @@ module Kat
       # partition numbers; topics with nothing assigned are absent. Keys come
       # in (subscription group id, topic name) order.
       def current
-        assignments = @tracker.assignments
-        version = @version
-        cached = @current
-        return cached[2] if cached && cached[0].equal?(assignments) && cached[1] == version
-
-        result = map_keys(assignments)
-        @current = [assignments, version, result].freeze
-        result
+        @tracker.__routed_assignments
       end
 
       # Every partition ever assigned (revoked and lost ones included) with
@@ -124,14 +118,7 @@ module Kat
       # partition => generation (an Integer, as in Karafka; Kat.tracker's
       # #generations also gives the status). Partitions in ascending order.
       def generations
-        numbers = @tracker.generation_numbers
-        version = @version
-        cached = @generations
-        return cached[2] if cached && cached[0].equal?(numbers) && cached[1] == version
-
-        result = map_keys(numbers)
-        @generations = [numbers, version, result].freeze
-        result
+        @tracker.__routed_numbers
       end
 
       # A Kat::Partition handle for fencing: `handle.owned_at?(generation)`
@@ -147,8 +134,9 @@ module Kat
         @lock.synchronize do
           @tracker.clear
           @routes = {}.compare_by_identity
-          @by_key = {}
-          @version += 1
+          @resolved = {}.compare_by_identity
+          @by_name = {}
+          @tracker.__routes = nil
         end
         nil
       end
@@ -210,16 +198,6 @@ module Kat
         subscription_group.id.to_s
       end
 
-      def map_keys(by_kat_topic)
-        by_key = @by_key
-        result = {}
-        by_kat_topic.each do |key, value|
-          topic = by_key[key]
-          result[topic] = value if topic
-        end
-        result.freeze
-      end
-
       # The event's TopicPartitionList as { topic name => partitions }, with
       # every name resolved to its routing topic first: a name the
       # subscription group does not route raises Kat::InvalidTopic (Karafka's
@@ -227,33 +205,31 @@ module Kat
       # it as #cause) and nothing is recorded.
       def resolve(subscription_group, tpl)
         list = tpl.to_h
-        list.each_key do |name|
-          topic = begin
-            subscription_group.topics.find(name)
-          rescue StandardError => e
-            raise InvalidTopic, "subscription group #{group_id(subscription_group).inspect} has no routing " \
-                                "topic named #{name.inspect} (#{e.class}: #{e.message})"
-          end
-          unless topic
-            raise InvalidTopic, "subscription group #{group_id(subscription_group).inspect} has no routing " \
-                                "topic named #{name.inspect}"
-          end
-
-          register(subscription_group, name, topic) unless @routes.key?(topic)
-        end
+        known = @resolved[subscription_group]
+        list.each_key { |name| register(subscription_group, name) unless known&.key?(name) }
         list
       end
 
-      # Registers a routing topic before the event that may assign it, so a
-      # reader that sees a partition in kat also finds its routing topic.
-      def register(subscription_group, name, topic)
-        @lock.synchronize do
-          return if @routes.key?(topic)
+      # Finds and registers a routing topic before the event that may assign
+      # it, so a reader that sees a partition in kat also finds its routing
+      # topic.
+      def register(subscription_group, name)
+        gid = group_id(subscription_group)
+        topic = begin
+          subscription_group.topics.find(name)
+        rescue StandardError => e
+          raise InvalidTopic, "subscription group #{gid.inspect} has no routing topic named #{name.inspect} " \
+                              "(#{e.class}: #{e.message})"
+        end
+        raise InvalidTopic, "subscription group #{gid.inspect} has no routing topic named #{name.inspect}" unless topic
 
-          gid = group_id(subscription_group)
+        @lock.synchronize do
+          (@resolved[subscription_group] ||= {})[name] = topic
+          next if @routes.key?(topic)
+
           @routes[topic] = [@tracker.group(gid), -name.to_s].freeze
-          @by_key[Topic.new(gid, name)] = topic
-          @version += 1
+          (@by_name[gid] ||= {})[-name.to_s] = topic
+          @tracker.__routes = @by_name
         end
       end
     end
