@@ -35,7 +35,11 @@ def cargo_build(crate)
   target = shared && !shared.empty? ? shared : Dir.mktmpdir("kat-cargo-")
   command = [cargo, "build", "--release", "--lib", "--manifest-path", File.join(crate, "Cargo.toml")]
   message "kat: #{command.join(' ')} (CARGO_TARGET_DIR=#{target})\n"
-  system({ "CARGO_TARGET_DIR" => target }, *command) or abort "kat: cargo build failed"
+  env = { "CARGO_TARGET_DIR" => target }
+  # A private build needs no debug info (libkat.a is several times smaller);
+  # a shared target directory keeps the checkout's profile so it is reused.
+  env["CARGO_PROFILE_RELEASE_DEBUG"] = "0" unless target.equal?(shared)
+  system(env, *command) or abort "kat: cargo build failed"
   # Only libkat.a is needed to link; a private target directory goes away.
   FileUtils.cp(File.join(target, "release", "libkat.a"), Dir.pwd)
   FileUtils.rm_rf(target) unless target.equal?(shared)
