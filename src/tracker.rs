@@ -46,7 +46,9 @@ pub(crate) struct Inner {
     /// cache line, and so per-thread read caches can hold it (see `read`).
     current: Arc<ArcSwap<Snapshot>>,
     writer: Mutex<Writer>,
-    changed: (Mutex<()>, Condvar),
+    /// `wait_for_change` callers waiting now (under the mutex), so a publish
+    /// with nobody waiting skips the wake-up system call.
+    changed: (Mutex<usize>, Condvar),
 }
 
 /// State only writers touch, under `Inner::writer`.
@@ -639,7 +641,7 @@ impl Tracker {
                     cells: HashMap::new(),
                     cells_sweep_at: 64,
                 }),
-                changed: (Mutex::new(()), Condvar::new()),
+                changed: (Mutex::new(0), Condvar::new()),
             }),
         }
     }
@@ -733,10 +735,12 @@ impl Tracker {
                 },
                 None => Duration::from_secs(3600),
             };
+            *guard += 1;
             guard = cv
                 .wait_timeout(guard, wait)
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
+            *guard -= 1;
         }
     }
 
@@ -866,12 +870,15 @@ impl Inner {
 
     /// Stores the next snapshot and wakes `wait_for_change` callers. The wait
     /// mutex is taken after the store, so a waiter that saw the old epoch is
-    /// already waiting when it is notified.
+    /// already waiting (and counted) when the count is read; with nobody
+    /// waiting there is no wake-up (no system call).
     fn publish(&self, next: Snapshot) {
         self.current.store(Arc::new(next));
         let (lock, cv) = &self.changed;
-        drop(lock.lock().unwrap_or_else(|p| p.into_inner()));
-        cv.notify_all();
+        let waiting = *lock.lock().unwrap_or_else(|p| p.into_inner());
+        if waiting > 0 {
+            cv.notify_all();
+        }
     }
 }
 

@@ -31,6 +31,8 @@
 static VALUE mKat, cTracker, cGroup, cPartition, cTopic, cPartitionState, cGroupStats;
 static VALUE mKarafka, cKarafkaTracker;
 static VALUE eError;
+static ID id_aref, id_keys, id_resolved, id_register, id_groups_by_sg, id_group_for;
+static VALUE sym_subscription_group, sym_tpl;
 static ID id_new, id_partition, id_to_h, id_address, id_code, id_errors, id_routes,
     id_generation_of_unknown, id_to_a;
 static VALUE sym_assigned, sym_revoked, sym_lost, sym_none;
@@ -1091,6 +1093,48 @@ static VALUE karafka_generation(VALUE self, VALUE topic, VALUE partition) {
     return ULL2NUM(gen);
 }
 
+/* The Karafka drop-in's rebalance notifications in one native call:
+ * event[:subscription_group] and event[:tpl], the routing topic of every name
+ * found in @resolved (subscription group => { name => routing topic }; names
+ * not there yet go through the Ruby #register, which calls Topics#find),
+ * the kat group from @groups_by_sg, then the event. */
+static VALUE karafka_event(VALUE self, VALUE event, enum event_kind kind) {
+    VALUE sg, tpl;
+    if (RB_TYPE_P(event, T_HASH)) {
+        sg = rb_hash_aref(event, sym_subscription_group);
+        tpl = rb_hash_aref(event, sym_tpl);
+    } else {
+        sg = rb_funcall(event, id_aref, 1, sym_subscription_group);
+        tpl = rb_funcall(event, id_aref, 1, sym_tpl);
+    }
+    VALUE list = RB_TYPE_P(tpl, T_HASH) ? tpl : rb_funcall(tpl, id_to_h, 0);
+    Check_Type(list, T_HASH);
+    VALUE resolved = rb_ivar_get(self, id_resolved);
+    VALUE known = RB_TYPE_P(resolved, T_HASH) ? rb_hash_lookup2(resolved, sg, Qnil) : Qnil;
+    VALUE names = rb_funcall(list, id_keys, 0);
+    for (long i = 0; i < RARRAY_LEN(names); i++) {
+        VALUE name = RARRAY_AREF(names, i);
+        if (!RB_TYPE_P(known, T_HASH) || rb_hash_lookup2(known, name, Qundef) == Qundef) {
+            rb_funcall(self, id_register, 2, sg, name);
+            known = rb_hash_lookup2(rb_ivar_get(self, id_resolved), sg, Qnil);
+        }
+    }
+    VALUE groups = rb_ivar_get(self, id_groups_by_sg);
+    VALUE group = RB_TYPE_P(groups, T_HASH) ? rb_hash_lookup2(groups, sg, Qnil) : Qnil;
+    if (NIL_P(group)) group = rb_funcall(self, id_group_for, 1, sg);
+    return group_event(group, list, kind);
+}
+
+static VALUE karafka_assigned(VALUE self, VALUE event) {
+    karafka_event(self, event, EV_ASSIGNED);
+    return Qnil;
+}
+
+static VALUE karafka_revoked(VALUE self, VALUE event) {
+    karafka_event(self, event, EV_REVOKED);
+    return Qnil;
+}
+
 /* ================================================================ Init */
 
 static VALUE kat_native_version(VALUE self) {
@@ -1100,6 +1144,14 @@ static VALUE kat_native_version(VALUE self) {
 
 RUBY_FUNC_EXPORTED void Init_kat_ext(void) {
     id_new = rb_intern("new");
+    id_aref = rb_intern("[]");
+    id_keys = rb_intern("keys");
+    id_resolved = rb_intern("@resolved");
+    id_register = rb_intern("register");
+    id_groups_by_sg = rb_intern("@groups_by_sg");
+    id_group_for = rb_intern("group_for");
+    sym_subscription_group = ID2SYM(rb_intern("subscription_group"));
+    sym_tpl = ID2SYM(rb_intern("tpl"));
     id_partition = rb_intern("partition");
     id_to_h = rb_intern("to_h");
     id_to_a = rb_intern("to_a");
@@ -1186,4 +1238,6 @@ RUBY_FUNC_EXPORTED void Init_kat_ext(void) {
     mKarafka = rb_define_module_under(mKat, "Karafka");
     cKarafkaTracker = rb_define_class_under(mKarafka, "AssignmentsTracker", rb_cObject);
     rb_define_method(cKarafkaTracker, "generation", karafka_generation, 2);
+    rb_define_method(cKarafkaTracker, "on_rebalance_partitions_assigned", karafka_assigned, 1);
+    rb_define_method(cKarafkaTracker, "on_rebalance_partitions_revoked", karafka_revoked, 1);
 }

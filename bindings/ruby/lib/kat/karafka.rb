@@ -96,6 +96,8 @@ module Kat
         # subscription group id => { topic name => routing topic }, read by
         # the native caches that build #current and #generations.
         @by_name = {}
+        # subscription group (by identity) => its Kat::Group.
+        @groups_by_sg = {}.compare_by_identity
         @lock = Mutex.new
       end
 
@@ -136,6 +138,7 @@ module Kat
           @routes = {}.compare_by_identity
           @resolved = {}.compare_by_identity
           @by_name = {}
+          @groups_by_sg = {}.compare_by_identity
           @tracker.__routes = nil
         end
         nil
@@ -168,18 +171,12 @@ module Kat
         @tracker.lost(group_id(event[:subscription_group]))
       end
 
-      # `rebalance.partitions_revoked`: drops the listed partitions.
-      def on_rebalance_partitions_revoked(event)
-        sg = event[:subscription_group]
-        @tracker.group(group_id(sg)).revoked(resolve(sg, event[:tpl]))
-      end
-
-      # `rebalance.partitions_assigned`: adds the listed partitions; each
-      # gets generation + 1.
-      def on_rebalance_partitions_assigned(event)
-        sg = event[:subscription_group]
-        @tracker.group(group_id(sg)).assigned(resolve(sg, event[:tpl]))
-      end
+      # Native (kat_ext), one call each:
+      # - on_rebalance_partitions_assigned(event): adds the listed partitions;
+      #   each gets generation + 1.
+      # - on_rebalance_partitions_revoked(event): drops the listed partitions.
+      # Every topic name is resolved to its routing topic first (Topics#find,
+      # once per name; see #register); any problem raises and records nothing.
 
       private
 
@@ -198,21 +195,18 @@ module Kat
         subscription_group.id.to_s
       end
 
-      # The event's TopicPartitionList as { topic name => partitions }, with
-      # every name resolved to its routing topic first: a name the
-      # subscription group does not route raises Kat::InvalidTopic (Karafka's
-      # Topics#find raises its own TopicNotFoundError; kat wraps it, keeping
-      # it as #cause) and nothing is recorded.
-      def resolve(subscription_group, tpl)
-        list = tpl.to_h
-        known = @resolved[subscription_group]
-        list.each_key { |name| register(subscription_group, name) unless known&.key?(name) }
-        list
+      # The Kat::Group of a subscription group (the native events' slow path).
+      def group_for(subscription_group)
+        group = @tracker.group(group_id(subscription_group))
+        @lock.synchronize { @groups_by_sg[subscription_group] = group }
       end
 
       # Finds and registers a routing topic before the event that may assign
       # it, so a reader that sees a partition in kat also finds its routing
-      # topic.
+      # topic (the native events' slow path, once per name). A name the
+      # subscription group does not route raises Kat::InvalidTopic (Karafka's
+      # Topics#find raises its own TopicNotFoundError; kat wraps it, keeping
+      # it as #cause) and the event records nothing.
       def register(subscription_group, name)
         gid = group_id(subscription_group)
         topic = begin
