@@ -204,6 +204,10 @@ typedef struct cache {
     uint64_t routes_version; /* of the routes it was built with */
     VALUE result; /* frozen Hash, or Qnil before the first build */
     int busy;
+    /* The snapshot the last rebuild replaced: freed by the next event this
+     * gem records (so the reader that rebuilt does not pay for freeing it),
+     * or by the next rebuild. */
+    const kat_snapshot_t *retired;
     /* While a rebuild runs: the new snapshot and table, freed on error. */
     const kat_snapshot_t *next_snapshot;
     st_table *next_entries;
@@ -242,6 +246,8 @@ static void cache_release(cache *c) {
     if (c->entries) st_free_table(c->entries);
     if (c->next_snapshot) kat_snapshot_free(c->next_snapshot);
     if (c->next_entries) st_free_table(c->next_entries);
+    if (c->retired) kat_snapshot_free(c->retired);
+    c->retired = NULL;
     c->snapshot = c->next_snapshot = NULL;
     c->entries = c->next_entries = NULL;
     c->result = Qnil;
@@ -284,6 +290,16 @@ static tracker *get_tracker(VALUE self) {
     tracker *t = rb_check_typeddata(self, &tracker_type);
     if (t->ptr == NULL) rb_raise(eError, "the tracker is not initialized");
     return t;
+}
+
+/* Frees the snapshots rebuilds replaced (called by events, after libkat
+ * recorded them: the writer pays for freeing what it superseded). */
+static void release_retired(tracker *t) {
+    for (int k = 0; k < CACHE_KINDS; k++) {
+        const kat_snapshot_t *r = t->caches[k].retired;
+        t->caches[k].retired = NULL;
+        if (r) kat_snapshot_free(r);
+    }
 }
 
 /* ------------------------------------------------------------- the group */
@@ -700,7 +716,8 @@ static VALUE rebuild_body(VALUE arg) {
     build b = {r->t, r->kind, c->next_snapshot, previous, c->next_entries, rb_hash_new()};
     VALUE result = build_body((VALUE)&b);
     /* Commit: no Ruby code runs from here on. */
-    if (c->snapshot) kat_snapshot_free(c->snapshot);
+    if (c->retired) kat_snapshot_free(c->retired);
+    c->retired = c->snapshot;
     if (c->entries) st_free_table(c->entries);
     c->snapshot = c->next_snapshot;
     c->entries = c->next_entries;
@@ -914,13 +931,16 @@ static void raise_for_topic(group *g, VALUE topics, kat_result rc) {
     raise_kat(rc, NULL);
 }
 
-/* An object standing for a partition (rdkafka-ruby's Partition, or any
- * object or Struct with #partition); never a core value such as a String,
- * whose #partition means something else. */
-static int partition_object(VALUE e) {
-    if (RB_SPECIAL_CONST_P(e)) return 0;
+/* The #partition of an object standing for a partition (rdkafka-ruby's
+ * Partition, or any object or Struct with #partition; one method lookup),
+ * or `e` itself for anything else, such as a String, whose #partition means
+ * something else. */
+static VALUE partition_of(VALUE e) {
+    if (RB_SPECIAL_CONST_P(e)) return e;
     int type = BUILTIN_TYPE(e);
-    return (type == T_OBJECT || type == T_STRUCT || type == T_DATA) && rb_respond_to(e, id_partition);
+    if (type != T_OBJECT && type != T_STRUCT && type != T_DATA) return e;
+    VALUE p = rb_check_funcall(e, id_partition, 0, NULL);
+    return p == Qundef ? e : p;
 }
 
 static VALUE group_event(VALUE self, VALUE assignment, enum event_kind kind) {
@@ -954,7 +974,7 @@ static VALUE group_event(VALUE self, VALUE assignment, enum event_kind kind) {
             VALUE e = rb_ary_entry(list, j);
             int32_t p = partition_or_neg(e);
             if (p < 0) {
-                if (partition_object(e)) e = rb_funcall(e, id_partition, 0);
+                e = partition_of(e);
                 p = partition_arg(e, name);
             }
             items[n].topic = cname;
@@ -970,6 +990,7 @@ static VALUE group_event(VALUE self, VALUE assignment, enum event_kind kind) {
     }
     if (tmp) rb_free_tmp_buffer(&tmp);
     RB_GC_GUARD(c.topics);
+    if (rb_typeddata_is_kind_of(g->tracker, &tracker_type)) release_retired(DATA_PTR(g->tracker));
     if (rc == KAT_ERR_INVALID_TOPIC || rc == KAT_ERR_INVALID_LIST) raise_for_topic(g, c.topics, rc);
     if (rc != KAT_OK) raise_kat(rc, NULL);
     return self;
