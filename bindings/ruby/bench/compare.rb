@@ -7,7 +7,9 @@
 #
 #   ruby -Ibindings/ruby/bench bindings/ruby/bench/compare.rb [--quick] [--json out.json]
 #
-# Each figure is the median of ROUNDS rounds. Not a test: the numbers depend
+# Each figure is the median of ROUNDS rounds that alternate the subjects; a
+# round's figure is the mean per call of a loop, or for the timed parts the
+# median of the calls timed one by one. Not a test: the numbers depend
 # on the machine and its load; compare ratios within one run.
 require "json"
 require "kat"
@@ -15,7 +17,7 @@ require_relative "karafka_peer"
 
 QUICK = ARGV.include?("--quick")
 JSON_OUT = (i = ARGV.index("--json")) && ARGV[i + 1]
-ROUNDS = 5
+ROUNDS = 7
 TOPICS = 10
 PER_TOPIC = 100
 
@@ -110,16 +112,18 @@ def per_call(iterations)
   (now - t0).fdiv(iterations)
 end
 
-# Mean ns of the timed part only: `setup` runs untimed before each call.
+# Median ns of the timed part only (`setup` runs untimed before each
+# call): each call is timed alone, so a call that another process on the
+# machine preempted, or that ran a GC, does not weigh on the figure.
 def timed_part(iterations, setup)
-  total = 0
+  samples = Array.new(iterations)
   iterations.times do |i|
     setup.call(i)
     t0 = now
     yield i
-    total += now - t0
+    samples[i] = now - t0
   end
-  total.fdiv(iterations)
+  median(samples)
 end
 
 # The subjects have the same methods (Karafka's tracker interface, and
@@ -303,7 +307,7 @@ lines << "|---|---:|---:|---:|---|"
 ROWS.each do |key, label, _, target|
   peer = results[:peer][key]
   kat = results[:kat][key]
-  ratio = peer / kat
+  ratio = peer.fdiv(kat)
   verdict = ratio >= target * 0.995 ? "met" : "missed"
   lines << "| #{label} | #{fmt(peer)} | #{fmt(kat)} | #{format('%.2f', ratio)}× | ≥ #{target}× #{verdict} |"
 end

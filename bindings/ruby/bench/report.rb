@@ -38,8 +38,11 @@ section = <<~MD
   copied and frozen on every read, a Hash of Hash for generations copied on
   every read, an LRU cap on topics. Both get the same Karafka-shaped events
   (routing topics, `Topics#find`, TopicPartitionLists of Partition objects),
-  1 000 partitions over 10 topics. Each figure is the median of 5 rounds that
-  alternate kat and the peer; "peer ÷ kat" above 1 means kat is faster.
+  1 000 partitions over 10 topics. Each figure is the median of 7 rounds that
+  alternate kat and the peer; a round's figure is the mean per call of a loop
+  (`generation`, repeated reads) or the median of calls timed one by one
+  (reads right after a change, events). "peer ÷ kat" above 1 means kat is
+  faster.
 
   #{results['table']}
 

@@ -221,6 +221,8 @@ typedef struct tracker {
     size_t records_cap;
     VALUE routes; /* the Karafka drop-in's routing topics, or Qnil */
     uint64_t routes_version;
+    int waiting;  /* threads in wait_for_change (without the GVL) */
+    int closed;   /* #close was called; ptr is freed once nobody waits */
 } tracker;
 
 static int mark_entry(st_data_t key, st_data_t value, st_data_t arg) {
@@ -288,6 +290,7 @@ static VALUE tracker_alloc(VALUE klass) {
 
 static tracker *get_tracker(VALUE self) {
     tracker *t = rb_check_typeddata(self, &tracker_type);
+    if (t->closed) raise_code(KAT_ERR_INVALID_ARGUMENT, rb_str_new_cstr("the tracker is closed"));
     if (t->ptr == NULL) rb_raise(eError, "the tracker is not initialized");
     return t;
 }
@@ -343,7 +346,9 @@ static VALUE group_alloc(VALUE klass) {
 
 static group *get_group(VALUE self) {
     group *g = rb_check_typeddata(self, &group_type);
-    if (g->ptr == NULL) rb_raise(eError, "the group is not initialized");
+    if (g->ptr == NULL) {
+        raise_code(KAT_ERR_INVALID_ARGUMENT, rb_sprintf("group %" PRIsVALUE " is closed", g->name));
+    }
     return g;
 }
 
@@ -497,12 +502,53 @@ static VALUE tracker_native_wait(VALUE self, VALUE epoch, VALUE ms) {
     uint64_t left = NUM2ULL(ms);
     for (;;) {
         wait_args a = {t->ptr, e, left < 100 ? left : 100, e, KAT_OK};
+        t->waiting++;
         rb_thread_call_without_gvl(wait_without_gvl, &a, RUBY_UBF_IO, NULL);
+        t->waiting--;
+        if (t->closed && t->waiting == 0 && t->owned) {
+            kat_tracker_free((kat_tracker_t *)t->ptr);
+            t->ptr = NULL;
+        }
         if (a.rc != KAT_OK) raise_kat(a.rc, NULL);
         if (a.out != e || left <= 100) return ULL2NUM(a.out);
         left -= 100;
+        get_tracker(self); /* closed meanwhile: raise */
         rb_thread_check_ints();
     }
+}
+
+/* Frees the native tracker now. Idempotent; later calls on it raise
+ * Kat::InvalidArgument. Groups and handles taken from it stay valid. On
+ * Kat.tracker (the process-wide one, shared) it does nothing. */
+static VALUE tracker_close(VALUE self) {
+    tracker *t = rb_check_typeddata(self, &tracker_type);
+    if (t->closed || !t->owned) return Qnil;
+    t->closed = 1;
+    for (int k = 0; k < CACHE_KINDS; k++) {
+        if (!t->caches[k].busy) cache_release(&t->caches[k]);
+    }
+    if (t->owned && t->waiting == 0 && t->ptr) {
+        kat_tracker_free((kat_tracker_t *)t->ptr);
+        t->ptr = NULL;
+    }
+    return Qnil;
+}
+
+static VALUE tracker_closed_p(VALUE self) {
+    return ((tracker *)rb_check_typeddata(self, &tracker_type))->closed ? Qtrue : Qfalse;
+}
+
+/* @api private (Group#close): frees the native group handle. Idempotent. */
+static VALUE group_native_close(VALUE self) {
+    group *g = rb_check_typeddata(self, &group_type);
+    kat_group_t *p = g->ptr;
+    g->ptr = NULL;
+    kat_group_free(p);
+    return Qnil;
+}
+
+static VALUE group_closed_p(VALUE self) {
+    return ((group *)rb_check_typeddata(self, &group_type))->ptr == NULL ? Qtrue : Qfalse;
 }
 
 static VALUE tracker_limit(VALUE self) {
@@ -815,11 +861,11 @@ static VALUE topic_eql(VALUE self, VALUE other) {
 /* ========================================================= Kat::Group */
 
 static VALUE group_name(VALUE self) {
-    return get_group(self)->name;
+    return ((group *)rb_check_typeddata(self, &group_type))->name;
 }
 
 static VALUE group_tracker(VALUE self) {
-    return get_group(self)->tracker;
+    return ((group *)rb_check_typeddata(self, &group_type))->tracker;
 }
 
 static VALUE group_generation(VALUE self, VALUE topic, VALUE partition) {
@@ -1105,7 +1151,8 @@ static VALUE karafka_generation(VALUE self, VALUE topic, VALUE partition) {
     if (entry == Qundef) return rb_funcall(self, id_generation_of_unknown, 2, topic, partition);
     int32_t p = partition_or_neg(partition);
     if (p < 0) return INT2FIX(0);
-    group *g = get_group(RARRAY_AREF(entry, 0));
+    group *g = rb_check_typeddata(RARRAY_AREF(entry, 0), &group_type);
+    if (g->ptr == NULL) return INT2FIX(0);
     VALUE name = RARRAY_AREF(entry, 1);
     uint64_t gen = 0;
     if (kat_group_generation_n(g->ptr, RSTRING_PTR(name), (size_t)RSTRING_LEN(name), p, &gen) != KAT_OK) {
@@ -1226,6 +1273,8 @@ RUBY_FUNC_EXPORTED void Init_kat_ext(void) {
     rb_define_method(cTracker, "to_json", tracker_to_json, -1);
     rb_define_method(cTracker, "generations_json", tracker_generations_json, 0);
     rb_define_method(cTracker, "generations_topics_limit", tracker_limit, 0);
+    rb_define_method(cTracker, "close", tracker_close, 0);
+    rb_define_method(cTracker, "closed?", tracker_closed_p, 0);
 
     cGroup = rb_define_class_under(mKat, "Group", rb_cObject);
     rb_undef_alloc_func(cGroup);
@@ -1240,6 +1289,8 @@ RUBY_FUNC_EXPORTED void Init_kat_ext(void) {
     rb_define_method(cGroup, "lost", group_lost, 0);
     rb_define_method(cGroup, "reset", group_reset, 0);
     rb_define_method(cGroup, "stats", group_stats, 0);
+    rb_define_private_method(cGroup, "__close", group_native_close, 0);
+    rb_define_method(cGroup, "closed?", group_closed_p, 0);
     rb_define_method(cGroup, "assigned_native", group_assigned_native, 1);
     rb_define_method(cGroup, "revoked_native", group_revoked_native, 1);
     rb_define_method(cGroup, "replace_native", group_replace_native, 1);

@@ -20,8 +20,18 @@ module Kat
   #   `partition(topic, partition)` (a Kat::Partition handle), `stats`,
   #   `name`, `tracker`.
   class Group
+    # Frees the native group handle now and drops it from its tracker's
+    # cache (Tracker#group then gives a new object for the same group; the
+    # group's state is kept). Idempotent; later calls on this object raise
+    # Kat::InvalidArgument. Do not close a group another thread still uses.
+    def close
+      __close
+      tracker.send(:forget_group, self)
+      nil
+    end
+
     def inspect
-      "#<Kat::Group #{name}>"
+      "#<Kat::Group #{name}#{closed? ? ' closed' : ''}>"
     end
     alias to_s inspect
 

@@ -111,6 +111,8 @@ module Kat
 
     # Never blocks: no lock, no wait; one wait-free snapshot read.
     def inspect
+      return "#<Kat::Tracker closed>" if closed?
+
       epoch, groups, partitions = __summary
       "#<Kat::Tracker#{global? ? ' global' : ''} epoch=#{epoch} groups=#{groups} partitions=#{partitions}>"
     rescue StandardError => e
@@ -126,6 +128,11 @@ module Kat
     end
 
     private
+
+    # Group#close: forget the closed object (under the same lock as inserts).
+    def forget_group(group)
+      @group_lock.synchronize { @groups.delete_if { |_, g| g.equal?(group) } }
+    end
 
     def setup
       @groups = {}
