@@ -217,8 +217,6 @@ typedef struct tracker {
     const kat_tracker_t *ptr;
     int owned;
     cache caches[CACHE_KINDS];
-    kat_partition_record_t *records; /* scratch for record copies */
-    size_t records_cap;
     VALUE routes; /* the Karafka drop-in's routing topics, or Qnil */
     uint64_t routes_version;
     int waiting;  /* threads in wait_for_change (without the GVL) */
@@ -258,14 +256,13 @@ static void cache_release(cache *c) {
 static void tracker_free(void *p) {
     tracker *t = p;
     for (int k = 0; k < CACHE_KINDS; k++) cache_release(&t->caches[k]);
-    free(t->records);
     if (t->owned && t->ptr) kat_tracker_free((kat_tracker_t *)t->ptr);
     xfree(t);
 }
 
 static size_t tracker_memsize(const void *p) {
     const tracker *t = p;
-    size_t n = sizeof *t + t->records_cap * sizeof(kat_partition_record_t);
+    size_t n = sizeof *t;
     for (int k = 0; k < CACHE_KINDS; k++) {
         if (t->caches[k].entries) n += st_memsize(t->caches[k].entries);
     }
@@ -637,18 +634,6 @@ typedef struct build {
     VALUE result;
 } build;
 
-static kat_partition_record_t *records_buffer(tracker *t, size_t n) {
-    if (n > t->records_cap) {
-        size_t cap = t->records_cap ? t->records_cap : 64;
-        while (cap < n) cap *= 2;
-        kat_partition_record_t *p = realloc(t->records, cap * sizeof *p);
-        if (p == NULL) rb_raise(rb_eNoMemError, "kat: no memory for %zu records", n);
-        t->records = p;
-        t->records_cap = cap;
-    }
-    return t->records;
-}
-
 /* The frozen value of one topic: sorted partitions (assignments), partition
  * => Kat::PartitionState (generations) or partition => Integer (numbers). */
 static VALUE topic_value(build *b, size_t gi, size_t ti, const kat_topic_view_t *tv, size_t count) {
@@ -660,15 +645,22 @@ static VALUE topic_value(build *b, size_t gi, size_t ti, const kat_topic_view_t 
         RB_ALLOCV_END(tmp);
         return rb_obj_freeze(arr);
     }
-    kat_partition_record_t *recs = records_buffer(b->t, count);
+    /* A buffer of this build's own: builds on other threads may interleave. */
+    VALUE tmp = 0;
+    kat_partition_record_t *recs = RB_ALLOCV_N(kat_partition_record_t, tmp, count ? count : 1);
     size_t n = 0;
-    CHECK_KAT(kat_snapshot_known_topic_records(b->snap, gi, ti, recs, count, &n), NULL);
+    kat_result rc = kat_snapshot_known_topic_records(b->snap, gi, ti, recs, count, &n);
+    if (rc != KAT_OK) {
+        RB_ALLOCV_END(tmp);
+        raise_kat(rc, NULL);
+    }
     VALUE h = rb_hash_new();
     for (size_t i = 0; i < n; i++) {
         VALUE v = b->kind == CACHE_GENERATIONS ? make_state(recs[i].generation, recs[i].status)
                                                : ULL2NUM(recs[i].generation);
         rb_hash_aset(h, INT2FIX(recs[i].partition), v);
     }
+    RB_ALLOCV_END(tmp);
     return rb_obj_freeze(h);
 }
 
