@@ -40,6 +40,7 @@ mod json;
 mod name;
 #[cfg(feature = "rdkafka")]
 pub mod rdkafka;
+mod runtime;
 mod snapshot;
 mod tracker;
 

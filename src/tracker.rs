@@ -20,6 +20,7 @@ use crate::name::{
     group_hasher, key_hash, topic_hash, validate_group, validate_partition, validate_topic,
     GroupHasher, Name,
 };
+use crate::runtime::{mono_ns, GroupRuntime};
 use crate::snapshot::{
     shard_of, Generations, GroupStats, GroupView, PartitionRecord, Snapshot, Status, TopicEdit,
     TopicView,
@@ -49,6 +50,9 @@ pub(crate) struct Inner {
     /// `wait_for_change` callers waiting now (under the mutex), so a publish
     /// with nobody waiting skips the wake-up system call.
     changed: (Mutex<usize>, Condvar),
+    /// Per-group state outside snapshots, by group name (see
+    /// `crate::runtime`). Entries are never removed: one per group name.
+    runtimes: Mutex<HashMap<Name, Arc<GroupRuntime>>>,
 }
 
 /// State only writers touch, under `Inner::writer`.
@@ -60,6 +64,9 @@ struct Writer {
     /// Atomic cells behind partition handles, by (group, topic).
     cells: HashMap<(Name, Name), HashMap<i32, Arc<HandleCell>>>,
     cells_sweep_at: usize,
+    /// Set only at process exit (see [`Tracker::release_at_exit`]): a plain
+    /// pointer to the start of the published snapshot's allocation.
+    exit_anchor: Option<Arc<Snapshot>>,
 }
 
 /// The atomic word a [`PartitionHandle`] reads: `generation << 2 | status`.
@@ -187,6 +194,9 @@ pub struct Group {
     name: Name,
     /// The index hasher after the group name: by-name reads hash the topic only.
     hasher: GroupHasher,
+    /// State of this group outside snapshots, shared by every `Group` value
+    /// of this name on this tracker.
+    runtime: Arc<GroupRuntime>,
 }
 
 impl std::fmt::Debug for Group {
@@ -640,15 +650,29 @@ impl Tracker {
                     lru: BTreeMap::new(),
                     cells: HashMap::new(),
                     cells_sweep_at: 64,
+                    exit_anchor: None,
                 }),
                 changed: (Mutex::new(0), Condvar::new()),
+                runtimes: Mutex::new(HashMap::new()),
             }),
         }
     }
 
     /// The process-wide tracker, created on first use and never dropped.
+    ///
+    /// At process exit (`exit()` or a return from `main`, through the C
+    /// runtime's `atexit`) it is emptied as by [`clear`](Tracker::clear), so
+    /// that memory checkers such as valgrind see nothing of it left
+    /// allocated; a thread still running then reads an empty tracker.
     pub fn global() -> &'static Tracker {
-        GLOBAL.get_or_init(Tracker::new)
+        GLOBAL.get_or_init(|| {
+            // SAFETY: `atexit` only stores the function pointer; the function
+            // is a plain `extern "C" fn()` that never unwinds (it catches
+            // panics), as the C runtime requires. Registration can only fail
+            // for lack of memory, which costs nothing but the release.
+            unsafe { libc::atexit(release_global_at_exit) };
+            Tracker::new()
+        })
     }
 
     /// The process-wide tracker if something already created it.
@@ -656,14 +680,26 @@ impl Tracker {
         GLOBAL.get()
     }
 
-    /// The group with this name (get-or-create: no state is created until its
-    /// first event). Validates the name; never locks; allocates the name once.
+    /// The group with this name (get-or-create: no assignment state is
+    /// created until its first event). Validates the name; allocates the name
+    /// once; takes the short lock of the per-group runtime registry (never the
+    /// writers' lock, never one readers take).
     pub fn group(&self, name: &str) -> Result<Group, Error> {
         validate_group(name)?;
+        let name = Name::new(name);
+        let runtime = self
+            .inner
+            .runtimes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(name.clone())
+            .or_default()
+            .clone();
         Ok(Group {
             inner: self.inner.clone(),
-            name: Name::new(name),
-            hasher: group_hasher(name),
+            hasher: group_hasher(name.as_str()),
+            name,
+            runtime,
         })
     }
 
@@ -800,6 +836,33 @@ impl Tracker {
     fn publish(&self, next: Snapshot) {
         self.inner.publish(next);
     }
+
+    /// Empties the tracker for process exit: what [`clear`](Tracker::clear)
+    /// does, plus dropping the writer's tables.
+    ///
+    /// Why: the published snapshot is reachable only through the pointer
+    /// `arc-swap` keeps (`Arc::into_raw`, which points past the reference
+    /// counts), and hash tables only through pointers into the middle of
+    /// their allocations, so memcheck reports a live global tracker's memory
+    /// as "possibly lost". After this, what is left is one empty snapshot
+    /// (with no table allocated) that `exit_anchor` points to from its start.
+    fn release_at_exit(&self) {
+        self.clear();
+        let mut w = self.inner.lock_writer();
+        // Cells of handles still held stay alive through those handles.
+        w.cells = HashMap::new();
+        w.lru = BTreeMap::new();
+        w.exit_anchor = Some(self.inner.current.load_full());
+    }
+}
+
+/// Registered with `atexit` when the global tracker is created.
+extern "C" fn release_global_at_exit() {
+    let _ = std::panic::catch_unwind(|| {
+        if let Some(t) = GLOBAL.get() {
+            t.release_at_exit();
+        }
+    });
 }
 
 /// Trackers a thread keeps a cached snapshot of (most threads read one).
@@ -907,6 +970,36 @@ impl Group {
     /// The name with a trailing NUL, for the C ABI.
     pub(crate) fn name_with_nul(&self) -> &str {
         self.name.with_nul()
+    }
+
+    /// Records that the consumer polled now (the glue calls this after every
+    /// poll). Lock-free: one monotonic clock read and two atomic operations
+    /// on the group's runtime state; publishes nothing, so the epoch does not
+    /// advance. Any thread.
+    #[inline]
+    pub fn mark_poll(&self) {
+        self.runtime.mark_poll();
+    }
+
+    /// How many poll marks the group received ([`mark_poll`](Self::mark_poll)).
+    /// One atomic load.
+    pub fn poll_count(&self) -> u64 {
+        self.runtime.polls.load(Ordering::Relaxed)
+    }
+
+    /// Time since the last poll mark, or `None` if the group was never
+    /// marked. One atomic load and one clock read.
+    pub fn since_last_poll(&self) -> Option<Duration> {
+        self.runtime
+            .last_poll_ns()
+            .map(|t| Duration::from_nanos(mono_ns().saturating_sub(t)))
+    }
+
+    /// The group's state outside snapshots (shared by every `Group` value of
+    /// this name on this tracker).
+    #[allow(dead_code)]
+    pub(crate) fn runtime(&self) -> &Arc<GroupRuntime> {
+        &self.runtime
     }
 
     /// The tracker this group belongs to.

@@ -198,7 +198,7 @@ static int kind_is_routed(enum cache_kind k) {
  * view's address (partitions or records) in `snapshot` to a frozen Ruby
  * [Kat::Topic, value] pair. */
 typedef struct cache {
-    const kat_snapshot_t *snapshot;
+    kat_snapshot_t *snapshot;
     st_table *entries;
     uint64_t epoch;
     uint64_t routes_version; /* of the routes it was built with */
@@ -207,14 +207,14 @@ typedef struct cache {
     /* The snapshot the last rebuild replaced: freed by the next event this
      * gem records (so the reader that rebuilt does not pay for freeing it),
      * or by the next rebuild. */
-    const kat_snapshot_t *retired;
+    kat_snapshot_t *retired;
     /* While a rebuild runs: the new snapshot and table, freed on error. */
-    const kat_snapshot_t *next_snapshot;
+    kat_snapshot_t *next_snapshot;
     st_table *next_entries;
 } cache;
 
 typedef struct tracker {
-    const kat_tracker_t *ptr;
+    kat_tracker_t *ptr;
     int owned;
     cache caches[CACHE_KINDS];
     VALUE routes; /* the Karafka drop-in's routing topics, or Qnil */
@@ -256,7 +256,7 @@ static void cache_release(cache *c) {
 static void tracker_free(void *p) {
     tracker *t = p;
     for (int k = 0; k < CACHE_KINDS; k++) cache_release(&t->caches[k]);
-    if (t->owned && t->ptr) kat_tracker_free((kat_tracker_t *)t->ptr);
+    if (t->owned && t->ptr) kat_tracker_free(t->ptr);
     xfree(t);
 }
 
@@ -296,7 +296,7 @@ static tracker *get_tracker(VALUE self) {
  * recorded them: the writer pays for freeing what it superseded). */
 static void release_retired(tracker *t) {
     for (int k = 0; k < CACHE_KINDS; k++) {
-        const kat_snapshot_t *r = t->caches[k].retired;
+        kat_snapshot_t *r = t->caches[k].retired;
         t->caches[k].retired = NULL;
         if (r) kat_snapshot_free(r);
     }
@@ -352,7 +352,7 @@ static group *get_group(VALUE self) {
 /* ------------------------------------------------------------ the handle */
 
 typedef struct handle {
-    const kat_partition_handle_t *ptr;
+    kat_partition_handle_t *ptr;
     VALUE group;
     VALUE topic;
     int32_t partition;
@@ -503,7 +503,7 @@ static VALUE tracker_native_wait(VALUE self, VALUE epoch, VALUE ms) {
         rb_thread_call_without_gvl(wait_without_gvl, &a, RUBY_UBF_IO, NULL);
         t->waiting--;
         if (t->closed && t->waiting == 0 && t->owned) {
-            kat_tracker_free((kat_tracker_t *)t->ptr);
+            kat_tracker_free(t->ptr);
             t->ptr = NULL;
         }
         if (a.rc != KAT_OK) raise_kat(a.rc, NULL);
@@ -525,7 +525,7 @@ static VALUE tracker_close(VALUE self) {
         if (!t->caches[k].busy) cache_release(&t->caches[k]);
     }
     if (t->owned && t->waiting == 0 && t->ptr) {
-        kat_tracker_free((kat_tracker_t *)t->ptr);
+        kat_tracker_free(t->ptr);
         t->ptr = NULL;
     }
     return Qnil;
@@ -579,7 +579,7 @@ static kat_result generations_json(const void *g, char *buf, size_t cap, size_t 
 }
 
 static VALUE free_snapshot(VALUE p) {
-    kat_snapshot_free((const kat_snapshot_t *)p);
+    kat_snapshot_free((kat_snapshot_t *)p);
     return Qnil;
 }
 
@@ -590,7 +590,7 @@ static VALUE snapshot_json_body(VALUE p) {
 static VALUE tracker_to_json(int argc, VALUE *argv, VALUE self) {
     (void)argc;
     (void)argv;
-    const kat_snapshot_t *s = NULL;
+    kat_snapshot_t *s = NULL;
     CHECK_KAT(kat_tracker_snapshot(get_tracker(self)->ptr, &s), NULL);
     return rb_ensure(snapshot_json_body, (VALUE)s, free_snapshot, (VALUE)s);
 }
@@ -612,7 +612,7 @@ static VALUE tracker_generations_json(VALUE self) {
 
 /* @api private: [epoch, groups, partitions] of one snapshot, for #inspect. */
 static VALUE tracker_summary(VALUE self) {
-    const kat_snapshot_t *s = NULL;
+    kat_snapshot_t *s = NULL;
     CHECK_KAT(kat_tracker_snapshot(get_tracker(self)->ptr, &s), NULL);
     uint64_t e = 0;
     size_t groups = 0, parts = 0;
@@ -628,7 +628,7 @@ static VALUE tracker_summary(VALUE self) {
 typedef struct build {
     tracker *t;
     enum cache_kind kind;
-    const kat_snapshot_t *snap;
+    kat_snapshot_t *snap;
     st_table *previous; /* may be NULL */
     st_table *next;     /* may be NULL: no caching */
     VALUE result;
@@ -722,7 +722,7 @@ static VALUE build_body(VALUE arg) {
 
 /* Without the cache (another thread is rebuilding it): from scratch. */
 static VALUE build_uncached(tracker *t, enum cache_kind kind) {
-    const kat_snapshot_t *s = NULL;
+    kat_snapshot_t *s = NULL;
     CHECK_KAT(kat_tracker_snapshot(t->ptr, &s), NULL);
     build b = {t, kind, s, NULL, NULL, rb_hash_new()};
     VALUE result = rb_ensure(build_body, (VALUE)&b, free_snapshot, (VALUE)s);
@@ -886,7 +886,7 @@ static VALUE group_partition(VALUE self, VALUE topic, VALUE partition) {
     int32_t p = partition_arg(partition, Qnil);
     VALUE obj = handle_alloc(cPartition);
     handle *h = DATA_PTR(obj);
-    const kat_partition_handle_t *out = NULL;
+    kat_partition_handle_t *out = NULL;
     CHECK_KAT(kat_group_partition_n(g->ptr, RSTRING_PTR(ts), (size_t)RSTRING_LEN(ts), p, &out), NULL);
     h->ptr = out;
     h->group = g->name;
@@ -960,13 +960,18 @@ static int collect_topic(VALUE topic, VALUE partitions, VALUE arg) {
  * each name alone, so the error names the caller's topic (not an index into
  * the flattened list). */
 static void raise_for_topic(group *g, VALUE topics, kat_result rc) {
+    /* The list's own detail first: a successful call clears it. */
+    char detail[1024];
+    size_t len = kat_last_error_message(detail, sizeof detail);
+    if (len >= sizeof detail) len = sizeof detail - 1;
+    detail[len] = '\0';
     for (long i = 0; i < RARRAY_LEN(topics); i += 2) {
         VALUE name = RARRAY_AREF(topics, i);
         uint64_t unused = 0;
         kat_result r = kat_group_generation_n(g->ptr, RSTRING_PTR(name), (size_t)RSTRING_LEN(name), 0, &unused);
         if (r != KAT_OK) raise_kat(r, NULL);
     }
-    raise_kat(rc, NULL);
+    raise_code(rc, rb_utf8_str_new_cstr(len ? detail : kat_result_message((unsigned)rc)));
 }
 
 /* The #partition of an object standing for a partition (rdkafka-ruby's
@@ -1120,7 +1125,7 @@ static VALUE handle_owned_at_p(VALUE self, VALUE generation) {
 
 static VALUE handle_close(VALUE self) {
     handle *h = rb_check_typeddata(self, &handle_type);
-    const kat_partition_handle_t *p = h->ptr;
+    kat_partition_handle_t *p = h->ptr;
     h->ptr = NULL;
     kat_partition_handle_free(p);
     return Qnil;
