@@ -14,7 +14,7 @@ Gem::Specification.new do |spec|
   TEXT
   spec.authors = ["The kat developers"]
   spec.license = "MIT OR Apache-2.0"
-  spec.required_ruby_version = ">= 2.7"
+  spec.required_ruby_version = ">= 3.0" # rb_enc_interned_str, rb_str_to_interned_str
 
   spec.files = Dir["lib/**/*.rb"] + Dir["ext/kat/*.{c,rb}"] +
                Dir["ext/kat/crate/**/*"].select { |f| File.file?(f) } +
