@@ -71,13 +71,16 @@ section = <<~MD
   which copies the snapshot's 256 index-shard pointers (256 reference-count
   increments, and as many decrements when the superseded snapshot is freed);
   measured from C on this machine that is about 2.5 µs per event with 1 000
-  partitions tracked, most of the peer's whole 1-partition event in Ruby.
+  partitions tracked when the machine is quiet (twice that under load), most
+  of the peer's whole 1-partition event in Ruby.
   The gem's own part of an event is one native call (the Hash or
   TopicPartitionList read in C, names checked by libkat only when it refuses
   them, routing topics resolved once per name, no wake-up system call when
   nobody waits for a change). `generation` is one native call (routing topic
-  found by identity, name passed by pointer and length) and its ratio moves
-  with the load on the shared machine (2.2× to 3.9× across runs here).
+  found by identity, name passed by pointer and length); its ratio moves with
+  the load on this shared 2-core machine (from about 2× to 3.9× across runs
+  while other builds ran) and, net of the measuring loop, was
+  #{format('%.2f', (results['peer']['generation'] - results['kat']['loop']).fdiv(results['kat']['generation'] - results['kat']['loop']))}× in this run.
   #{END_MARK}
 MD
 
