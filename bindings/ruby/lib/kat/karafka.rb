@@ -15,7 +15,8 @@ module Kat
     #
     # The kat group of a routing topic is its subscription group's id, so
     # kat's own reads (Kat.tracker.assignments, partition handles, JSON) and
-    # any C/C++ code in the process see the same state.
+    # any C/C++ code sharing the gem's libkat (see README: KAT_LIBRARY) see
+    # the same state.
     #
     # Like Karafka's, it is a singleton: `.instance` feeds Kat.tracker.
     # `.new(tracker:)` makes one for another Kat::Tracker (tests, isolation);

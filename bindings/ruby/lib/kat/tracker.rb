@@ -4,8 +4,10 @@ module Kat
   # The registry of assignments and generations: which partitions this
   # process owns now, per group, and how many times each was assigned.
   #
-  # `Kat.tracker` is the process-wide one (shared with any C, C++ or Rust
-  # code in the process that uses kat_tracker_global()); `Tracker.new` makes
+  # `Kat.tracker` is the process-wide one (kat_tracker_global() of the libkat
+  # the gem was built with: linked in, it is the gem's own; built with
+  # KAT_LIBRARY pointing at a libkat.so, it is shared with every user of that
+  # library in the process); `Tracker.new` makes
   # an independent one (tests, isolation).
   #
   # Native methods (kat_ext), each one call into libkat with no Ruby
@@ -157,8 +159,8 @@ module Kat
     end
   end
 
-  # The process-wide tracker (kat_tracker_global()): shared with every other
-  # kat user in the process. Same object on every call.
+  # The process-wide tracker (kat_tracker_global() of the gem's libkat).
+  # Same object on every call.
   def self.tracker
     Tracker.global
   end
