@@ -169,6 +169,10 @@ typedef struct kat_group_stats_t {
   uint64_t reset_events;
   // Time of the group's last change, ms since the Unix epoch (0: never).
   uint64_t last_change_unix_ms;
+  // Rebalances the librdkafka glue failed to handle for this group
+  // (`kat_group_glue_failure`). Runtime state, not part of snapshots:
+  // filled by `kat_group_stats`, always 0 in a snapshot's group view.
+  uint64_t glue_failures;
 } kat_group_stats_t;
 
 // One topic a group has generations for (assigned now or not), in a
@@ -465,11 +469,21 @@ enum kat_result kat_group_is_assigned(const struct kat_group_t *group,
                                       int32_t partition,
                                       bool *out_assigned);
 
-// Writes the group's event counters.
+// Writes the group's event counters, and the glue failures counted so far.
 //
 // Thread-safe; wait-free.
 enum kat_result kat_group_stats(const struct kat_group_t *group,
                                 struct kat_group_stats_t *out_stats);
+
+// Counts one rebalance the librdkafka glue failed to handle for `group`
+// (`kat_rdkafka.h` calls it on each failure; other glue may too). Shown as
+// `glue_failures` by `kat_group_stats`. Changes no assignment and does not
+// advance the epoch. A NULL `group` is ignored. Unlike every other entry
+// point it leaves the calling thread's last error as it is, since it is
+// called right after a failure whose detail must stay readable.
+//
+// Thread-safe; one atomic add.
+void kat_group_glue_failure(struct kat_group_t *group);
 
 // Gets a handle on `topic`/`partition` of this group, for one-load
 // ownership checks (`kat_partition_handle_state`). The key need not be

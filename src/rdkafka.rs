@@ -169,13 +169,35 @@ impl From<Error> for RebalanceError {
 /// [`RebalanceError::Rdkafka`] when librdkafka refused the assign call (the
 /// tracker is unchanged, like librdkafka's assignment);
 /// [`RebalanceError::Kat`] when kat rejected the list after librdkafka
-/// accepted it (cannot happen with lists librdkafka delivers).
+/// accepted it (cannot happen with lists librdkafka delivers). Either way
+/// the failure is also counted in the group's
+/// [`glue_failures`](Group::glue_failures).
 ///
 /// # Safety
 /// `rk` must be a live consumer handle and `partitions` NULL or a live
 /// partition list — in practice, exactly the arguments librdkafka passed to
 /// the rebalance callback, used before the callback returns.
 pub unsafe fn rebalance(
+    group: &Group,
+    rk: *mut rd_kafka_t,
+    err: rd_kafka_resp_err_t,
+    partitions: *mut rd_kafka_topic_partition_list_t,
+) -> Result<Rebalanced, RebalanceError> {
+    // SAFETY: the caller's contract, passed on unchanged.
+    let result = unsafe { apply(group, rk, err, partitions) };
+    if result.is_err() {
+        // Counted per group ([`Group::glue_failures`]): a ready callback
+        // has no other way to make its failures observable.
+        group.record_glue_failure();
+    }
+    result
+}
+
+/// The body of [`rebalance`] (which counts its failures).
+///
+/// # Safety
+/// As [`rebalance`].
+unsafe fn apply(
     group: &Group,
     rk: *mut rd_kafka_t,
     err: rd_kafka_resp_err_t,
