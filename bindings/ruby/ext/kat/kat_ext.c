@@ -908,9 +908,9 @@ static VALUE group_reset(VALUE self) {
 static VALUE group_stats(VALUE self) {
     kat_group_stats_t s;
     CHECK_KAT(kat_group_stats(get_group(self)->ptr, &s), NULL);
-    VALUE args[5] = {ULL2NUM(s.assigned_events), ULL2NUM(s.revoked_events), ULL2NUM(s.lost_events),
-                     ULL2NUM(s.reset_events), ULL2NUM(s.last_change_unix_ms)};
-    return rb_class_new_instance(5, args, cGroupStats);
+    VALUE args[6] = {ULL2NUM(s.assigned_events), ULL2NUM(s.revoked_events), ULL2NUM(s.lost_events),
+                     ULL2NUM(s.reset_events), ULL2NUM(s.last_change_unix_ms), ULL2NUM(s.glue_failures)};
+    return rb_class_new_instance(6, args, cGroupStats);
 }
 
 /* ---- events ---- */

@@ -63,9 +63,10 @@ module Kat
     end
   end
 
-  # A group's event counters (only events that changed something count).
+  # A group's event counters (only events that changed something count),
+  # and the rebalances the librdkafka glue failed to handle for it.
   GroupStats = Struct.new(:assigned_events, :revoked_events, :lost_events, :reset_events,
-                          :last_change_unix_ms) do
+                          :last_change_unix_ms, :glue_failures) do
     def initialize(*)
       super
       freeze
