@@ -108,6 +108,7 @@ class TestParity < Minitest::Test
     assert_equal({ "group" => "billing", "name" => "orders" }, JSON.parse(Kat::Topic.new("billing", "orders").to_json))
     stats = JSON.parse(tracker.group("billing").stats.to_json)
     assert_equal 1, stats["assigned_events"]
+    assert_equal 0, stats["glue_failures"]
     handle = tracker.partition("billing", "orders", 0)
     assert_equal({ "group" => "billing", "topic" => "orders", "partition" => 0 }, JSON.parse(handle.to_json))
   end
