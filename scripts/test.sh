@@ -16,10 +16,16 @@ echo "== cargo test"
 cargo test --all-features
 echo "== bounded memory at full size (1 000 000 topics, release)"
 cargo test --release --test memory
-echo "== ruby"
-cargo build --release --lib
-KAT_LIBRARY="$(cargo metadata --format-version 1 --no-deps | ruby -rjson -e 'puts JSON.parse(STDIN.read)["target_directory"]')/release/libkat.so" \
-  ruby -Ibindings/ruby/lib -Ibindings/ruby/test bindings/ruby/test/all.rb
+echo "== ruby (the .gem built, installed into a temporary GEM_HOME, every test run against it)"
+ruby_tmp="$(mktemp -d)"
+trap 'rm -rf "$ruby_tmp"' EXIT
+(cd bindings/ruby && rake stage && gem build kat.gemspec --output "$ruby_tmp/kat.gem")
+# The extension's cargo build shares this checkout's target directory, so the
+# compiled dependencies are reused; the gem itself carries the crate sources.
+CARGO_TARGET_DIR="$(cargo metadata --format-version 1 --no-deps | ruby -rjson -e 'puts JSON.parse(STDIN.read)["target_directory"]')" \
+  GEM_HOME="$ruby_tmp/gems" gem install --local --no-document "$ruby_tmp/kat.gem"
+GEM_HOME="$ruby_tmp/gems" GEM_PATH="$ruby_tmp/gems:$(ruby -e 'print Gem.path.join(":")')" KAT_TEST_INSTALLED_GEM=1 \
+  ruby -Ibindings/ruby/test bindings/ruby/test/all.rb
 
 # --- Python binding (bindings/python) -----------------------------------------
 # A fresh venv, as a user would: pip-install the package from source (maturin
@@ -28,7 +34,7 @@ KAT_LIBRARY="$(cargo metadata --format-version 1 --no-deps | ruby -rjson -e 'put
 # cluster). Everything it needs comes from PyPI into the venv.
 echo "== python"
 py_tmp="$(mktemp -d)"
-trap 'rm -rf "$py_tmp"' EXIT
+trap 'rm -rf "${ruby_tmp:-}" "$py_tmp"' EXIT
 python3 -m venv "$py_tmp/venv"
 (cd bindings/python && cargo fmt -- --check)
 py="$py_tmp/venv/bin/python"

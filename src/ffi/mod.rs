@@ -29,6 +29,7 @@
 mod by_len;
 mod generations;
 mod group;
+mod known;
 mod list;
 mod partition;
 mod result;
@@ -38,6 +39,7 @@ mod tracker;
 pub use by_len::*;
 pub use generations::*;
 pub use group::*;
+pub use known::*;
 pub use list::*;
 pub use partition::*;
 pub use result::*;
