@@ -91,6 +91,15 @@ typedef enum kat_status {
   KAT_STATUS_LOST = 3,
 } kat_status;
 
+// The text formats of `kat_tracker_metrics`.
+typedef enum kat_metrics_format {
+  // Prometheus' text exposition format 0.0.4
+  // (`text/plain; version=0.0.4`).
+  KAT_METRICS_PROMETHEUS = 0,
+  // OpenMetrics 1.0.0 text (`application/openmetrics-text`).
+  KAT_METRICS_OPENMETRICS = 1,
+} kat_metrics_format;
+
 // A frozen copy of every generation (revoked and lost included), sorted by
 // group, topic and partition. Free with `kat_generations_free`. Read-only,
 // thread-safe.
@@ -357,6 +366,32 @@ enum kat_result kat_group_partition(const struct kat_group_t *group,
                                     const char *topic_name,
                                     int32_t partition,
                                     const struct kat_partition_handle_t **out_handle);
+
+// Writes the tracker's metrics as Prometheus text (`format` =
+// `KAT_METRICS_PROMETHEUS`) or OpenMetrics (`KAT_METRICS_OPENMETRICS`) into
+// `buf`, NUL-terminated: one series per partition owned now
+// (`kat_partition_generation`, value = its generation) and the group
+// counters; the README's "Monitoring" section lists them.
+//
+// Sizes work like `snprintf`: `*out_len` always receives the text's length
+// without the NUL — also when `buf` is too small (then
+// `KAT_ERR_BUFFER_TOO_SMALL` is returned and `buf` is not written) — and
+// `buf = NULL, cap = 0` only asks for it. The text can grow between two
+// calls (a rebalance, or a clock second passing); retry with a little
+// headroom.
+//
+// Thread-safe; reads one snapshot (wait-free) and allocates the text.
+enum kat_result kat_tracker_metrics(const struct kat_tracker_t *tracker,
+                                    unsigned int format,
+                                    char *buf,
+                                    size_t cap,
+                                    size_t *out_len);
+
+// The HTTP `Content-Type` of a metrics format, as a static NUL-terminated
+// string; NULL for an unknown format.
+//
+// Thread-safe.
+const char *kat_metrics_content_type(unsigned int format);
 
 // Writes the handle's generation and status, read with one atomic load: a
 // reader never sees an assignment without its generation.

@@ -37,6 +37,7 @@
 mod error;
 pub mod ffi;
 mod json;
+mod metrics;
 mod name;
 #[cfg(feature = "rdkafka")]
 pub mod rdkafka;
@@ -44,6 +45,9 @@ mod snapshot;
 mod tracker;
 
 pub use error::{Error, ErrorKind};
+pub use metrics::{
+    consumer_group_of, MetricsFormat, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE,
+};
 pub use name::{validate_group, validate_topic, MAX_GROUP_NAME_LEN, MAX_TOPIC_NAME_LEN};
 pub use snapshot::{
     AssignedPartition, GenerationEntry, Generations, GroupStats, GroupView, PartitionRecord,

@@ -435,6 +435,32 @@ fn panic_c_contains_a_panic_and_keeps_working() {
 }
 
 #[test]
+fn metrics_c_scrapes_prometheus_text_that_promtool_accepts() {
+    let file = work_dir().join("metrics-from-c.prom");
+    let arg = file.to_str().expect("UTF-8 path");
+    run_everywhere(
+        &c_program("metrics", &["metrics.c"]),
+        &[arg],
+        &Expect::ChecksPassed("metrics"),
+        &[],
+    );
+    if std::env::var_os("KAT_SKIP_METRICS_PARSERS").is_some() {
+        return;
+    }
+    let out = run(Command::new("promtool")
+        .arg("check")
+        .arg("metrics")
+        .stdin(std::fs::File::open(&file).expect("metrics.c wrote its scrape")));
+    check_success("promtool check metrics (metrics.c's scrape)", &out);
+    assert!(
+        out.stdout.is_empty() && out.stderr.is_empty(),
+        "promtool findings:\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn quickstart_c_prints_the_snapshot() {
     run_everywhere(
         &c_program("quickstart", &["quickstart.c"]),

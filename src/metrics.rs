@@ -1,0 +1,389 @@
+//! Prometheus and OpenMetrics text exposition of what the tracker knows.
+//!
+//! Everything comes from one published [`Snapshot`] (a wait-free load), so a
+//! scrape is consistent at one epoch, and a partition that is revoked or lost
+//! is simply not in the next scrape: series are generated from the current
+//! assignment, never remembered.
+//!
+//! Metric names follow the Java client's consumer coordinator metrics where
+//! one exists (`assigned-partitions` → `kat_assigned_partitions`,
+//! `rebalance-total` → `kat_rebalance_total`, `last-rebalance-seconds-ago` →
+//! `kat_last_rebalance_seconds_ago`), prefixed `kat_`, with units in the name
+//! and `_total` on counters. Labels follow OpenTelemetry's messaging
+//! attributes: `messaging_consumer_group_name`, `messaging_destination_name`
+//! (the topic) and `messaging_destination_partition_id`; `kat_group` carries
+//! the kat group (one consumer membership) the series belongs to.
+
+use std::fmt::Write;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::{Snapshot, Tracker};
+
+/// Which text format to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MetricsFormat {
+    /// Prometheus' text exposition format, version 0.0.4.
+    Prometheus,
+    /// OpenMetrics 1.0.0 text (counter families without `_total`, `# EOF`).
+    OpenMetrics,
+}
+
+/// The `Content-Type` of [`MetricsFormat::Prometheus`] output.
+pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// The `Content-Type` of [`MetricsFormat::OpenMetrics`] output.
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+impl MetricsFormat {
+    /// The HTTP `Content-Type` a server sends with this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            MetricsFormat::Prometheus => PROMETHEUS_CONTENT_TYPE,
+            MetricsFormat::OpenMetrics => OPENMETRICS_CONTENT_TYPE,
+        }
+    }
+
+    /// The format to answer a scrape with, from its `Accept` header:
+    /// OpenMetrics when the scraper lists `application/openmetrics-text`,
+    /// Prometheus' text format otherwise (what Prometheus itself asks for
+    /// first is OpenMetrics).
+    pub fn negotiate(accept: Option<&str>) -> MetricsFormat {
+        match accept {
+            Some(a) if a.contains("application/openmetrics-text") => MetricsFormat::OpenMetrics,
+            _ => MetricsFormat::Prometheus,
+        }
+    }
+}
+
+/// The consumer group a kat group belongs to: its name up to the first `/`
+/// (kat groups are named `<group.id>` or `<group.id>/<member>`).
+pub fn consumer_group_of(kat_group: &str) -> &str {
+    kat_group.split('/').next().unwrap_or(kat_group)
+}
+
+/// Label names (OpenTelemetry messaging attributes, dots as underscores).
+const L_CONSUMER_GROUP: &str = "messaging_consumer_group_name";
+const L_KAT_GROUP: &str = "kat_group";
+const L_TOPIC: &str = "messaging_destination_name";
+const L_PARTITION: &str = "messaging_destination_partition_id";
+
+/// Writes metric families one after the other, in either format.
+pub(crate) struct Writer<'a> {
+    out: &'a mut String,
+    format: MetricsFormat,
+}
+
+/// The kind of a metric family.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Gauge,
+    Counter,
+}
+
+impl<'a> Writer<'a> {
+    pub(crate) fn new(out: &'a mut String, format: MetricsFormat) -> Writer<'a> {
+        Writer { out, format }
+    }
+
+    /// Starts a family. `name` is the sample name (counters end in `_total`).
+    pub(crate) fn family(&mut self, name: &str, kind: Kind, help: &str) {
+        let family = match (kind, self.format) {
+            (Kind::Counter, MetricsFormat::OpenMetrics) => {
+                name.strip_suffix("_total").unwrap_or(name)
+            }
+            _ => name,
+        };
+        let kind = match kind {
+            Kind::Gauge => "gauge",
+            Kind::Counter => "counter",
+        };
+        let _ = writeln!(self.out, "# HELP {family} {help}");
+        let _ = writeln!(self.out, "# TYPE {family} {kind}");
+    }
+
+    /// Writes one sample: `name{labels} value`.
+    pub(crate) fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: Value) {
+        self.out.push_str(name);
+        if !labels.is_empty() {
+            self.out.push('{');
+            for (i, (k, v)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.out.push(',');
+                }
+                self.out.push_str(k);
+                self.out.push_str("=\"");
+                push_label_value(self.out, v);
+                self.out.push('"');
+            }
+            self.out.push('}');
+        }
+        self.out.push(' ');
+        match value {
+            Value::Int(v) => {
+                let _ = write!(self.out, "{v}");
+            }
+            Value::Float(v) => push_float(self.out, v),
+        }
+        self.out.push('\n');
+    }
+
+    /// Ends the exposition (`# EOF` in OpenMetrics).
+    pub(crate) fn finish(self) {
+        if self.format == MetricsFormat::OpenMetrics {
+            self.out.push_str("# EOF\n");
+        }
+    }
+}
+
+/// A sample value.
+#[derive(Clone, Copy)]
+pub(crate) enum Value {
+    Int(u64),
+    Float(f64),
+}
+
+/// Escapes a label value: backslash, double quote and line feed (the same
+/// in both formats).
+fn push_label_value(out: &mut String, v: &str) {
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn push_float(out: &mut String, v: f64) {
+    if v.is_nan() {
+        out.push_str("NaN");
+    } else if v.is_infinite() {
+        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
+    } else if v == v.trunc() && v.abs() < 1e15 {
+        let _ = write!(out, "{}", v as i64);
+    } else {
+        let _ = write!(out, "{v}");
+    }
+}
+
+pub(crate) fn now_unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Writes the families that come from a snapshot. `now_ms` is the wall time
+/// the "seconds ago" gauges are computed against.
+pub(crate) fn write_snapshot(w: &mut Writer<'_>, snapshot: &Snapshot, now_ms: u64) {
+    let groups = snapshot.groups();
+
+    w.family(
+        "kat_assigned_partitions",
+        Kind::Gauge,
+        "Partitions the group owns now (Java client: assigned-partitions).",
+    );
+    for g in groups {
+        let labels = [
+            (L_CONSUMER_GROUP, consumer_group_of(g.name())),
+            (L_KAT_GROUP, g.name()),
+        ];
+        w.sample(
+            "kat_assigned_partitions",
+            &labels,
+            Value::Int(g.partition_count() as u64),
+        );
+    }
+
+    w.family(
+        "kat_partition_generation",
+        Kind::Gauge,
+        "One series per partition the group owns now; the value is its generation (times assigned). Revoked and lost partitions have no series.",
+    );
+    let mut partition = String::new();
+    for g in groups {
+        let cg = consumer_group_of(g.name());
+        for t in g.topics() {
+            for p in t.partitions() {
+                partition.clear();
+                let _ = write!(partition, "{}", p.partition);
+                w.sample(
+                    "kat_partition_generation",
+                    &[
+                        (L_CONSUMER_GROUP, cg),
+                        (L_KAT_GROUP, g.name()),
+                        (L_TOPIC, t.name()),
+                        (L_PARTITION, &partition),
+                    ],
+                    Value::Int(p.generation),
+                );
+            }
+        }
+    }
+
+    w.family(
+        "kat_rebalance_total",
+        Kind::Counter,
+        "Rebalances that assigned partitions to the group (Java client: rebalance-total; only assignments that changed something count).",
+    );
+    for g in groups {
+        let labels = [
+            (L_CONSUMER_GROUP, consumer_group_of(g.name())),
+            (L_KAT_GROUP, g.name()),
+        ];
+        w.sample(
+            "kat_rebalance_total",
+            &labels,
+            Value::Int(g.stats().assigned_events),
+        );
+    }
+
+    w.family(
+        "kat_rebalance_events_total",
+        Kind::Counter,
+        "Events that changed the group's assignment, by event: assigned, revoked, lost, reset.",
+    );
+    for g in groups {
+        let s = g.stats();
+        for (event, n) in [
+            ("assigned", s.assigned_events),
+            ("revoked", s.revoked_events),
+            ("lost", s.lost_events),
+            ("reset", s.reset_events),
+        ] {
+            w.sample(
+                "kat_rebalance_events_total",
+                &[
+                    (L_CONSUMER_GROUP, consumer_group_of(g.name())),
+                    (L_KAT_GROUP, g.name()),
+                    ("event", event),
+                ],
+                Value::Int(n),
+            );
+        }
+    }
+
+    w.family(
+        "kat_last_rebalance_seconds_ago",
+        Kind::Gauge,
+        "Seconds since the group's assignment last changed (Java client: last-rebalance-seconds-ago).",
+    );
+    for g in groups {
+        let last = g.stats().last_change_unix_ms;
+        let ago = now_ms.saturating_sub(last) as f64 / 1000.0;
+        w.sample(
+            "kat_last_rebalance_seconds_ago",
+            &[
+                (L_CONSUMER_GROUP, consumer_group_of(g.name())),
+                (L_KAT_GROUP, g.name()),
+            ],
+            Value::Float(ago),
+        );
+    }
+
+    w.family(
+        "kat_last_rebalance_timestamp_seconds",
+        Kind::Gauge,
+        "Unix time of the group's last assignment change.",
+    );
+    for g in groups {
+        w.sample(
+            "kat_last_rebalance_timestamp_seconds",
+            &[
+                (L_CONSUMER_GROUP, consumer_group_of(g.name())),
+                (L_KAT_GROUP, g.name()),
+            ],
+            Value::Float(g.stats().last_change_unix_ms as f64 / 1000.0),
+        );
+    }
+
+    w.family(
+        "kat_epoch",
+        Kind::Gauge,
+        "The tracker's epoch: advances by one on every event that changes something.",
+    );
+    w.sample("kat_epoch", &[], Value::Int(snapshot.epoch()));
+
+    w.family(
+        "kat_generations_topics",
+        Kind::Gauge,
+        "(group, topic) entries holding generations (bounded by generations_topics_limit).",
+    );
+    w.sample(
+        "kat_generations_topics",
+        &[],
+        Value::Int(snapshot.generations_topics() as u64),
+    );
+}
+
+impl Tracker {
+    /// The tracker's metrics in Prometheus text format or OpenMetrics (see
+    /// the README's "Monitoring" section for the list). Built from one
+    /// snapshot (a wait-free load), then allocates the text: for scrapes,
+    /// never for hot paths. Any thread.
+    pub fn metrics(&self, format: MetricsFormat) -> String {
+        let mut out = String::new();
+        self.write_metrics(format, &mut out);
+        out
+    }
+
+    /// [`metrics`](Tracker::metrics) appended to `out` (reuse one buffer
+    /// across scrapes).
+    pub fn write_metrics(&self, format: MetricsFormat, out: &mut String) {
+        let snapshot = self.snapshot();
+        out.reserve(1024 + 160 * snapshot.partition_count());
+        let mut w = Writer::new(out, format);
+        write_snapshot(&mut w, &snapshot, now_unix_ms());
+        w.finish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consumer_group_is_the_name_before_the_first_slash() {
+        assert_eq!(consumer_group_of("billing"), "billing");
+        assert_eq!(consumer_group_of("billing/0"), "billing");
+        assert_eq!(consumer_group_of("a/b/c"), "a");
+        assert_eq!(consumer_group_of("/x"), "");
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        let mut s = String::new();
+        push_label_value(&mut s, "a\\b\"c\nd é");
+        assert_eq!(s, "a\\\\b\\\"c\\nd é");
+    }
+
+    #[test]
+    fn floats_are_written_as_prometheus_reads_them() {
+        let f = |v: f64| {
+            let mut s = String::new();
+            push_float(&mut s, v);
+            s
+        };
+        assert_eq!(f(3.0), "3");
+        assert_eq!(f(1.5), "1.5");
+        assert_eq!(f(f64::NAN), "NaN");
+        assert_eq!(f(f64::INFINITY), "+Inf");
+        assert_eq!(f(1_700_000_000.123), "1700000000.123");
+    }
+
+    #[test]
+    fn counters_drop_total_from_the_family_name_in_openmetrics_only() {
+        let mut s = String::new();
+        let mut w = Writer::new(&mut s, MetricsFormat::OpenMetrics);
+        w.family("x_total", Kind::Counter, "h");
+        w.sample("x_total", &[], Value::Int(1));
+        w.finish();
+        assert_eq!(s, "# HELP x h\n# TYPE x counter\nx_total 1\n# EOF\n");
+        let mut s = String::new();
+        let mut w = Writer::new(&mut s, MetricsFormat::Prometheus);
+        w.family("x_total", Kind::Counter, "h");
+        w.sample("x_total", &[], Value::Int(1));
+        w.finish();
+        assert_eq!(s, "# HELP x_total h\n# TYPE x_total counter\nx_total 1\n");
+    }
+}
