@@ -34,6 +34,13 @@
 struct rd_kafka_topic_partition_list_s;
 
 
+// Default number of entries kept per group.
+#define DEFAULT_HISTORY_LIMIT 64
+
+// At most this many partitions are listed in one entry (the counts are
+// always exact).
+#define HISTORY_PARTITIONS_LIMIT 32
+
 // Longest group name accepted, in bytes.
 #define KAT_MAX_GROUP_NAME_LEN 1024
 
@@ -91,6 +98,20 @@ typedef enum kat_status {
   KAT_STATUS_LOST = 3,
 } kat_status;
 
+// A group's health (`kat_group_health`).
+typedef enum kat_health {
+  // No event was ever recorded for the group (or since `kat_tracker_clear`).
+  KAT_HEALTH_NEVER_JOINED = 0,
+  // Joined (at least one rebalance reached it), owns nothing.
+  KAT_HEALTH_STANDBY = 1,
+  // Owns at least one partition, no rebalance in progress.
+  KAT_HEALTH_ASSIGNED = 2,
+  // Between a revoke and the following assign.
+  KAT_HEALTH_REBALANCING = 3,
+  // The assignment was lost (or the client reset); nothing assigned since.
+  KAT_HEALTH_LOST = 4,
+} kat_health;
+
 // The text formats of `kat_tracker_metrics`.
 typedef enum kat_metrics_format {
   // Prometheus' text exposition format 0.0.4
@@ -99,6 +120,9 @@ typedef enum kat_metrics_format {
   // OpenMetrics 1.0.0 text (`application/openmetrics-text`).
   KAT_METRICS_OPENMETRICS = 1,
 } kat_metrics_format;
+
+// A group's health, as one wait-free read.
+typedef struct Health Health;
 
 // A frozen copy of every generation (revoked and lost included), sorted by
 // group, topic and partition. Free with `kat_generations_free`. Read-only,
@@ -171,6 +195,14 @@ typedef struct kat_group_stats_t {
   uint64_t last_change_unix_ms;
 } kat_group_stats_t;
 
+// A group's health and since when it holds.
+typedef struct kat_group_health_t {
+  // The state.
+  enum kat_health health;
+  // When it began, ms since the Unix epoch (0 for never joined).
+  uint64_t since_unix_ms;
+} kat_group_health_t;
+
 // A key's state, read from one atomic load.
 typedef struct kat_partition_state_t {
   // Times assigned (0: never).
@@ -222,6 +254,8 @@ typedef struct kat_topic_view_t {
   // Number of elements in `partitions` (≥ 1).
   size_t partition_count;
 } kat_topic_view_t;
+
+
 
 #ifdef __cplusplus
 extern "C" {
@@ -366,6 +400,43 @@ enum kat_result kat_group_partition(const struct kat_group_t *group,
                                     const char *topic_name,
                                     int32_t partition,
                                     const struct kat_partition_handle_t **out_handle);
+
+// Writes the group's health and since when it holds.
+//
+// Thread-safe; wait-free (one lookup in a published map, one atomic load);
+// never allocates.
+enum kat_result kat_group_health(const struct kat_group_t *group,
+                                 struct kat_group_health_t *out_health);
+
+// The snake-case name of a health state ("never_joined", "standby",
+// "assigned", "rebalancing", "lost"), static and NUL-terminated; NULL for
+// an unknown value.
+//
+// Thread-safe.
+const char *kat_health_name(unsigned int health);
+
+// Copies the group's rebalance history as a JSON array, oldest first (the
+// README's "Monitoring" section shows an entry). Sizes work like
+// `kat_tracker_metrics`: `*out_len` always receives the length without the
+// NUL, also with `KAT_ERR_BUFFER_TOO_SMALL`; `buf = NULL, cap = 0` only
+// asks for it.
+//
+// Thread-safe; takes the history wait-free, then allocates the text.
+enum kat_result kat_group_history_json(const struct kat_group_t *group,
+                                       char *buf,
+                                       size_t cap,
+                                       size_t *out_len);
+
+// Sets how many entries each group's history keeps (default 64, at least
+// 1); longer histories are cut at their group's next event.
+//
+// Thread-safe; takes the writers' lock.
+enum kat_result kat_tracker_set_history_limit(const struct kat_tracker_t *tracker, size_t limit);
+
+// Writes how many entries each group's history keeps.
+//
+// Thread-safe; wait-free.
+enum kat_result kat_tracker_history_limit(const struct kat_tracker_t *tracker, size_t *out_limit);
 
 // Writes the tracker's metrics as Prometheus text (`format` =
 // `KAT_METRICS_PROMETHEUS`) or OpenMetrics (`KAT_METRICS_OPENMETRICS`) into

@@ -36,6 +36,7 @@
 
 mod error;
 pub mod ffi;
+mod history;
 mod json;
 mod metrics;
 mod name;
@@ -45,6 +46,10 @@ mod snapshot;
 mod tracker;
 
 pub use error::{Error, ErrorKind};
+pub use history::{
+    Health, HealthState, History, HistoryEntry, HistoryKind, HistoryPartition,
+    DEFAULT_HISTORY_LIMIT, HISTORY_PARTITIONS_LIMIT,
+};
 pub use metrics::{
     consumer_group_of, MetricsFormat, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE,
 };

@@ -17,6 +17,7 @@
 use std::fmt::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::history::{Health, Registry};
 use crate::{Snapshot, Tracker};
 
 /// Which text format to write.
@@ -78,6 +79,7 @@ pub(crate) struct Writer<'a> {
 pub(crate) enum Kind {
     Gauge,
     Counter,
+    Summary,
 }
 
 impl<'a> Writer<'a> {
@@ -96,6 +98,7 @@ impl<'a> Writer<'a> {
         let kind = match kind {
             Kind::Gauge => "gauge",
             Kind::Counter => "counter",
+            Kind::Summary => "summary",
         };
         let _ = writeln!(self.out, "# HELP {family} {help}");
         let _ = writeln!(self.out, "# TYPE {family} {kind}");
@@ -316,6 +319,72 @@ pub(crate) fn write_snapshot(w: &mut Writer<'_>, snapshot: &Snapshot, now_ms: u6
     );
 }
 
+/// Writes the families that come from the groups' health and history.
+pub(crate) fn write_observed(w: &mut Writer<'_>, registry: &Registry) {
+    let groups = registry.sorted();
+
+    w.family(
+        "kat_group_health",
+        Kind::Gauge,
+        "The group's health, one series per state, 1 for the current one: never_joined, standby, assigned, rebalancing, lost.",
+    );
+    for (name, log) in &groups {
+        let now = log.health().health;
+        for h in Health::ALL {
+            w.sample(
+                "kat_group_health",
+                &[
+                    (L_CONSUMER_GROUP, consumer_group_of(name.as_str())),
+                    (L_KAT_GROUP, name.as_str()),
+                    ("state", h.as_str()),
+                ],
+                Value::Int(u64::from(h == now)),
+            );
+        }
+    }
+
+    w.family(
+        "kat_rebalance_latency_seconds",
+        Kind::Summary,
+        "Rebalances timed from a revoke (or loss) to the next assign: count and total seconds (Java client: rebalance-latency-total).",
+    );
+    for (name, log) in &groups {
+        let (count, total_ms, _) = log.latency();
+        let labels = [
+            (L_CONSUMER_GROUP, consumer_group_of(name.as_str())),
+            (L_KAT_GROUP, name.as_str()),
+        ];
+        w.sample(
+            "kat_rebalance_latency_seconds_sum",
+            &labels,
+            Value::Float(total_ms as f64 / 1000.0),
+        );
+        w.sample(
+            "kat_rebalance_latency_seconds_count",
+            &labels,
+            Value::Int(count),
+        );
+    }
+
+    w.family(
+        "kat_rebalance_latency_max_seconds",
+        Kind::Gauge,
+        "The longest timed rebalance among the group's recent history (Java client: rebalance-latency-max).",
+    );
+    for (name, log) in &groups {
+        if let (_, _, Some(max_ms)) = log.latency() {
+            w.sample(
+                "kat_rebalance_latency_max_seconds",
+                &[
+                    (L_CONSUMER_GROUP, consumer_group_of(name.as_str())),
+                    (L_KAT_GROUP, name.as_str()),
+                ],
+                Value::Float(max_ms as f64 / 1000.0),
+            );
+        }
+    }
+}
+
 impl Tracker {
     /// The tracker's metrics in Prometheus text format or OpenMetrics (see
     /// the README's "Monitoring" section for the list). Built from one
@@ -331,9 +400,10 @@ impl Tracker {
     /// across scrapes).
     pub fn write_metrics(&self, format: MetricsFormat, out: &mut String) {
         let snapshot = self.snapshot();
-        out.reserve(1024 + 160 * snapshot.partition_count());
+        out.reserve(2048 + 160 * snapshot.partition_count());
         let mut w = Writer::new(out, format);
         write_snapshot(&mut w, &snapshot, now_unix_ms());
+        write_observed(&mut w, self.observed());
         w.finish();
     }
 }

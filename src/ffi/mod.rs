@@ -23,6 +23,7 @@
 
 mod generations;
 mod group;
+mod history;
 mod list;
 mod metrics;
 mod partition;
@@ -32,6 +33,7 @@ mod tracker;
 
 pub use generations::*;
 pub use group::*;
+pub use history::*;
 pub use list::*;
 pub use metrics::*;
 pub use partition::*;
