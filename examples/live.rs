@@ -43,6 +43,8 @@ usage: cargo run --release --features rdkafka --example live -- [options]
   --protocol P         the second group's protocol: eager (roundrobin),
                        cooperative (cooperative-sticky, default) or
                        consumer (KIP-848 group.protocol=consumer)
+  --metrics ADDR       serve Prometheus /metrics on ADDR (default 127.0.0.1:0,
+                       any free loopback port; the address is printed)
   --verbose            show librdkafka's log lines, with consumer group debugging
   --help               this text
 ";
@@ -52,6 +54,7 @@ struct Args {
     consumers: usize,
     protocol: &'static str,
     verbose: bool,
+    metrics: String,
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
@@ -60,6 +63,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         consumers: 3,
         protocol: "cooperative",
         verbose: false,
+        metrics: "127.0.0.1:0".into(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -67,6 +71,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         match arg.as_str() {
             "--help" | "-h" => return Ok(None),
             "--verbose" | "-v" => args.verbose = true,
+            "--metrics" => args.metrics = value("--metrics")?,
             "--duration" => {
                 let secs: u64 = value("--duration")?
                     .parse()
@@ -378,6 +383,7 @@ fn poll_loop(rk: Handle, member: Arc<Member>) {
 /// The members, for the table, and the script's recent steps.
 struct Board {
     started: Instant,
+    metrics_url: Option<String>,
     members: Mutex<Vec<Arc<Member>>>,
     log: Mutex<Vec<String>>,
 }
@@ -401,6 +407,9 @@ fn status_mark(status: Status) -> &'static str {
 fn render(tracker: &Tracker, board: &Board, total: Duration) -> String {
     let snapshot = tracker.snapshot();
     let mut out = String::new();
+    if let Some(url) = board.metrics_url.as_deref() {
+        out += &format!("Prometheus metrics: {url}\n");
+    }
     let owned = snapshot.partition_count();
     out += &format!(
         "kat live  {:5.1}s / {}s   epoch {}   {} partitions owned   (p:gen; r = revoked, L = lost)\n\n",
@@ -410,8 +419,8 @@ fn render(tracker: &Tracker, board: &Board, total: Duration) -> String {
         owned
     );
     out += &format!(
-        "{:<12} {:<20} {:<9} {:<9} {}\n",
-        "group", "protocol", "state", "topic", "partitions"
+        "{:<12} {:<20} {:<9} {:<12} {:<9} {}\n",
+        "group", "protocol", "state", "kat health", "topic", "partitions"
     );
     for member in board.members.lock().unwrap().iter() {
         let name = member.group.name();
@@ -421,15 +430,19 @@ fn render(tracker: &Tracker, board: &Board, total: Duration) -> String {
             CLOSING => "closing",
             _ => "closed",
         };
+        // One wait-free read: never joined, standby, assigned, rebalancing, lost.
+        let health = member.group.health().health.as_str();
         let mut first = true;
         let mut line = |topic: &str, cells: String| {
-            let (g, p, s) = if first {
-                (name, member.label, state)
+            let (g, p, s, h) = if first {
+                (name, member.label, state, health)
             } else {
-                ("", "", "")
+                ("", "", "", "")
             };
             first = false;
-            out.push_str(&format!("{g:<12} {p:<20} {s:<9} {topic:<9} {cells}\n"));
+            out.push_str(&format!(
+                "{g:<12} {p:<20} {s:<9} {h:<12} {topic:<9} {cells}\n"
+            ));
         };
         match snapshot.group(name) {
             Some(view) if !view.known_topics().is_empty() => {
@@ -519,6 +532,16 @@ fn main() -> ExitCode {
     VERBOSE.store(args.verbose, Ordering::Relaxed);
     let tty = std::io::stdout().is_terminal();
     let tracker = Tracker::global();
+    // Prometheus scrapes of what kat tracks, for as long as the demo runs.
+    let metrics = match kat::MetricsServer::start(tracker.clone(), args.metrics.as_str()) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("live: cannot serve metrics on {}: {e}", args.metrics);
+            return ExitCode::from(2);
+        }
+    };
+    let metrics_url = format!("http://{}/metrics", metrics.local_addr());
+    println!("kat live: Prometheus metrics at {metrics_url}");
     let cluster = Cluster::new();
     let n = args.consumers;
 
@@ -548,6 +571,7 @@ fn main() -> ExitCode {
         .collect();
     let board = Arc::new(Board {
         started: Instant::now(),
+        metrics_url: Some(metrics_url),
         members: Mutex::new(billing.iter().chain(shipping.iter()).cloned().collect()),
         log: Mutex::new(Vec::new()),
     });
@@ -727,6 +751,7 @@ fn main() -> ExitCode {
         reads.name_reads
     );
     drop(members);
+    drop(metrics);
     drop(cluster);
     if errors > 0 || final_owned != 0 || losses == 0 {
         eprintln!("live: unexpected outcome (errors {errors}, owned after close {final_owned}, losses {losses})");

@@ -51,7 +51,8 @@ pub use history::{
     DEFAULT_HISTORY_LIMIT, HISTORY_PARTITIONS_LIMIT,
 };
 pub use metrics::{
-    consumer_group_of, MetricsFormat, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE,
+    consumer_group_of, MetricsFormat, MetricsServer, OPENMETRICS_CONTENT_TYPE,
+    PROMETHEUS_CONTENT_TYPE,
 };
 pub use name::{validate_group, validate_topic, MAX_GROUP_NAME_LEN, MAX_TOPIC_NAME_LEN};
 pub use snapshot::{

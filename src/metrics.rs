@@ -408,6 +408,130 @@ impl Tracker {
     }
 }
 
+/// A minimal HTTP server for Prometheus scrapes: `GET /metrics` answers with
+/// the tracker's exposition (OpenMetrics when the scraper's `Accept` asks for
+/// it, Prometheus text otherwise), anything else with 404.
+///
+/// One thread, one connection at a time (a scrape takes microseconds); a
+/// client gets two seconds to send its request. Stops when dropped. For
+/// loopback or trusted networks: no TLS, no authentication. Programs that
+/// already run an HTTP server should call [`Tracker::metrics`] from it
+/// instead.
+pub struct MetricsServer {
+    addr: std::net::SocketAddr,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl MetricsServer {
+    /// Binds `addr` (e.g. `"127.0.0.1:9464"`, or port 0 for any free port)
+    /// and serves `tracker` on a thread of its own.
+    pub fn start(
+        tracker: Tracker,
+        addr: impl std::net::ToSocketAddrs,
+    ) -> std::io::Result<MetricsServer> {
+        let listener = std::net::TcpListener::bind(addr)?;
+        let addr = listener.local_addr()?;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("kat-metrics".into())
+            .spawn(move || {
+                let mut body = String::new();
+                for conn in listener.incoming() {
+                    if flag.load(std::sync::atomic::Ordering::SeqCst) {
+                        break;
+                    }
+                    if let Ok(stream) = conn {
+                        let _ = serve_one(&tracker, stream, &mut body);
+                    }
+                }
+            })?;
+        Ok(MetricsServer {
+            addr,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for MetricsServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Wake the accept call up.
+        let _ = std::net::TcpStream::connect_timeout(&self.addr, std::time::Duration::from_secs(1));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for MetricsServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsServer")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+/// Answers one HTTP/1.x request on `stream`, then closes it.
+fn serve_one(
+    tracker: &Tracker,
+    mut stream: std::net::TcpStream,
+    body: &mut String,
+) -> std::io::Result<()> {
+    use std::io::{Read, Write as _};
+    let timeout = Some(std::time::Duration::from_secs(2));
+    stream.set_read_timeout(timeout)?;
+    stream.set_write_timeout(timeout)?;
+    let mut head = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream.read(&mut chunk)?;
+        if n == 0 || head.len() + n > 16 * 1024 {
+            return Ok(());
+        }
+        head.extend_from_slice(&chunk[..n]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    let mut lines = head.split("\r\n");
+    let request = lines.next().unwrap_or("");
+    let mut parts = request.split(' ');
+    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let accept = lines
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("accept"))
+        .map(|(_, v)| v.trim().to_owned());
+    let path = target.split('?').next().unwrap_or("");
+    if (method != "GET" && method != "HEAD") || path != "/metrics" {
+        let msg = "only GET /metrics is served here\n";
+        write!(
+            stream,
+            "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{msg}",
+            msg.len()
+        )?;
+        return stream.flush();
+    }
+    let format = MetricsFormat::negotiate(accept.as_deref());
+    body.clear();
+    tracker.write_metrics(format, body);
+    write!(
+        stream,
+        "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        format.content_type(),
+        body.len()
+    )?;
+    if method == "GET" {
+        stream.write_all(body.as_bytes())?;
+    }
+    stream.flush()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

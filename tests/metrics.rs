@@ -380,3 +380,58 @@ fn c_abi_sizes_like_snprintf_and_rejects_bad_arguments() {
         kat_tracker_free(tracker);
     }
 }
+
+/// One HTTP/1.1 request; returns the whole response.
+fn http_get(addr: std::net::SocketAddr, path: &str, accept: Option<&str>) -> String {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let accept = accept.map_or(String::new(), |a| format!("Accept: {a}\r\n"));
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n{accept}\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn the_metrics_server_answers_scrapes_in_the_format_asked_for() {
+    let tracker = Tracker::new();
+    let g = tracker.group("g").unwrap();
+    g.assigned([("t", 3)]).unwrap();
+    let server = kat::MetricsServer::start(tracker.clone(), "127.0.0.1:0").unwrap();
+    let addr = server.local_addr();
+    assert!(addr.ip().is_loopback());
+
+    let plain = http_get(addr, "/metrics", None);
+    let (head, body) = plain.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(head.contains(&format!("Content-Type: {}", kat::PROMETHEUS_CONTENT_TYPE)));
+    assert!(head.contains(&format!("Content-Length: {}", body.len())));
+    assert!(
+        body.contains("messaging_destination_partition_id=\"3\"} 1\n"),
+        "{body}"
+    );
+
+    // What Prometheus sends: OpenMetrics first.
+    let om = http_get(
+        addr,
+        "/metrics",
+        Some("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"),
+    );
+    assert!(om.contains(kat::OPENMETRICS_CONTENT_TYPE), "{om}");
+    assert!(om.ends_with("# EOF\n"));
+
+    // Ownership changes show at the next scrape.
+    g.revoked([("t", 3)]).unwrap();
+    let after = http_get(addr, "/metrics", None);
+    assert!(
+        !after.contains("messaging_destination_partition_id=\"3\""),
+        "{after}"
+    );
+
+    assert!(http_get(addr, "/other", None).starts_with("HTTP/1.1 404 "));
+    drop(server);
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "stopped when dropped"
+    );
+}
