@@ -261,6 +261,75 @@ typedef struct kat_topic_view_t {
 extern "C" {
 #endif // __cplusplus
 
+// `kat_tracker_group` with the name as pointer + length (`name` need not be
+// NUL-terminated; all `name_len` bytes are the name, checked as UTF-8 of
+// 1..=1024 bytes without a NUL byte). On success writes a new group handle
+// to `*out_group`; free it with `kat_group_free`. `name` is only read during
+// the call.
+//
+// Thread-safe; never blocks; allocates the handle.
+enum kat_result kat_tracker_group_n(const struct kat_tracker_t *tracker,
+                                    const char *name,
+                                    size_t name_len,
+                                    struct kat_group_t **out_group);
+
+// `kat_tracker_generation` with group and topic as pointer + length: writes
+// how many times `group` was assigned `topic`/`partition` (0 if never, or
+// evicted). Names are only read during the call.
+//
+// Thread-safe; wait-free; never allocates (unless it fails).
+enum kat_result kat_tracker_generation_n(const struct kat_tracker_t *tracker,
+                                         const char *group,
+                                         size_t group_len,
+                                         const char *topic,
+                                         size_t topic_len,
+                                         int32_t partition,
+                                         uint64_t *out_generation);
+
+// `kat_tracker_is_assigned` with group and topic as pointer + length:
+// writes whether `group` owns `topic`/`partition` now.
+//
+// Thread-safe; wait-free; never allocates (unless it fails).
+enum kat_result kat_tracker_is_assigned_n(const struct kat_tracker_t *tracker,
+                                          const char *group,
+                                          size_t group_len,
+                                          const char *topic,
+                                          size_t topic_len,
+                                          int32_t partition,
+                                          bool *out_assigned);
+
+// `kat_group_generation` with the topic as pointer + length: writes how
+// many times this group was assigned `topic`/`partition` (0 if never).
+//
+// Thread-safe; wait-free; never allocates (unless it fails).
+enum kat_result kat_group_generation_n(const struct kat_group_t *group,
+                                       const char *topic,
+                                       size_t topic_len,
+                                       int32_t partition,
+                                       uint64_t *out_generation);
+
+// `kat_group_is_assigned` with the topic as pointer + length: writes
+// whether this group owns `topic`/`partition` now.
+//
+// Thread-safe; wait-free; never allocates (unless it fails).
+enum kat_result kat_group_is_assigned_n(const struct kat_group_t *group,
+                                        const char *topic,
+                                        size_t topic_len,
+                                        int32_t partition,
+                                        bool *out_assigned);
+
+// `kat_group_partition` with the topic as pointer + length: writes a new
+// handle on `topic`/`partition` of this group (which need not be assigned
+// yet). Free it with `kat_partition_handle_free`.
+//
+// Thread-safe; takes the writers' lock and allocates the first time a key
+// gets a handle.
+enum kat_result kat_group_partition_n(const struct kat_group_t *group,
+                                      const char *topic,
+                                      size_t topic_len,
+                                      int32_t partition,
+                                      const struct kat_partition_handle_t **out_handle);
+
 // Frees a generations list. NULL is ignored.
 void kat_generations_free(struct kat_generations_t *generations);
 

@@ -414,6 +414,16 @@ fn hostile_c_gets_documented_errors_and_no_change() {
 }
 
 #[test]
+fn by_len_c_reads_names_by_pointer_and_length() {
+    run_everywhere(
+        &c_program("by_len", &["by_len.c"]),
+        &[],
+        &Expect::ChecksPassed("by_len"),
+        &[],
+    );
+}
+
+#[test]
 fn panic_c_contains_a_panic_and_keeps_working() {
     let p = Program {
         defines: &["KAT_TEST_HOOKS"],
@@ -615,6 +625,8 @@ fn mentions(code: &str, name: &str) -> bool {
 fn every_export_is_covered_by_hostile_c() {
     let hostile = std::fs::read_to_string(source("hostile.c")).expect("hostile.c");
     let panic = std::fs::read_to_string(source("panic.c")).expect("panic.c");
+    // The pointer + length reads have their hostile inputs in by_len.c.
+    let by_len = std::fs::read_to_string(source("by_len.c")).expect("by_len.c");
     let exports = exported_functions(&libs().hooks.join("libkat.so"));
     assert!(exports.len() > 40, "too few exports found: {exports:?}");
     assert!(exports.contains("kat_test_panic"));
@@ -624,7 +636,7 @@ fn every_export_is_covered_by_hostile_c() {
             let covered = if f.as_str() == "kat_test_panic" {
                 mentions(&panic, f)
             } else {
-                mentions(&hostile, f)
+                mentions(&hostile, f) || (f.ends_with("_n") && mentions(&by_len, f))
             };
             !covered
         })

@@ -7,7 +7,8 @@
 //!   ([`kat_last_error_message`]);
 //! - every entry point checks its pointers and catches panics: nothing
 //!   unwinds into C;
-//! - strings in are NUL-terminated UTF-8; strings and arrays out are borrowed
+//! - strings in are NUL-terminated UTF-8 (the `_n` reads of `by_len.rs`
+//!   take pointer + length); strings and arrays out are borrowed
 //!   from the object they came from and live as long as it does.
 //!
 //! # Safety
@@ -21,6 +22,7 @@
 // The types and functions here carry their C names.
 #![allow(non_camel_case_types)]
 
+mod by_len;
 mod generations;
 mod group;
 mod history;
@@ -31,6 +33,7 @@ mod result;
 mod snapshot;
 mod tracker;
 
+pub use by_len::*;
 pub use generations::*;
 pub use group::*;
 pub use history::*;
