@@ -646,6 +646,50 @@ enum kat_result kat_snapshot_to_json(const struct kat_snapshot_t *snapshot,
                                      size_t cap,
                                      size_t *out_len);
 
+// Hands kat the statistics JSON librdkafka gave this group's consumer (the
+// `json`, `json_len` arguments of its `stats_cb`, or an
+// `RD_KAFKA_EVENT_STATS` event's text): kat keeps its consumer group fields
+// (`cgrp.state`, `join_state`, `rebalance_age`, `rebalance_cnt`,
+// `rebalance_reason`, `assignment_size`) and exposes them in
+// `kat_tracker_metrics` (`kat_rdkafka_cgrp_*`) and
+// `kat_group_rdkafka_cgrp_json`. Statistics without `cgrp` change nothing.
+// Malformed JSON gets `KAT_ERR_INVALID_ARGUMENT` naming the byte offset,
+// invalid UTF-8 `KAT_ERR_INVALID_UTF8`; nothing changes then.
+//
+// The JSON is only read during the call. Thread-safe; allocates while
+// parsing; the first call for a group takes the writers' lock once.
+enum kat_result kat_group_rdkafka_stats(const struct kat_group_t *group,
+                                        const char *json,
+                                        size_t json_len);
+
+// Copies librdkafka's statistics JSON with every partition this group does
+// not own right now taken out (`topics.<topic>.partitions` entries,
+// librdkafka's internal `-1` partition included, and
+// `brokers.<broker>.toppars` entries); the rest is kept, compacted. Sizes
+// work like `kat_tracker_metrics`: `*out_len` always receives the length
+// without the NUL (also with `KAT_ERR_BUFFER_TOO_SMALL`); `buf = NULL,
+// cap = 0` only asks for it. The output is never longer than the input, so
+// a buffer of `json_len + 1` bytes always fits.
+//
+// Thread-safe; reads the current snapshot (wait-free); allocates.
+enum kat_result kat_group_rdkafka_stats_strip(const struct kat_group_t *group,
+                                              const char *json,
+                                              size_t json_len,
+                                              char *buf,
+                                              size_t cap,
+                                              size_t *out_len);
+
+// Copies the consumer group fields of the group's last statistics as JSON
+// (`{"state":…,"join_state":…,"rebalance_age":ms,"rebalance_cnt":N,
+// "rebalance_reason":…,"assignment_size":N|null,"received_unix_ms":ms}`),
+// or `null` when none were handed over. Sizes as `kat_tracker_metrics`.
+//
+// Thread-safe; wait-free read, then allocates the text.
+enum kat_result kat_group_rdkafka_cgrp_json(const struct kat_group_t *group,
+                                            char *buf,
+                                            size_t cap,
+                                            size_t *out_len);
+
 // Creates an empty tracker (generations limit 100 000). Never returns NULL.
 // Free it with `kat_tracker_free`; groups and snapshots taken from it stay
 // valid after that (they keep what they need alive).

@@ -252,6 +252,8 @@ pub(crate) struct GroupLog {
     /// Writer-only (under the tracker's writer lock): when the pending
     /// rebalance started, 0 if none.
     rebalance_started_ms: AtomicU64,
+    /// The last librdkafka statistics handed to the group (`src/stats.rs`).
+    pub(crate) cgrp: crate::stats::LastCgrp,
 }
 
 impl GroupLog {
@@ -262,6 +264,7 @@ impl GroupLog {
             timed: AtomicU64::new(0),
             timed_ms: AtomicU64::new(0),
             rebalance_started_ms: AtomicU64::new(0),
+            cgrp: crate::stats::LastCgrp::empty(),
         }
     }
 
@@ -342,6 +345,19 @@ impl Registry {
         self.groups.store(Arc::new(HashMap::new()));
     }
 
+    /// The log of a group, created if needed. Call under the tracker's
+    /// writer lock.
+    pub(crate) fn get_or_create(&self, group: &str) -> Arc<GroupLog> {
+        if let Some(log) = self.get(group) {
+            return log;
+        }
+        let log = Arc::new(GroupLog::new());
+        let mut map = HashMap::clone(&self.groups.load());
+        map.insert(Name::new(group), log.clone());
+        self.groups.store(Arc::new(map));
+        log
+    }
+
     /// Records one event of `group`: `before` and `after` are the snapshots
     /// around it (the same one when it changed nothing). Called by the
     /// tracker's writer, under its lock.
@@ -352,16 +368,7 @@ impl Registry {
         before: &Snapshot,
         after: &Snapshot,
     ) {
-        let log = match self.get(group.as_str()) {
-            Some(log) => log,
-            None => {
-                let log = Arc::new(GroupLog::new());
-                let mut map = HashMap::clone(&self.groups.load());
-                map.insert(group.clone(), log.clone());
-                self.groups.store(Arc::new(map));
-                log
-            }
-        };
+        let log = self.get_or_create(group.as_str());
         let old = before.group(group.as_str());
         let new = after.group(group.as_str());
         let owned_before = old.map_or(0, |g| g.partition_count());

@@ -43,6 +43,7 @@ mod name;
 #[cfg(feature = "rdkafka")]
 pub mod rdkafka;
 mod snapshot;
+mod stats;
 mod tracker;
 
 pub use error::{Error, ErrorKind};
@@ -59,6 +60,7 @@ pub use snapshot::{
     AssignedPartition, GenerationEntry, Generations, GroupStats, GroupView, PartitionRecord,
     Snapshot, Status, TopicIter, TopicList, TopicView,
 };
+pub use stats::RdkafkaCgrp;
 pub use tracker::{
     Group, PartitionHandle, PartitionState, Tracker, DEFAULT_GENERATIONS_TOPICS_LIMIT,
 };

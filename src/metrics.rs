@@ -385,6 +385,100 @@ pub(crate) fn write_observed(w: &mut Writer<'_>, registry: &Registry) {
     }
 }
 
+/// Writes the families that come from librdkafka's statistics (groups that
+/// were handed some).
+pub(crate) fn write_rdkafka(w: &mut Writer<'_>, registry: &Registry) {
+    let groups: Vec<_> = registry
+        .sorted()
+        .into_iter()
+        .filter_map(|(n, log)| log.cgrp.load_full().map(|c| (n, c)))
+        .collect();
+    if groups.is_empty() {
+        return;
+    }
+    w.family(
+        "kat_rdkafka_cgrp_info",
+        Kind::Gauge,
+        "librdkafka's consumer group state from its last statistics (1): cgrp.state, cgrp.join_state, cgrp.rebalance_reason.",
+    );
+    for (name, c) in &groups {
+        w.sample(
+            "kat_rdkafka_cgrp_info",
+            &[
+                (L_CONSUMER_GROUP, consumer_group_of(name.as_str())),
+                (L_KAT_GROUP, name.as_str()),
+                ("state", &c.state),
+                ("join_state", &c.join_state),
+                ("rebalance_reason", &c.rebalance_reason),
+            ],
+            Value::Int(1),
+        );
+    }
+    w.family(
+        "kat_rdkafka_cgrp_rebalance_total",
+        Kind::Counter,
+        "librdkafka's cgrp.rebalance_cnt: rebalances (assign or revoke) librdkafka counted.",
+    );
+    for (name, c) in &groups {
+        w.sample(
+            "kat_rdkafka_cgrp_rebalance_total",
+            &[
+                (L_CONSUMER_GROUP, consumer_group_of(name.as_str())),
+                (L_KAT_GROUP, name.as_str()),
+            ],
+            Value::Int(c.rebalance_cnt),
+        );
+    }
+    w.family(
+        "kat_rdkafka_cgrp_rebalance_age_seconds",
+        Kind::Gauge,
+        "librdkafka's cgrp.rebalance_age: seconds since its last rebalance, as of its last statistics.",
+    );
+    for (name, c) in &groups {
+        w.sample(
+            "kat_rdkafka_cgrp_rebalance_age_seconds",
+            &[
+                (L_CONSUMER_GROUP, consumer_group_of(name.as_str())),
+                (L_KAT_GROUP, name.as_str()),
+            ],
+            Value::Float(c.rebalance_age_ms as f64 / 1000.0),
+        );
+    }
+    w.family(
+        "kat_rdkafka_cgrp_assigned_partitions",
+        Kind::Gauge,
+        "librdkafka's cgrp.assignment_size: partitions librdkafka has assigned, as of its last statistics.",
+    );
+    for (name, c) in &groups {
+        if let Some(n) = c.assignment_size {
+            w.sample(
+                "kat_rdkafka_cgrp_assigned_partitions",
+                &[
+                    (L_CONSUMER_GROUP, consumer_group_of(name.as_str())),
+                    (L_KAT_GROUP, name.as_str()),
+                ],
+                Value::Int(n),
+            );
+        }
+    }
+    w.family(
+        "kat_rdkafka_stats_age_seconds",
+        Kind::Gauge,
+        "Seconds since the group's last librdkafka statistics reached kat.",
+    );
+    let now = now_unix_ms();
+    for (name, c) in &groups {
+        w.sample(
+            "kat_rdkafka_stats_age_seconds",
+            &[
+                (L_CONSUMER_GROUP, consumer_group_of(name.as_str())),
+                (L_KAT_GROUP, name.as_str()),
+            ],
+            Value::Float(now.saturating_sub(c.received_unix_ms) as f64 / 1000.0),
+        );
+    }
+}
+
 impl Tracker {
     /// The tracker's metrics in Prometheus text format or OpenMetrics (see
     /// the README's "Monitoring" section for the list). Built from one
@@ -404,6 +498,7 @@ impl Tracker {
         let mut w = Writer::new(out, format);
         write_snapshot(&mut w, &snapshot, now_unix_ms());
         write_observed(&mut w, self.observed());
+        write_rdkafka(&mut w, self.observed());
         w.finish();
     }
 }

@@ -31,6 +31,7 @@ mod metrics;
 mod partition;
 mod result;
 mod snapshot;
+mod stats;
 mod tracker;
 
 pub use by_len::*;
@@ -42,6 +43,7 @@ pub use metrics::*;
 pub use partition::*;
 pub use result::*;
 pub use snapshot::*;
+pub use stats::*;
 pub use tracker::*;
 
 use std::ffi::{c_char, CStr};
