@@ -445,6 +445,16 @@ fn panic_c_contains_a_panic_and_keeps_working() {
 }
 
 #[test]
+fn hostile_observability_c_gets_documented_errors_and_no_change() {
+    run_everywhere(
+        &c_program("hostile_observability", &["hostile_observability.c"]),
+        &[],
+        &Expect::ChecksPassed("hostile_observability"),
+        &[],
+    );
+}
+
+#[test]
 fn metrics_c_scrapes_prometheus_text_that_promtool_accepts() {
     let file = work_dir().join("metrics-from-c.prom");
     let arg = file.to_str().expect("UTF-8 path");
@@ -627,6 +637,9 @@ fn every_export_is_covered_by_hostile_c() {
     let panic = std::fs::read_to_string(source("panic.c")).expect("panic.c");
     // The pointer + length reads have their hostile inputs in by_len.c.
     let by_len = std::fs::read_to_string(source("by_len.c")).expect("by_len.c");
+    // The monitoring exports have theirs in hostile_observability.c.
+    let observability = std::fs::read_to_string(source("hostile_observability.c"))
+        .expect("hostile_observability.c");
     let exports = exported_functions(&libs().hooks.join("libkat.so"));
     assert!(exports.len() > 40, "too few exports found: {exports:?}");
     assert!(exports.contains("kat_test_panic"));
@@ -636,7 +649,9 @@ fn every_export_is_covered_by_hostile_c() {
             let covered = if f.as_str() == "kat_test_panic" {
                 mentions(&panic, f)
             } else {
-                mentions(&hostile, f) || (f.ends_with("_n") && mentions(&by_len, f))
+                mentions(&hostile, f)
+                    || (f.ends_with("_n") && mentions(&by_len, f))
+                    || mentions(&observability, f)
             };
             !covered
         })
