@@ -668,8 +668,7 @@ enum kat_result kat_group_rdkafka_stats(const struct kat_group_t *group,
 // `brokers.<broker>.toppars` entries); the rest is kept, compacted. Sizes
 // work like `kat_tracker_metrics`: `*out_len` always receives the length
 // without the NUL (also with `KAT_ERR_BUFFER_TOO_SMALL`); `buf = NULL,
-// cap = 0` only asks for it. The output is never longer than the input, so
-// a buffer of `json_len + 1` bytes always fits.
+// cap = 0` only asks for it.
 //
 // Thread-safe; reads the current snapshot (wait-free); allocates.
 enum kat_result kat_group_rdkafka_stats_strip(const struct kat_group_t *group,
