@@ -507,6 +507,24 @@ enum kat_result kat_tracker_set_history_limit(const struct kat_tracker_t *tracke
 // Thread-safe; wait-free.
 enum kat_result kat_tracker_history_limit(const struct kat_tracker_t *tracker, size_t *out_limit);
 
+// Tells the group's rebalance history which protocol its consumer follows
+// (`cooperative`: incremental rebalancing — cooperative-sticky, KIP-848;
+// otherwise eager); later history entries carry it. `kat_rdkafka.h` calls
+// it on every rebalance.
+//
+// Thread-safe; takes the writers' lock.
+enum kat_result kat_group_note_rebalance_protocol(const struct kat_group_t *group,
+                                                  bool cooperative);
+
+// Records in the group's rebalance history a rebalance that could not be
+// applied — an entry of kind `error` with `detail` (NUL-terminated; invalid
+// UTF-8 is replaced) — without changing the tracker. `kat_rdkafka.h` calls
+// it when librdkafka refuses an assign call. Does not touch the calling
+// thread's last error message.
+//
+// Thread-safe; takes the writers' lock.
+enum kat_result kat_group_note_rebalance_error(const struct kat_group_t *group, const char *detail);
+
 // Writes the tracker's metrics as Prometheus text (`format` =
 // `KAT_METRICS_PROMETHEUS`) or OpenMetrics (`KAT_METRICS_OPENMETRICS`) into
 // `buf`, NUL-terminated: one series per partition owned now

@@ -63,6 +63,15 @@ static inline void kat_rdkafka_internal_error(const char *function, const char *
   kat_set_last_error_message(function, message);
 }
 
+/* Not part of the API: adds the last error detail of this thread to the
+ * group's rebalance history as an `error` entry (monitoring). */
+static inline void kat_rdkafka_internal_note_error(const kat_group_t *group) {
+  char message[512];
+  if (group == NULL) return;
+  kat_last_error_message(message, sizeof message);
+  (void)kat_group_note_rebalance_error(group, message);
+}
+
 /* Not part of the API: the rebalance logic shared by kat_rebalance() and
  * kat_rebalance_event(); `function` names the caller in error details. */
 static inline kat_result kat_rdkafka_internal_rebalance(const char *function,
@@ -89,6 +98,7 @@ static inline kat_result kat_rdkafka_internal_rebalance(const char *function,
   /* A round trip to librdkafka's main thread: read once. */
   protocol = rd_kafka_rebalance_protocol(rk);
   cooperative = protocol != NULL && strcmp(protocol, "COOPERATIVE") == 0;
+  if (group != NULL) (void)kat_group_note_rebalance_protocol(group, cooperative != 0);
 
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     if (cooperative) {
@@ -115,10 +125,12 @@ static inline kat_result kat_rdkafka_internal_rebalance(const char *function,
                                    : "rd_kafka_incremental_unassign failed",
                                rd_kafka_error_string(error));
     rd_kafka_error_destroy(error);
+    kat_rdkafka_internal_note_error(group);
     return KAT_ERR_RDKAFKA;
   }
   if (assign_err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     kat_rdkafka_internal_error(function, "rd_kafka_assign failed", rd_kafka_err2str(assign_err));
+    kat_rdkafka_internal_note_error(group);
     return KAT_ERR_RDKAFKA;
   }
 

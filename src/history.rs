@@ -35,6 +35,9 @@ pub enum HistoryKind {
     Lost,
     /// The client was reset or re-created: `Group::reset`.
     Reset,
+    /// A rebalance the glue could not apply (librdkafka refused the assign
+    /// call): nothing changed in the tracker; `error` says why.
+    Error,
 }
 
 impl HistoryKind {
@@ -46,6 +49,7 @@ impl HistoryKind {
             HistoryKind::Replace => "replace",
             HistoryKind::Lost => "lost",
             HistoryKind::Reset => "reset",
+            HistoryKind::Error => "error",
         }
     }
 }
@@ -90,6 +94,11 @@ pub struct HistoryEntry {
     pub partitions: Vec<HistoryPartition>,
     /// Whether `partitions` was cut at the limit.
     pub partitions_truncated: bool,
+    /// The rebalance protocol the glue reported for the group's consumer
+    /// (`eager` or `cooperative`), if any glue reported one.
+    pub protocol: Option<&'static str>,
+    /// For [`HistoryKind::Error`]: what the glue reported.
+    pub error: Option<String>,
 }
 
 /// A group's health, as one wait-free read.
@@ -237,9 +246,19 @@ fn push_entry_json(out: &mut String, e: &HistoryEntry) {
     }
     let _ = write!(
         out,
-        "],\"partitions_truncated\":{}}}",
+        "],\"partitions_truncated\":{},\"protocol\":",
         e.partitions_truncated
     );
+    match e.protocol {
+        Some(p) => crate::json::push_str(out, p),
+        None => out.push_str("null"),
+    }
+    out.push_str(",\"error\":");
+    match &e.error {
+        Some(m) => crate::json::push_str(out, m),
+        None => out.push_str("null"),
+    }
+    out.push('}');
 }
 
 /// One group's observed state.
@@ -254,6 +273,8 @@ pub(crate) struct GroupLog {
     rebalance_started_ms: AtomicU64,
     /// The last librdkafka statistics handed to the group (`src/stats.rs`).
     pub(crate) cgrp: crate::stats::LastCgrp,
+    /// The protocol the glue last reported: 0 none, 1 eager, 2 cooperative.
+    protocol: std::sync::atomic::AtomicU8,
 }
 
 impl GroupLog {
@@ -265,7 +286,26 @@ impl GroupLog {
             timed_ms: AtomicU64::new(0),
             rebalance_started_ms: AtomicU64::new(0),
             cgrp: crate::stats::LastCgrp::empty(),
+            protocol: std::sync::atomic::AtomicU8::new(0),
         }
+    }
+
+    fn protocol(&self) -> Option<&'static str> {
+        match self.protocol.load(Ordering::Relaxed) {
+            1 => Some("eager"),
+            2 => Some("cooperative"),
+            _ => None,
+        }
+    }
+
+    /// Appends an entry, dropping the oldest past `limit` (writer lock held).
+    fn push(&self, entry: HistoryEntry, limit: usize) {
+        let cur = self.ring.load();
+        let skip = (cur.len() + 1).saturating_sub(limit);
+        let mut next = Vec::with_capacity(cur.len() + 1 - skip);
+        next.extend(cur.iter().skip(skip).cloned());
+        next.push(Arc::new(entry));
+        self.ring.store(Arc::new(next));
     }
 
     pub(crate) fn health(&self) -> HealthState {
@@ -421,6 +461,7 @@ impl Registry {
                     }
                 }
             }
+            HistoryKind::Error => {}
             HistoryKind::Lost | HistoryKind::Reset => {
                 lost = owned_before;
                 if let Some(g) = old {
@@ -465,6 +506,7 @@ impl Registry {
                 }
                 Health::Lost
             }
+            HistoryKind::Error => log.health().health,
         };
         let prev = log.health();
         if prev.health != health {
@@ -478,7 +520,7 @@ impl Registry {
         if !changed && rebalance_ms.is_none() {
             return;
         }
-        let entry = Arc::new(HistoryEntry {
+        let entry = HistoryEntry {
             unix_ms: ev.unix_ms,
             epoch: after.epoch(),
             kind: ev.kind,
@@ -488,14 +530,36 @@ impl Registry {
             rebalance_ms,
             partitions,
             partitions_truncated: truncated,
-        });
-        let limit = self.limit();
-        let cur = log.ring.load();
-        let skip = (cur.len() + 1).saturating_sub(limit);
-        let mut next = Vec::with_capacity(cur.len() + 1 - skip);
-        next.extend(cur.iter().skip(skip).cloned());
-        next.push(entry);
-        log.ring.store(Arc::new(next));
+            protocol: log.protocol(),
+            error: None,
+        };
+        log.push(entry, self.limit());
+    }
+
+    /// Sets the protocol later entries of `group` carry (writer lock held).
+    pub(crate) fn note_protocol(&self, group: &str, cooperative: bool) {
+        let log = self.get_or_create(group);
+        log.protocol
+            .store(if cooperative { 2 } else { 1 }, Ordering::Relaxed);
+    }
+
+    /// Records a rebalance the glue could not apply (writer lock held).
+    pub(crate) fn note_error(&self, group: &str, epoch: u64, unix_ms: u64, error: &str) {
+        let log = self.get_or_create(group);
+        let entry = HistoryEntry {
+            unix_ms,
+            epoch,
+            kind: HistoryKind::Error,
+            assigned: 0,
+            revoked: 0,
+            lost: 0,
+            rebalance_ms: None,
+            partitions: Vec::new(),
+            partitions_truncated: false,
+            protocol: log.protocol(),
+            error: Some(error.to_owned()),
+        };
+        log.push(entry, self.limit());
     }
 }
 
@@ -516,6 +580,30 @@ impl crate::Group {
         self.observed()
             .get(self.name())
             .map_or_else(History::default, |log| log.history())
+    }
+}
+
+impl crate::Group {
+    /// Tells the history which rebalance protocol the group's consumer
+    /// follows (`cooperative`: incremental, as cooperative-sticky and KIP-848;
+    /// otherwise eager); later entries carry it. The librdkafka glue calls it
+    /// on every rebalance. Takes the writers' lock.
+    pub fn note_rebalance_protocol(&self, cooperative: bool) {
+        let tracker = self.tracker();
+        tracker.with_writer_lock(|| self.observed().note_protocol(self.name(), cooperative));
+    }
+
+    /// Records in the history a rebalance that could not be applied (the
+    /// glue's error, e.g. librdkafka refusing the assign call): an entry of
+    /// kind `error` with `detail`; the tracker itself does not change. The
+    /// librdkafka glue calls it. Takes the writers' lock.
+    pub fn note_rebalance_error(&self, detail: &str) {
+        let tracker = self.tracker();
+        let epoch = tracker.epoch();
+        tracker.with_writer_lock(|| {
+            self.observed()
+                .note_error(self.name(), epoch, crate::metrics::now_unix_ms(), detail)
+        });
     }
 }
 

@@ -181,6 +181,25 @@ pub unsafe fn rebalance(
     err: rd_kafka_resp_err_t,
     partitions: *mut rd_kafka_topic_partition_list_t,
 ) -> Result<Rebalanced, RebalanceError> {
+    // SAFETY: the caller's contract, passed on.
+    let result = unsafe { rebalance_and_record(group, rk, err, partitions) };
+    if let Err(e @ RebalanceError::Rdkafka { .. }) = &result {
+        // The group's rebalance history keeps the refusal (monitoring).
+        group.note_rebalance_error(&e.to_string());
+    }
+    result
+}
+
+/// [`rebalance`] without the history note of a refusal.
+///
+/// # Safety
+/// As [`rebalance`].
+unsafe fn rebalance_and_record(
+    group: &Group,
+    rk: *mut rd_kafka_t,
+    err: rd_kafka_resp_err_t,
+    partitions: *mut rd_kafka_topic_partition_list_t,
+) -> Result<Rebalanced, RebalanceError> {
     use rd_kafka_resp_err_t::{
         RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS,
     };
@@ -188,6 +207,7 @@ pub unsafe fn rebalance(
     // SAFETY: `rk` is a live handle (caller's contract).
     let protocol = unsafe { protocol_of(rk) };
     let cooperative = protocol == Protocol::Cooperative;
+    group.note_rebalance_protocol(cooperative);
     match err {
         RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
             if cooperative {

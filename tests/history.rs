@@ -175,14 +175,28 @@ fn history_json_lists_every_field() {
     let re = |s: &str| json.contains(s);
     assert!(json.starts_with("[{\"unix_ms\":"), "{json}");
     assert!(
-        re("\"epoch\":1,\"kind\":\"assign\",\"assigned\":1,\"revoked\":0,\"lost\":0,\"rebalance_ms\":null,\"partitions\":[[\"t\",0]],\"partitions_truncated\":false}"),
+        re("\"epoch\":1,\"kind\":\"assign\",\"assigned\":1,\"revoked\":0,\"lost\":0,\"rebalance_ms\":null,\"partitions\":[[\"t\",0]],\"partitions_truncated\":false,\"protocol\":null,\"error\":null}"),
         "{json}"
     );
     assert!(
-        re("\"epoch\":2,\"kind\":\"revoke\",\"assigned\":0,\"revoked\":1,\"lost\":0,\"rebalance_ms\":null,\"partitions\":[[\"t\",0]],\"partitions_truncated\":false}]"),
+        re("\"epoch\":2,\"kind\":\"revoke\",\"assigned\":0,\"revoked\":1,\"lost\":0,\"rebalance_ms\":null,\"partitions\":[[\"t\",0]],\"partitions_truncated\":false,\"protocol\":null,\"error\":null}]"),
         "{json}"
     );
     assert_eq!(tracker.group("none").unwrap().history().to_json(), "[]");
+    // What the glue notes: the protocol on later entries, refusals as
+    // `error` entries that change nothing else.
+    g.note_rebalance_protocol(true);
+    g.assigned([("t", 1)]).unwrap();
+    g.note_rebalance_error("rd_kafka_incremental_assign failed: \"x\"");
+    let h = g.history();
+    let last_two: Vec<_> = h.entries().skip(h.len() - 2).collect();
+    assert_eq!(last_two[0].protocol, Some("cooperative"));
+    assert_eq!(last_two[1].kind, HistoryKind::Error);
+    assert_eq!(last_two[1].epoch, tracker.epoch());
+    assert!(g.history().to_json().ends_with(
+        "\"kind\":\"error\",\"assigned\":0,\"revoked\":0,\"lost\":0,\"rebalance_ms\":null,\"partitions\":[],\"partitions_truncated\":false,\"protocol\":\"cooperative\",\"error\":\"rd_kafka_incremental_assign failed: \\\"x\\\"\"}]"
+    ));
+    assert_eq!(g.health().health, Health::Assigned);
 }
 
 #[test]

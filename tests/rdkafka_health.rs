@@ -75,6 +75,19 @@ fn join_rebalance_leave(strategy: Strategy) {
     assert!(closing.rebalance_ms.is_some(), "{h:?}");
     history_matches_callbacks(&a);
     history_matches_callbacks(&b);
+    // Every entry recorded through the glue carries the protocol.
+    let expected = match strategy {
+        Strategy::Range | Strategy::RoundRobin => "eager",
+        _ => "cooperative",
+    };
+    assert!(
+        a.group()
+            .history()
+            .entries()
+            .all(|e| e.protocol == Some(expected)),
+        "{:?}",
+        a.group().history()
+    );
 
     // The exposition shows each partition once across both members.
     let text = tracker.metrics(MetricsFormat::Prometheus);
@@ -164,4 +177,42 @@ fn a_member_stuck_past_max_poll_interval_is_lost_then_assigned_again() {
         .any(|e| e.rebalance_ms.is_some()));
     b.close();
     a.close();
+}
+
+/// A rebalance librdkafka refuses is in the history as an `error` entry
+/// with the glue's text and the protocol, and changes nothing else.
+#[test]
+fn a_refused_assign_is_an_error_entry_in_the_history() {
+    use rdkafka_sys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+    let tracker = Tracker::new();
+    let group = tracker.group("refused").unwrap();
+    group.assigned([("orders", 0)]).unwrap();
+    let health = group.health();
+    let epoch = tracker.epoch();
+    // No group.id: librdkafka refuses rd_kafka_assign.
+    let rk = mock::standalone_consumer(&[]);
+    let list = mock::partition_list(&[("orders", 1)]);
+    // SAFETY: a live consumer and list, destroyed once below.
+    unsafe {
+        assert!(
+            kat::rdkafka::rebalance(&group, rk, RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, list)
+                .is_err()
+        );
+        rdkafka_sys::rd_kafka_topic_partition_list_destroy(list);
+        mock::destroy_standalone(rk);
+    }
+    let last = group.history().last().cloned().unwrap();
+    assert_eq!(last.kind, HistoryKind::Error);
+    assert_eq!(last.protocol, Some("eager"));
+    assert_eq!(last.epoch, epoch);
+    assert!(
+        last.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("rd_kafka_assign failed"),
+        "{last:?}"
+    );
+    assert_eq!(tracker.epoch(), epoch);
+    assert_eq!(group.health(), health);
+    assert!(group.history().to_json().contains("\"kind\":\"error\""));
 }

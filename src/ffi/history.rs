@@ -152,3 +152,47 @@ pub unsafe extern "C" fn kat_tracker_history_limit(
         Ok(())
     })
 }
+
+/// Tells the group's rebalance history which protocol its consumer follows
+/// (`cooperative`: incremental rebalancing — cooperative-sticky, KIP-848;
+/// otherwise eager); later history entries carry it. `kat_rdkafka.h` calls
+/// it on every rebalance.
+///
+/// Thread-safe; takes the writers' lock.
+#[no_mangle]
+pub unsafe extern "C" fn kat_group_note_rebalance_protocol(
+    group: *const kat_group_t,
+    cooperative: bool,
+) -> kat_result {
+    guard("kat_group_note_rebalance_protocol", || {
+        // SAFETY: checked for NULL; valid during the call per the contract.
+        let g = unsafe { arg(group, "group") }?;
+        g.note_rebalance_protocol(cooperative);
+        Ok(())
+    })
+}
+
+/// Records in the group's rebalance history a rebalance that could not be
+/// applied — an entry of kind `error` with `detail` (NUL-terminated; invalid
+/// UTF-8 is replaced) — without changing the tracker. `kat_rdkafka.h` calls
+/// it when librdkafka refuses an assign call. Does not touch the calling
+/// thread's last error message.
+///
+/// Thread-safe; takes the writers' lock.
+#[no_mangle]
+pub unsafe extern "C" fn kat_group_note_rebalance_error(
+    group: *const kat_group_t,
+    detail: *const c_char,
+) -> kat_result {
+    guard("kat_group_note_rebalance_error", || {
+        // SAFETY: checked for NULL; valid during the call per the contract.
+        let g = unsafe { arg(group, "group") }?;
+        if detail.is_null() {
+            return Err(super::null("detail"));
+        }
+        // SAFETY: non-NULL and NUL-terminated per the contract.
+        let text = unsafe { std::ffi::CStr::from_ptr(detail) }.to_string_lossy();
+        g.note_rebalance_error(&text);
+        Ok(())
+    })
+}

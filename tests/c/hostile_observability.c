@@ -130,6 +130,11 @@ int main(void) {
     FAILS(kat_tracker_history_limit(t, NULL), KAT_ERR_NULL_POINTER, "`out_limit`");
     CHECK(limit == SENTINEL_SIZE);
 
+    /* kat_group_note_rebalance_protocol, kat_group_note_rebalance_error */
+    FAILS(kat_group_note_rebalance_protocol(NULL, true), KAT_ERR_NULL_POINTER, "`group`");
+    FAILS(kat_group_note_rebalance_error(NULL, "refused"), KAT_ERR_NULL_POINTER, "`group`");
+    FAILS(kat_group_note_rebalance_error(g, NULL), KAT_ERR_NULL_POINTER, "`detail`");
+
     /* kat_group_rdkafka_stats */
     FAILS(kat_group_rdkafka_stats(NULL, STATS, sizeof STATS - 1), KAT_ERR_NULL_POINTER, "`group`");
     FAILS(kat_group_rdkafka_stats(g, NULL, 4), KAT_ERR_NULL_POINTER, "`json`");

@@ -1002,6 +1002,17 @@ static void scenario_edge(void) {
       kat_epoch() != e0 || rdkafka_mask(rk, &err) != 0) {
     fail("a refused rd_kafka_assign must give KAT_ERR_RDKAFKA and record nothing");
   }
+  {
+    /* The refusal is in the group's rebalance history, with the protocol. */
+    static char history[65536];
+    size_t len = 0;
+    expect_ok(kat_group_history_json(group, history, sizeof history, &len), "history json");
+    if (strstr(history, "\"kind\":\"error\"") == NULL ||
+        strstr(history, "rd_kafka_assign failed") == NULL ||
+        strstr(history, "\"protocol\":\"eager\",\"error\":\"kat_rebalance: rd_kafka_assign failed") == NULL) {
+      fail("the refused assign is not in the history: %s", history);
+    }
+  }
   err = rd_kafka_consumer_close(rk);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     fail("rd_kafka_consumer_close: %s", rd_kafka_err2str(err));
