@@ -5,8 +5,14 @@
  *  - Handles are opaque; every `_new`/getter that returns an owned handle has
  *    a matching `_free`, and `_free(NULL)` is a no-op.
  *  - Fallible functions return `kat_result` and write their outputs only on
- *    KAT_OK. kat_last_error_message() gives the detail of the last failure on
- *    the calling thread; kat_result_message() a static text per code.
+ *    KAT_OK (exception: KAT_ERR_BUFFER_TOO_SMALL writes the needed length to
+ *    `out_len`). kat_last_error_message() gives the detail of the calling
+ *    thread's last call if it failed (every successful call clears it);
+ *    kat_result_message() a static text per code.
+ *  - `const`: a function taking a `const` handle only reads through it (or
+ *    hands out something new from it, like a group, a snapshot or a handle);
+ *    a function that records an event, changes a setting or frees takes a
+ *    non-const pointer. Owned pointers kat hands out are non-const.
  *  - Strings in are NUL-terminated UTF-8. Strings and arrays out are borrowed
  *    from the handle they came from and live as long as it does.
  *  - Every function may be called from any thread unless it says otherwise.
@@ -52,8 +58,10 @@ struct rd_kafka_topic_partition_list_s;
 
 // The result of every fallible kat function. Numbers are never reused.
 //
-// On anything but `KAT_OK` no output was written and nothing changed;
-// `kat_last_error_message()` gives the details on the calling thread.
+// On anything but `KAT_OK` nothing changed and no output was written — with
+// one documented exception: `KAT_ERR_BUFFER_TOO_SMALL` writes the needed
+// length to `out_len`. `kat_last_error_message()` gives the details on the
+// calling thread (cleared again by the thread's next successful call).
 typedef enum kat_result {
   // Success.
   KAT_OK = 0,
@@ -151,7 +159,8 @@ typedef struct kat_snapshot_t kat_snapshot_t;
 // A tracker: the registry of which partitions each group of this process
 // owns and how many times each was assigned. Any number may exist; one per
 // process (`kat_tracker_global()`) is normal. Thread-safe: every function
-// taking a `const kat_tracker_t *` may be called from any thread at once.
+// on a tracker may be called from any thread at once (`const` marks the
+// ones that only read).
 typedef struct kat_tracker_t kat_tracker_t;
 
 // One key of a generations list. Names are borrowed from the list and valid
@@ -347,8 +356,21 @@ enum kat_result kat_generations_get(const struct kat_generations_t *generations,
                                     size_t index,
                                     struct kat_generation_entry_t *out_entry);
 
-// Copies the list as JSON (same buffer rules as `kat_snapshot_to_json`):
+// Copies the list as JSON into `buf` (NUL-terminated):
 // `{"epoch":N,"groups":{"group":{"topic":{"partition":{"generation":G,"status":"revoked"}}}}}`.
+//
+// Buffer rules (the same for every kat function that copies text out):
+// - `*out_len` always receives the text's length in bytes **without** the
+//   NUL — on success and on `KAT_ERR_BUFFER_TOO_SMALL` alike;
+// - the text fits when `cap >= length + 1` (the NUL is always written), so a
+//   buffer of exactly `length + 1` bytes works;
+// - `buf == NULL` with `cap == 0` only writes the length (KAT_OK);
+// - on `KAT_ERR_BUFFER_TOO_SMALL` (`cap <= length`) `buf` is not touched.
+//
+// The text can change between two calls on a tracker, never on one
+// snapshot or generations list: size it and copy it from the same object.
+//
+// Thread-safe; allocates the text once per call.
 enum kat_result kat_generations_to_json(const struct kat_generations_t *generations,
                                         char *buf,
                                         size_t cap,
@@ -371,7 +393,7 @@ const char *kat_group_name(const struct kat_group_t *group);
 // `partitions` is librdkafka's `rd_kafka_topic_partition_list_t *`, read
 // through its public layout and only during the call.
 // Thread-safe; takes the writers' lock; never blocks readers.
-enum kat_result kat_group_assigned(const struct kat_group_t *group,
+enum kat_result kat_group_assigned(struct kat_group_t *group,
                                    const struct rd_kafka_topic_partition_list_s *partitions);
 
 // Records an orderly revocation of the listed partitions: they stop being
@@ -379,49 +401,49 @@ enum kat_result kat_group_assigned(const struct kat_group_t *group,
 // group does not own are ignored.
 //
 // Same ownership and thread-safety as `kat_group_assigned`.
-enum kat_result kat_group_revoked(const struct kat_group_t *group,
+enum kat_result kat_group_revoked(struct kat_group_t *group,
                                   const struct rd_kafka_topic_partition_list_s *partitions);
 
 // Records an EAGER assign: the group's assignment becomes exactly the list.
 // Listed partitions get generation + 1; owned ones not listed are revoked.
 //
 // Same ownership and thread-safety as `kat_group_assigned`.
-enum kat_result kat_group_replace(const struct kat_group_t *group,
+enum kat_result kat_group_replace(struct kat_group_t *group,
                                   const struct rd_kafka_topic_partition_list_s *partitions);
 
 // `kat_group_assigned` for callers without librdkafka: `count` partitions of
 // one topic (`partitions` may be NULL when `count` is 0).
-enum kat_result kat_group_assigned_partitions(const struct kat_group_t *group,
+enum kat_result kat_group_assigned_partitions(struct kat_group_t *group,
                                               const char *topic,
                                               const int32_t *partitions,
                                               size_t count);
 
 // `kat_group_revoked` for callers without librdkafka: one topic.
-enum kat_result kat_group_revoked_partitions(const struct kat_group_t *group,
+enum kat_result kat_group_revoked_partitions(struct kat_group_t *group,
                                              const char *topic,
                                              const int32_t *partitions,
                                              size_t count);
 
 // `kat_group_replace` for callers without librdkafka: the assignment becomes
 // exactly these partitions of one topic.
-enum kat_result kat_group_replace_partitions(const struct kat_group_t *group,
+enum kat_result kat_group_replace_partitions(struct kat_group_t *group,
                                              const char *topic,
                                              const int32_t *partitions,
                                              size_t count);
 
 // `kat_group_assigned` for callers without librdkafka: an array of
 // (topic, partition) pairs over any number of topics.
-enum kat_result kat_group_assigned_pairs(const struct kat_group_t *group,
+enum kat_result kat_group_assigned_pairs(struct kat_group_t *group,
                                          const struct kat_topic_partition_t *items,
                                          size_t count);
 
 // `kat_group_revoked` with an array of (topic, partition) pairs.
-enum kat_result kat_group_revoked_pairs(const struct kat_group_t *group,
+enum kat_result kat_group_revoked_pairs(struct kat_group_t *group,
                                         const struct kat_topic_partition_t *items,
                                         size_t count);
 
 // `kat_group_replace` with an array of (topic, partition) pairs.
-enum kat_result kat_group_replace_pairs(const struct kat_group_t *group,
+enum kat_result kat_group_replace_pairs(struct kat_group_t *group,
                                         const struct kat_topic_partition_t *items,
                                         size_t count);
 
@@ -429,13 +451,13 @@ enum kat_result kat_group_replace_pairs(const struct kat_group_t *group,
 // was true): every owned partition stops being assigned, with status lost.
 //
 // Thread-safe; takes the writers' lock.
-enum kat_result kat_group_lost(const struct kat_group_t *group);
+enum kat_result kat_group_lost(struct kat_group_t *group);
 
 // Records that the group's client was reset or re-created: every owned
 // partition stops being assigned, with status lost; counted as a reset.
 //
 // Thread-safe; takes the writers' lock.
-enum kat_result kat_group_reset(const struct kat_group_t *group);
+enum kat_result kat_group_reset(struct kat_group_t *group);
 
 // Writes how many times this group was assigned `topic`/`partition`.
 //
@@ -468,7 +490,7 @@ enum kat_result kat_group_stats(const struct kat_group_t *group,
 enum kat_result kat_group_partition(const struct kat_group_t *group,
                                     const char *topic_name,
                                     int32_t partition,
-                                    const struct kat_partition_handle_t **out_handle);
+                                    struct kat_partition_handle_t **out_handle);
 
 // Writes the group's health and since when it holds.
 //
@@ -567,7 +589,7 @@ bool kat_partition_handle_owned_at(const struct kat_partition_handle_t *handle,
 
 // Frees a handle. NULL is ignored. Once no handle on a key is left, the key
 // may be evicted again.
-void kat_partition_handle_free(const struct kat_partition_handle_t *handle);
+void kat_partition_handle_free(struct kat_partition_handle_t *handle);
 
 // A static, NUL-terminated description of a result code. Unknown codes get
 // "unknown result code". Never returns NULL; the text lives forever.
@@ -575,10 +597,16 @@ void kat_partition_handle_free(const struct kat_partition_handle_t *handle);
 // Thread-safe.
 const char *kat_result_message(unsigned int code);
 
-// Copies the detailed message of the last failed kat call on the calling
-// thread into `buf` (NUL-terminated, truncated to `cap - 1` bytes) and
-// returns its full length in bytes, like `snprintf`. With `buf == NULL` or
-// `cap == 0` nothing is written. Returns 0 if no call failed on this thread.
+// Copies the detailed message of the calling thread's last kat call, if it
+// failed, into `buf` (NUL-terminated, truncated to `cap - 1` bytes) and
+// returns its full length in bytes (without the NUL), like `snprintf`. With
+// `buf == NULL` or `cap == 0` nothing is written.
+//
+// The detail describes the **last** call only: every kat function that
+// succeeds clears it (as does `kat_clear_last_error()`), so 0 (and an empty
+// string when `cap > 0`) means the thread's last kat call succeeded or none
+// failed yet. Reading the detail does not clear it, and neither do
+// `kat_last_error_message`, `kat_result_message` and `kat_version`.
 //
 // The detail names the function and, for lists, the offending element:
 // `kat_group_assigned: element 2: topic name "a b" has an illegal byte …`.
@@ -587,13 +615,24 @@ size_t kat_last_error_message(char *buf, size_t cap);
 
 // Records `message` (NUL-terminated UTF-8; invalid bytes are replaced) as
 // the calling thread's last error detail, as if the kat call named
-// `function` had failed with it. For glue code that lives outside libkat —
-// the header-only `kat_rdkafka.h`, language bindings — so that its failures
-// read like kat's own through `kat_last_error_message()`. NULL arguments are
-// ignored.
+// `function` had failed with it: `kat_last_error_message()` then reads
+// `"<function>: <message>"`, or just `"<message>"` when `function` is NULL.
+// For glue code that lives outside libkat — the header-only
+// `kat_rdkafka.h`, language bindings — so that its failures read like kat's
+// own.
+//
+// `message == NULL` clears the detail instead (whatever `function` is), as
+// `kat_clear_last_error()` does.
 //
 // Thread-safe; affects the calling thread only.
 void kat_set_last_error_message(const char *function, const char *message);
+
+// Clears the calling thread's error detail: `kat_last_error_message()`
+// returns 0 until a kat call fails again. Successful kat calls do this
+// themselves; this is for glue code that reports its own outcome.
+//
+// Thread-safe; affects the calling thread only.
+void kat_clear_last_error(void);
 
 // kat's version, as a static NUL-terminated string ("0.1.0").
 const char *kat_version(void);
@@ -606,7 +645,7 @@ enum kat_result kat_test_panic(void);
 
 // Releases a snapshot. NULL is ignored. Views borrowed from it become
 // invalid.
-void kat_snapshot_free(const struct kat_snapshot_t *snapshot);
+void kat_snapshot_free(struct kat_snapshot_t *snapshot);
 
 // Writes the epoch the snapshot was taken at.
 enum kat_result kat_snapshot_epoch(const struct kat_snapshot_t *snapshot, uint64_t *out_epoch);
@@ -654,11 +693,21 @@ enum kat_result kat_snapshot_is_assigned(const struct kat_snapshot_t *snapshot,
                                          int32_t partition,
                                          bool *out_assigned);
 
-// Copies the snapshot as JSON into `buf` (NUL-terminated) and writes its
-// length without the NUL to `*out_len`:
+// Copies the snapshot as JSON into `buf` (NUL-terminated):
 // `{"epoch":N,"groups":{"group":{"topic":{"partition":generation}}}}`.
-// With `buf == NULL` and `cap == 0`, only writes the length.
-// `KAT_ERR_BUFFER_TOO_SMALL` (nothing written) if `cap <= length`.
+//
+// Buffer rules (the same for every kat function that copies text out):
+// - `*out_len` always receives the text's length in bytes **without** the
+//   NUL — on success and on `KAT_ERR_BUFFER_TOO_SMALL` alike;
+// - the text fits when `cap >= length + 1` (the NUL is always written), so a
+//   buffer of exactly `length + 1` bytes works;
+// - `buf == NULL` with `cap == 0` only writes the length (KAT_OK);
+// - on `KAT_ERR_BUFFER_TOO_SMALL` (`cap <= length`) `buf` is not touched.
+//
+// The text can change between two calls on a tracker, never on one
+// snapshot or generations list: size it and copy it from the same object.
+//
+// Thread-safe; allocates the text once per call.
 enum kat_result kat_snapshot_to_json(const struct kat_snapshot_t *snapshot,
                                      char *buf,
                                      size_t cap,
@@ -721,10 +770,12 @@ enum kat_result kat_tracker_new_with_limit(size_t generations_topics_limit,
                                            struct kat_tracker_t **out_tracker);
 
 // The process-wide tracker. Created on first call; lives until the process
-// exits; never NULL. `kat_tracker_free` on it is a no-op.
+// exits; never NULL. Not `const`: events and settings may go through it like
+// through any tracker. `kat_tracker_free` on it is a no-op, so code that
+// frees "its" tracker may be handed the global one.
 //
 // Thread-safe.
-const struct kat_tracker_t *kat_tracker_global(void);
+struct kat_tracker_t *kat_tracker_global(void);
 
 // Frees a tracker made by `kat_tracker_new*`. NULL and the global tracker
 // are ignored. Groups, snapshots, generations and handles taken from it stay
@@ -748,7 +799,7 @@ enum kat_result kat_tracker_group(const struct kat_tracker_t *tracker,
 // stay valid and read generation 0. Advances the epoch if anything was there.
 //
 // Thread-safe; takes the writers' lock (never blocks readers).
-enum kat_result kat_tracker_clear(const struct kat_tracker_t *tracker);
+enum kat_result kat_tracker_clear(struct kat_tracker_t *tracker);
 
 // Writes the current epoch (advances by one per changing event).
 //
@@ -790,7 +841,7 @@ enum kat_result kat_tracker_is_assigned(const struct kat_tracker_t *tracker,
 // Thread-safe; wait-free (one atomic load and a reference count increment;
 // no allocation).
 enum kat_result kat_tracker_snapshot(const struct kat_tracker_t *tracker,
-                                     const struct kat_snapshot_t **out_snapshot);
+                                     struct kat_snapshot_t **out_snapshot);
 
 // Copies every generation the tracker holds (revoked and lost included),
 // sorted by group, topic and partition. Free it with `kat_generations_free`.
@@ -803,7 +854,7 @@ enum kat_result kat_tracker_generations(const struct kat_tracker_t *tracker,
 // Evicts at once, least recently assigned first, if more are held.
 //
 // Thread-safe; takes the writers' lock.
-enum kat_result kat_tracker_set_generations_topics_limit(const struct kat_tracker_t *tracker,
+enum kat_result kat_tracker_set_generations_topics_limit(struct kat_tracker_t *tracker,
                                                          size_t limit);
 
 // Writes the bound on retained (group, topic) generation entries.

@@ -9,7 +9,8 @@
  * rd_kafka_assignment_lost()), whether a system librdkafka.so.1, a copy
  * bundled by a language binding, or a static one.
  *
- * What a rebalance does (SPEC section 6):
+ * What a rebalance does (README.md, "Using kat from a librdkafka C/C++
+ * consumer", has the same table and the tests behind it):
  *
  *   event (err)                protocol     assign call (exactly one)            recorded in kat, after it succeeded
  *   ------------------------   -----------  -----------------------------------  ------------------------------------
@@ -29,6 +30,9 @@
  * Errors: every function returns a kat_result. On anything but KAT_OK the
  * calling thread's last error detail (kat_last_error_message()) says what
  * went wrong; for KAT_ERR_RDKAFKA it carries librdkafka's own error text.
+ * A rebalance function that returns KAT_OK ends with a successful kat call,
+ * which clears the detail; kat_check_lost() while nothing is lost makes no
+ * kat call and leaves the detail as it was.
  *
  * Threads: call the rebalance functions where librdkafka hands you the
  * rebalance, which is the thread that polls the consumer (rd_kafka_poll(),
@@ -75,7 +79,7 @@ static inline void kat_rdkafka_internal_note_error(const kat_group_t *group) {
 /* Not part of the API: the rebalance logic shared by kat_rebalance() and
  * kat_rebalance_event(); `function` names the caller in error details. */
 static inline kat_result kat_rdkafka_internal_rebalance(const char *function,
-                                                        const kat_group_t *group, rd_kafka_t *rk,
+                                                        kat_group_t *group, rd_kafka_t *rk,
                                                         rd_kafka_resp_err_t err,
                                                         rd_kafka_topic_partition_list_t *partitions) {
   const char *protocol;
@@ -174,7 +178,7 @@ static inline kat_result kat_rdkafka_internal_rebalance(const char *function,
  * protocol, the assign call itself, and one kat event (the writers' lock,
  * one snapshot publish when something changed).
  */
-static inline kat_result kat_rebalance(const kat_group_t *group, rd_kafka_t *rk,
+static inline kat_result kat_rebalance(kat_group_t *group, rd_kafka_t *rk,
                                        rd_kafka_resp_err_t err,
                                        rd_kafka_topic_partition_list_t *partitions) {
   return kat_rdkafka_internal_rebalance("kat_rebalance", group, rk, err, partitions);
@@ -196,7 +200,7 @@ static inline kat_result kat_rebalance(const kat_group_t *group, rd_kafka_t *rk,
  */
 static inline void kat_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                     rd_kafka_topic_partition_list_t *partitions, void *opaque) {
-  (void)kat_rdkafka_internal_rebalance("kat_rebalance_cb", (const kat_group_t *)opaque, rk, err,
+  (void)kat_rdkafka_internal_rebalance("kat_rebalance_cb", (kat_group_t *)opaque, rk, err,
                                        partitions);
 }
 
@@ -217,7 +221,7 @@ static inline void kat_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
  * Thread: the thread polling the queue the event came from. Cost: as
  * kat_rebalance().
  */
-static inline kat_result kat_rebalance_event(const kat_group_t *group, rd_kafka_t *rk,
+static inline kat_result kat_rebalance_event(kat_group_t *group, rd_kafka_t *rk,
                                              rd_kafka_event_t *ev) {
   if (ev == NULL) {
     kat_set_last_error_message("kat_rebalance_event", "ev is NULL: no assign call was made");
@@ -251,7 +255,7 @@ static inline kat_result kat_rebalance_event(const kat_group_t *group, rd_kafka_
  * error of kat_group_lost(). Thread: any thread that may use `rk`, usually
  * the polling one.
  */
-static inline kat_result kat_check_lost(const kat_group_t *group, rd_kafka_t *rk) {
+static inline kat_result kat_check_lost(kat_group_t *group, rd_kafka_t *rk) {
   if (group == NULL || rk == NULL) {
     kat_set_last_error_message("kat_check_lost", group == NULL ? "group is NULL" : "rk is NULL");
     return KAT_ERR_NULL_POINTER;

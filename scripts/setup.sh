@@ -6,7 +6,9 @@
 # Prometheus with promtool plus Python's prometheus_client (metrics tests).
 set -euo pipefail
 
-packages=(ruby ruby-ffi ruby-minitest valgrind librdkafka-dev zlib1g-dev pkg-config binutils g++ make)
+packages=(ruby ruby-ffi ruby-minitest valgrind librdkafka-dev zlib1g-dev pkg-config binutils g++ make
+  # C packaging tests (tests/install.rs): find_package(kat) from an installed prefix.
+  cmake)
 # Monitoring: promtool and a real Prometheus (metrics exposition, contrib
 # rules, the fleet test) and the Python OpenMetrics parser.
 packages+=(prometheus python3-prometheus-client)
@@ -23,7 +25,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-for tool in cargo rustc gcc g++ ruby valgrind nm promtool prometheus; do
+for tool in cargo rustc gcc g++ ruby valgrind nm pkg-config cmake promtool prometheus; do
   command -v "$tool" >/dev/null || { echo "setup: $tool is still missing" >&2; exit 1; }
 done
 cargo fmt --version >/dev/null && cargo clippy --version >/dev/null

@@ -329,9 +329,14 @@ impl GroupLog {
     }
 }
 
+/// Group name → its log.
+type GroupMap = HashMap<Name, Arc<GroupLog>>;
+
 /// Every observed group of a tracker, by name.
 pub(crate) struct Registry {
-    groups: ArcSwap<HashMap<Name, Arc<GroupLog>>>,
+    groups: ArcSwap<GroupMap>,
+    /// Set at process exit only (see `anchor_for_exit`).
+    exit_anchor: std::sync::Mutex<Option<Arc<GroupMap>>>,
     /// Entries kept per group; writer-only updates.
     limit: AtomicU64,
 }
@@ -348,6 +353,7 @@ impl Registry {
     pub(crate) fn new() -> Registry {
         Registry {
             groups: ArcSwap::from_pointee(HashMap::new()),
+            exit_anchor: std::sync::Mutex::new(None),
             limit: AtomicU64::new(DEFAULT_HISTORY_LIMIT as u64),
         }
     }
@@ -383,6 +389,15 @@ impl Registry {
     /// Forgets every group (`Tracker::clear`). Writer lock held.
     pub(crate) fn clear(&self) {
         self.groups.store(Arc::new(HashMap::new()));
+    }
+
+    /// Keeps a plain `Arc` of the current (empty, after `clear`) map for
+    /// process exit, so that memcheck sees it reachable from its start
+    /// rather than only through `arc-swap`'s interior pointer ("possibly
+    /// lost"). Writer lock held.
+    pub(crate) fn anchor_for_exit(&self) {
+        let current = self.groups.load_full();
+        *self.exit_anchor.lock().unwrap_or_else(|p| p.into_inner()) = Some(current);
     }
 
     /// The log of a group, created if needed. Call under the tracker's

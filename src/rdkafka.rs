@@ -1,8 +1,8 @@
 //! Rebalance glue for Rust programs built on `rdkafka-sys` (feature `rdkafka`).
 //!
-//! The same behaviour as the C header `include/kat_rdkafka.h` (SPEC §6), for
-//! consumers that drive librdkafka through `rdkafka-sys`, directly or through
-//! rust-rdkafka:
+//! The same behaviour as the C header `include/kat_rdkafka.h` (README: "Using
+//! kat from a librdkafka C/C++ consumer"), for consumers that drive librdkafka
+//! through `rdkafka-sys`, directly or through rust-rdkafka:
 //!
 //! | entry point | use it when |
 //! |---|---|

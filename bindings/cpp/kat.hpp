@@ -303,7 +303,7 @@ private:
 /// An immutable view of a tracker at one epoch. Move-only.
 class snapshot {
 public:
-    explicit snapshot(const kat_snapshot_t *raw) noexcept : raw_(raw) {}
+    explicit snapshot(kat_snapshot_t *raw) noexcept : raw_(raw) {}
     snapshot(snapshot &&o) noexcept : raw_(std::exchange(o.raw_, nullptr)) {}
     snapshot &operator=(snapshot &&o) noexcept {
         if (this != &o) {
@@ -390,7 +390,7 @@ public:
     const kat_snapshot_t *get() const noexcept { return raw_; }
 
 private:
-    const kat_snapshot_t *raw_;
+    kat_snapshot_t *raw_;
 };
 
 /// One key of a generations list (names borrowed from the list).
@@ -460,7 +460,7 @@ private:
 /// A long-lived handle on one key: one atomic load per check. Move-only.
 class partition_handle {
 public:
-    explicit partition_handle(const kat_partition_handle_t *raw) noexcept : raw_(raw) {}
+    explicit partition_handle(kat_partition_handle_t *raw) noexcept : raw_(raw) {}
     partition_handle(partition_handle &&o) noexcept : raw_(std::exchange(o.raw_, nullptr)) {}
     partition_handle &operator=(partition_handle &&o) noexcept {
         if (this != &o) {
@@ -489,7 +489,7 @@ public:
     explicit operator bool() const noexcept { return raw_ != nullptr; }
 
 private:
-    const kat_partition_handle_t *raw_;
+    kat_partition_handle_t *raw_;
 };
 
 /// A (topic, partition) pair for the multi-topic events.
@@ -618,7 +618,7 @@ public:
     /// A handle on topic/partition for one-load ownership checks.
     partition_handle partition(std::string_view topic, std::int32_t partition) const {
         detail::c_string t(topic);
-        const kat_partition_handle_t *h = nullptr;
+        kat_partition_handle_t *h = nullptr;
         detail::check(kat_group_partition(raw_, t.get(), partition, &h));
         return partition_handle(h);
     }
@@ -633,7 +633,7 @@ private:
 /// A non-owning, copyable view of a tracker.
 class tracker_ref {
 public:
-    explicit tracker_ref(const kat_tracker_t *raw) noexcept : raw_(raw) {}
+    explicit tracker_ref(kat_tracker_t *raw) noexcept : raw_(raw) {}
 
     /// The group called `name`, created on first use (get-or-create).
     kat::group group(std::string_view name) const {
@@ -644,7 +644,7 @@ public:
     }
 
     kat::snapshot snapshot() const {
-        const kat_snapshot_t *s = nullptr;
+        kat_snapshot_t *s = nullptr;
         detail::check(kat_tracker_snapshot(raw_, &s));
         return kat::snapshot(s);
     }
@@ -697,10 +697,10 @@ public:
         detail::check(kat_tracker_set_generations_topics_limit(raw_, limit));
     }
 
-    const kat_tracker_t *get() const noexcept { return raw_; }
+    kat_tracker_t *get() const noexcept { return raw_; }
 
 protected:
-    const kat_tracker_t *raw_;
+    kat_tracker_t *raw_;
 };
 
 /// An owning tracker. Move-only; groups, snapshots and handles taken from

@@ -53,13 +53,13 @@ enum Kind {
 
 fn apply<'a>(
     name: &'static str,
-    group: *const kat_group_t,
+    group: *mut kat_group_t,
     kind: Kind,
     read: impl FnOnce() -> FfiResult<Vec<(&'a str, i32)>>,
 ) -> kat_result {
     guard(name, || {
         // SAFETY: checked for NULL; valid during the call per the contract.
-        let g = unsafe { arg(group, "group") }?;
+        let g = unsafe { arg(group.cast_const(), "group") }?;
         let list = read()?;
         let r: Result<bool, Error> = match kind {
             Kind::Assigned => g.assigned(list),
@@ -106,7 +106,7 @@ pub unsafe extern "C" fn kat_group_name(group: *const kat_group_t) -> *const c_c
 /// Thread-safe; takes the writers' lock; never blocks readers.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_assigned(
-    group: *const kat_group_t,
+    group: *mut kat_group_t,
     partitions: *const rd_kafka_topic_partition_list_s,
 ) -> kat_result {
     // SAFETY: the list is valid during the call per the contract.
@@ -122,7 +122,7 @@ pub unsafe extern "C" fn kat_group_assigned(
 /// Same ownership and thread-safety as `kat_group_assigned`.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_revoked(
-    group: *const kat_group_t,
+    group: *mut kat_group_t,
     partitions: *const rd_kafka_topic_partition_list_s,
 ) -> kat_result {
     // SAFETY: the list is valid during the call per the contract.
@@ -137,7 +137,7 @@ pub unsafe extern "C" fn kat_group_revoked(
 /// Same ownership and thread-safety as `kat_group_assigned`.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_replace(
-    group: *const kat_group_t,
+    group: *mut kat_group_t,
     partitions: *const rd_kafka_topic_partition_list_s,
 ) -> kat_result {
     // SAFETY: the list is valid during the call per the contract.
@@ -150,7 +150,7 @@ pub unsafe extern "C" fn kat_group_replace(
 /// one topic (`partitions` may be NULL when `count` is 0).
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_assigned_partitions(
-    group: *const kat_group_t,
+    group: *mut kat_group_t,
     topic: *const c_char,
     partitions: *const i32,
     count: usize,
@@ -167,7 +167,7 @@ pub unsafe extern "C" fn kat_group_assigned_partitions(
 /// `kat_group_revoked` for callers without librdkafka: one topic.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_revoked_partitions(
-    group: *const kat_group_t,
+    group: *mut kat_group_t,
     topic: *const c_char,
     partitions: *const i32,
     count: usize,
@@ -185,7 +185,7 @@ pub unsafe extern "C" fn kat_group_revoked_partitions(
 /// exactly these partitions of one topic.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_replace_partitions(
-    group: *const kat_group_t,
+    group: *mut kat_group_t,
     topic: *const c_char,
     partitions: *const i32,
     count: usize,
@@ -203,7 +203,7 @@ pub unsafe extern "C" fn kat_group_replace_partitions(
 /// (topic, partition) pairs over any number of topics.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_assigned_pairs(
-    group: *const kat_group_t,
+    group: *mut kat_group_t,
     items: *const kat_topic_partition_t,
     count: usize,
 ) -> kat_result {
@@ -219,7 +219,7 @@ pub unsafe extern "C" fn kat_group_assigned_pairs(
 /// `kat_group_revoked` with an array of (topic, partition) pairs.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_revoked_pairs(
-    group: *const kat_group_t,
+    group: *mut kat_group_t,
     items: *const kat_topic_partition_t,
     count: usize,
 ) -> kat_result {
@@ -232,7 +232,7 @@ pub unsafe extern "C" fn kat_group_revoked_pairs(
 /// `kat_group_replace` with an array of (topic, partition) pairs.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_replace_pairs(
-    group: *const kat_group_t,
+    group: *mut kat_group_t,
     items: *const kat_topic_partition_t,
     count: usize,
 ) -> kat_result {
@@ -247,10 +247,10 @@ pub unsafe extern "C" fn kat_group_replace_pairs(
 ///
 /// Thread-safe; takes the writers' lock.
 #[no_mangle]
-pub unsafe extern "C" fn kat_group_lost(group: *const kat_group_t) -> kat_result {
+pub unsafe extern "C" fn kat_group_lost(group: *mut kat_group_t) -> kat_result {
     guard("kat_group_lost", || {
         // SAFETY: checked for NULL; valid during the call.
-        unsafe { arg(group, "group") }?.lost();
+        unsafe { arg(group.cast_const(), "group") }?.lost();
         Ok(())
     })
 }
@@ -260,10 +260,10 @@ pub unsafe extern "C" fn kat_group_lost(group: *const kat_group_t) -> kat_result
 ///
 /// Thread-safe; takes the writers' lock.
 #[no_mangle]
-pub unsafe extern "C" fn kat_group_reset(group: *const kat_group_t) -> kat_result {
+pub unsafe extern "C" fn kat_group_reset(group: *mut kat_group_t) -> kat_result {
     guard("kat_group_reset", || {
         // SAFETY: checked for NULL; valid during the call.
-        unsafe { arg(group, "group") }?.reset();
+        unsafe { arg(group.cast_const(), "group") }?.reset();
         Ok(())
     })
 }
@@ -341,7 +341,7 @@ pub unsafe extern "C" fn kat_group_partition(
     group: *const kat_group_t,
     topic_name: *const c_char,
     partition: i32,
-    out_handle: *mut *const kat_partition_handle_t,
+    out_handle: *mut *mut kat_partition_handle_t,
 ) -> kat_result {
     guard("kat_group_partition", || {
         // SAFETY: pointers checked; valid during the call.
@@ -350,7 +350,7 @@ pub unsafe extern "C" fn kat_group_partition(
         let o = out(out_handle, "out_handle")?;
         let h = g.partition(t, partition)?;
         // SAFETY: checked output slot; the pointer owns one reference.
-        unsafe { write(o, h.into_raw().cast()) };
+        unsafe { write(o, h.into_raw().cast_mut().cast()) };
         Ok(())
     })
 }

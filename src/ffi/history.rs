@@ -2,9 +2,8 @@
 
 use std::ffi::{c_char, c_uint};
 
-use super::metrics::copy_sized;
 use super::result::{guard, guard_value, kat_result, FfiError};
-use super::{arg, kat_group_t, kat_tracker_t, out, write};
+use super::{arg, copy_out, kat_group_t, kat_tracker_t, out, write};
 use crate::{Health, HealthState};
 
 /// A group's health (`kat_group_health`).
@@ -108,7 +107,7 @@ pub unsafe extern "C" fn kat_group_history_json(
         let g = unsafe { arg(group, "group") }?;
         let text = g.history().to_json();
         // SAFETY: buffer contract as documented.
-        unsafe { copy_sized(&text, buf, cap, out_len) }
+        unsafe { copy_out(&text, buf, cap, out_len) }
     })
 }
 

@@ -4,7 +4,7 @@ use std::ffi::{c_char, c_uint};
 
 use super::kat_tracker_t;
 use super::result::{guard, guard_value, kat_result, FfiError, FfiResult};
-use super::{arg, out, write};
+use super::{arg, copy_out};
 use crate::MetricsFormat;
 
 /// The text formats of `kat_tracker_metrics`.
@@ -28,42 +28,6 @@ fn format_of(format: c_uint) -> FfiResult<MetricsFormat> {
             format!("unknown metrics format {other} (KAT_METRICS_PROMETHEUS or KAT_METRICS_OPENMETRICS)"),
         )),
     }
-}
-
-/// Copies `text` plus a NUL into `buf`, snprintf-style: `*out_len` always
-/// receives the text's length (without the NUL) once the arguments are
-/// valid, also when the buffer is too small, so the caller can retry with
-/// `*out_len + 1` bytes. `buf = NULL, cap = 0` only asks for the length.
-///
-/// # Safety
-/// `buf` must be NULL or writable for `cap` bytes; `out_len` writable.
-pub(crate) unsafe fn copy_sized(
-    text: &str,
-    buf: *mut c_char,
-    cap: usize,
-    out_len: *mut usize,
-) -> FfiResult {
-    let out_len = out(out_len, "out_len")?;
-    if buf.is_null() && cap != 0 {
-        return Err(super::null("buf"));
-    }
-    // SAFETY: checked non-NULL; the caller's slot.
-    unsafe { write(out_len, text.len()) };
-    if buf.is_null() {
-        return Ok(());
-    }
-    if cap <= text.len() {
-        return Err(FfiError::new(
-            kat_result::KAT_ERR_BUFFER_TOO_SMALL,
-            format!("need {} bytes (with the NUL), got {cap}", text.len() + 1),
-        ));
-    }
-    // SAFETY: `buf` is writable for `cap > text.len()` bytes.
-    unsafe {
-        std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), text.len());
-        *buf.add(text.len()) = 0;
-    }
-    Ok(())
 }
 
 /// Writes the tracker's metrics as Prometheus text (`format` =
@@ -94,7 +58,7 @@ pub unsafe extern "C" fn kat_tracker_metrics(
         let format = format_of(format)?;
         let text = t.metrics(format);
         // SAFETY: buffer contract as documented.
-        unsafe { copy_sized(&text, buf, cap, out_len) }
+        unsafe { copy_out(&text, buf, cap, out_len) }
     })
 }
 

@@ -2,9 +2,8 @@
 
 use std::ffi::c_char;
 
-use super::metrics::copy_sized;
 use super::result::{guard, kat_result, FfiError, FfiResult};
-use super::{arg, kat_group_t, null};
+use super::{arg, copy_out, kat_group_t, null};
 
 /// Borrows `len` bytes of UTF-8 JSON (NULL is allowed only with `len` 0).
 ///
@@ -80,7 +79,7 @@ pub unsafe extern "C" fn kat_group_rdkafka_stats_strip(
         let text = unsafe { json_arg(json, json_len) }?;
         let stripped = g.strip_rdkafka_stats(text)?;
         // SAFETY: buffer contract as documented.
-        unsafe { copy_sized(&stripped, buf, cap, out_len) }
+        unsafe { copy_out(&stripped, buf, cap, out_len) }
     })
 }
 
@@ -104,6 +103,6 @@ pub unsafe extern "C" fn kat_group_rdkafka_cgrp_json(
             .rdkafka_cgrp()
             .map_or_else(|| "null".to_owned(), |c| c.to_json());
         // SAFETY: buffer contract as documented.
-        unsafe { copy_sized(&text, buf, cap, out_len) }
+        unsafe { copy_out(&text, buf, cap, out_len) }
     })
 }

@@ -215,7 +215,7 @@ static mask_t rdkafka_mask(rd_kafka_t *rk, rd_kafka_resp_err_t *err) {
 
 /* kat's current view of a group, from a snapshot. */
 static mask_t kat_mask(const char *group) {
-  const kat_snapshot_t *snap = NULL;
+  kat_snapshot_t *snap = NULL;
   kat_topic_view_t view;
   mask_t m = 0;
   size_t i;
@@ -239,7 +239,7 @@ static mask_t kat_mask(const char *group) {
 }
 
 static kat_partition_state_t group_state(const kat_group_t *group, int32_t p) {
-  const kat_partition_handle_t *h = NULL;
+  kat_partition_handle_t *h = NULL;
   kat_partition_state_t st;
   memset(&st, 0, sizeof st);
   expect_ok(kat_group_partition(group, TOPIC, p, &h), "kat_group_partition");
