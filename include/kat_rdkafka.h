@@ -67,13 +67,19 @@ static inline void kat_rdkafka_internal_error(const char *function, const char *
   kat_set_last_error_message(function, message);
 }
 
-/* Not part of the API: adds the last error detail of this thread to the
- * group's rebalance history as an `error` entry (monitoring). */
-static inline void kat_rdkafka_internal_note_error(const kat_group_t *group) {
-  char message[512];
-  if (group == NULL) return;
-  kat_last_error_message(message, sizeof message);
-  (void)kat_group_note_rebalance_error(group, message);
+/* Not part of the API: librdkafka refused an assign call. Adds an `error`
+ * entry to the group's rebalance history (monitoring), then records
+ * `what: detail` as the calling thread's last kat error, attributed to
+ * `function` (in that order: a successful kat call clears the last error). */
+static inline void kat_rdkafka_internal_refused(const char *function, const kat_group_t *group,
+                                                const char *what, const char *detail) {
+  char entry[640];
+  if (group != NULL) {
+    snprintf(entry, sizeof entry, "%s: %s: %s", function, what,
+             detail != NULL ? detail : "(no detail)");
+    (void)kat_group_note_rebalance_error(group, entry);
+  }
+  kat_rdkafka_internal_error(function, what, detail);
 }
 
 /* Not part of the API: the rebalance logic shared by kat_rebalance() and
@@ -123,18 +129,17 @@ static inline kat_result kat_rdkafka_internal_rebalance(const char *function,
   }
 
   if (error != NULL) {
-    kat_rdkafka_internal_error(function,
-                               err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS
-                                   ? "rd_kafka_incremental_assign failed"
-                                   : "rd_kafka_incremental_unassign failed",
-                               rd_kafka_error_string(error));
+    kat_rdkafka_internal_refused(function, group,
+                                 err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS
+                                     ? "rd_kafka_incremental_assign failed"
+                                     : "rd_kafka_incremental_unassign failed",
+                                 rd_kafka_error_string(error));
     rd_kafka_error_destroy(error);
-    kat_rdkafka_internal_note_error(group);
     return KAT_ERR_RDKAFKA;
   }
   if (assign_err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    kat_rdkafka_internal_error(function, "rd_kafka_assign failed", rd_kafka_err2str(assign_err));
-    kat_rdkafka_internal_note_error(group);
+    kat_rdkafka_internal_refused(function, group, "rd_kafka_assign failed",
+                                 rd_kafka_err2str(assign_err));
     return KAT_ERR_RDKAFKA;
   }
 

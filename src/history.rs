@@ -426,13 +426,23 @@ impl Registry {
         let log = self.get_or_create(group.as_str());
         let old = before.group(group.as_str());
         let new = after.group(group.as_str());
-        let owned_before = old.map_or(0, |g| g.partition_count());
-        let owned_after = new.map_or(0, |g| g.partition_count());
-        let was_owned = |t: &str, p: i32| {
-            old.and_then(|g| g.topic(t)).is_some_and(|v| {
-                v.record(p)
-                    .is_some_and(|r| r.status == crate::Status::Assigned)
-            })
+        // Costs stay in proportion to the event: whole-group counts only for
+        // the events that replace or drop the whole assignment.
+        let owned_before = || old.map_or(0, |g| g.partition_count());
+        let owns_after = new.is_some_and(|g| !g.topics().is_empty());
+        // How many of a topic's listed partitions the group owned before.
+        let owned_of = |t: &str, ps: &[i32]| -> Vec<i32> {
+            match old.and_then(|g| g.topic(t)) {
+                Some(v) => ps
+                    .iter()
+                    .copied()
+                    .filter(|p| {
+                        v.record(*p)
+                            .is_some_and(|r| r.status == crate::Status::Assigned)
+                    })
+                    .collect(),
+                None => Vec::new(),
+            }
         };
 
         let mut partitions = Vec::new();
@@ -461,24 +471,24 @@ impl Registry {
                 let kept = ev
                     .listed
                     .iter()
-                    .map(|(t, ps)| ps.iter().filter(|p| was_owned(t, **p)).count())
+                    .map(|(t, ps)| owned_of(t, ps).len())
                     .sum::<usize>();
-                revoked = owned_before - kept;
+                revoked = owned_before() - kept;
                 for (t, ps) in ev.listed {
                     ps.iter().for_each(|p| push(t, *p));
                 }
             }
             HistoryKind::Revoke => {
                 for (t, ps) in ev.listed {
-                    for p in ps.iter().filter(|p| was_owned(t, **p)) {
+                    for p in owned_of(t, ps) {
                         revoked += 1;
-                        push(t, *p);
+                        push(t, p);
                     }
                 }
             }
             HistoryKind::Error => {}
             HistoryKind::Lost | HistoryKind::Reset => {
-                lost = owned_before;
+                lost = owned_before();
                 if let Some(g) = old {
                     for t in g.topics() {
                         t.partitions()
@@ -501,7 +511,7 @@ impl Registry {
                     log.timed.fetch_add(1, Ordering::Relaxed);
                     log.timed_ms.fetch_add(ms, Ordering::Relaxed);
                 }
-                if owned_after > 0 {
+                if owns_after {
                     Health::Assigned
                 } else {
                     Health::Standby

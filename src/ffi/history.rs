@@ -174,8 +174,9 @@ pub unsafe extern "C" fn kat_group_note_rebalance_protocol(
 /// Records in the group's rebalance history a rebalance that could not be
 /// applied — an entry of kind `error` with `detail` (NUL-terminated; invalid
 /// UTF-8 is replaced) — without changing the tracker. `kat_rdkafka.h` calls
-/// it when librdkafka refuses an assign call. Does not touch the calling
-/// thread's last error message.
+/// it when librdkafka refuses an assign call (before recording the refusal
+/// as the thread's last error: like every successful kat call, this one
+/// clears it).
 ///
 /// Thread-safe; takes the writers' lock.
 #[no_mangle]
