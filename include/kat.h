@@ -337,7 +337,7 @@ enum kat_result kat_group_partition_n(const struct kat_group_t *group,
                                       const char *topic,
                                       size_t topic_len,
                                       int32_t partition,
-                                      const struct kat_partition_handle_t **out_handle);
+                                      struct kat_partition_handle_t **out_handle);
 
 // Frees a generations list. NULL is ignored.
 void kat_generations_free(struct kat_generations_t *generations);

@@ -42,6 +42,7 @@ mod metrics;
 mod name;
 #[cfg(feature = "rdkafka")]
 pub mod rdkafka;
+mod runtime;
 mod snapshot;
 mod stats;
 mod tracker;

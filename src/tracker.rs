@@ -20,6 +20,7 @@ use crate::name::{
     group_hasher, key_hash, topic_hash, validate_group, validate_partition, validate_topic,
     GroupHasher, Name,
 };
+use crate::runtime::{mono_ns, GroupRuntime};
 use crate::snapshot::{
     shard_of, Generations, GroupStats, GroupView, PartitionRecord, Snapshot, Status, TopicEdit,
     TopicView,
@@ -47,6 +48,9 @@ pub(crate) struct Inner {
     current: Arc<ArcSwap<Snapshot>>,
     writer: Mutex<Writer>,
     changed: (Mutex<()>, Condvar),
+    /// Per-group state outside snapshots, by group name (see
+    /// `crate::runtime`). Entries are never removed: one per group name.
+    runtimes: Mutex<HashMap<Name, Arc<GroupRuntime>>>,
     /// Per-group rebalance history and health (`src/history.rs`).
     pub(crate) observed: crate::history::Registry,
 }
@@ -190,6 +194,9 @@ pub struct Group {
     name: Name,
     /// The index hasher after the group name: by-name reads hash the topic only.
     hasher: GroupHasher,
+    /// State of this group outside snapshots, shared by every `Group` value
+    /// of this name on this tracker.
+    runtime: Arc<GroupRuntime>,
 }
 
 impl std::fmt::Debug for Group {
@@ -646,6 +653,7 @@ impl Tracker {
                     exit_anchor: None,
                 }),
                 changed: (Mutex::new(()), Condvar::new()),
+                runtimes: Mutex::new(HashMap::new()),
                 observed: crate::history::Registry::new(),
             }),
         }
@@ -673,14 +681,26 @@ impl Tracker {
         GLOBAL.get()
     }
 
-    /// The group with this name (get-or-create: no state is created until its
-    /// first event). Validates the name; never locks; allocates the name once.
+    /// The group with this name (get-or-create: no assignment state is
+    /// created until its first event). Validates the name; allocates the name
+    /// once; takes the short lock of the per-group runtime registry (never the
+    /// writers' lock, never one readers take).
     pub fn group(&self, name: &str) -> Result<Group, Error> {
         validate_group(name)?;
+        let name = Name::new(name);
+        let runtime = self
+            .inner
+            .runtimes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(name.clone())
+            .or_default()
+            .clone();
         Ok(Group {
             inner: self.inner.clone(),
-            name: Name::new(name),
-            hasher: group_hasher(name),
+            hasher: group_hasher(name.as_str()),
+            name,
+            runtime,
         })
     }
 
@@ -961,6 +981,36 @@ impl Group {
     /// The name with a trailing NUL, for the C ABI.
     pub(crate) fn name_with_nul(&self) -> &str {
         self.name.with_nul()
+    }
+
+    /// Records that the consumer polled now (the glue calls this after every
+    /// poll). Lock-free: one monotonic clock read and two atomic operations
+    /// on the group's runtime state; publishes nothing, so the epoch does not
+    /// advance. Any thread.
+    #[inline]
+    pub fn mark_poll(&self) {
+        self.runtime.mark_poll();
+    }
+
+    /// How many poll marks the group received ([`mark_poll`](Self::mark_poll)).
+    /// One atomic load.
+    pub fn poll_count(&self) -> u64 {
+        self.runtime.polls.load(Ordering::Relaxed)
+    }
+
+    /// Time since the last poll mark, or `None` if the group was never
+    /// marked. One atomic load and one clock read.
+    pub fn since_last_poll(&self) -> Option<Duration> {
+        self.runtime
+            .last_poll_ns()
+            .map(|t| Duration::from_nanos(mono_ns().saturating_sub(t)))
+    }
+
+    /// The group's state outside snapshots (shared by every `Group` value of
+    /// this name on this tracker).
+    #[allow(dead_code)]
+    pub(crate) fn runtime(&self) -> &Arc<GroupRuntime> {
+        &self.runtime
     }
 
     /// The tracker this group belongs to.

@@ -208,7 +208,7 @@ pub unsafe extern "C" fn kat_group_partition_n(
     topic: *const c_char,
     topic_len: usize,
     partition: i32,
-    out_handle: *mut *const kat_partition_handle_t,
+    out_handle: *mut *mut kat_partition_handle_t,
 ) -> kat_result {
     guard("kat_group_partition_n", || {
         // SAFETY: pointers checked; valid during the call per the contract.
@@ -217,7 +217,7 @@ pub unsafe extern "C" fn kat_group_partition_n(
         let o = out(out_handle, "out_handle")?;
         let h = g.partition(tp, partition)?;
         // SAFETY: checked output slot; the pointer owns one reference.
-        unsafe { write(o, h.into_raw().cast()) };
+        unsafe { write(o, h.into_raw().cast_mut().cast()) };
         Ok(())
     })
 }

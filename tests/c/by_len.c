@@ -103,7 +103,7 @@ static void test_reads(void) {
     CHECK(!assigned);
 
     /* A handle by pointer + length follows the key. */
-    const kat_partition_handle_t *h = NULL;
+    kat_partition_handle_t *h = NULL;
     CHECK_OK(kat_group_partition_n(same, topic_buf, 6, 1, &h));
     kat_partition_state_t st;
     CHECK_OK(kat_partition_handle_state(h, &st));
@@ -118,7 +118,7 @@ static void test_hostile(void) {
     uint64_t gen = SENTINEL_U64;
     bool b = true;
     kat_group_t *out_g = SENTINEL_PTR;
-    const kat_partition_handle_t *out_h = SENTINEL_PTR;
+    kat_partition_handle_t *out_h = SENTINEL_PTR;
 
     /* Embedded NUL: rejected, never read as the shorter "orders" / "billing". */
     static const char topic_nul[] = "orders\0x";
