@@ -347,12 +347,15 @@ fn poll_loop(rk: Handle, member: Arc<Member>) {
                 CLOSING => break,
                 STUCK => thread::sleep(Duration::from_millis(20)), // "in a long job"
                 _ if member.event_api => {
+                    // A poll mark per poll: health says `stalled` when they stop.
+                    member.group.mark_poll();
                     let ev = rd_kafka_queue_poll(queue, 100);
                     if !ev.is_null() {
                         handle_event(ev);
                     }
                 }
                 _ => {
+                    member.group.mark_poll();
                     let msg = rd_kafka_consumer_poll(rk, 100);
                     if !msg.is_null() {
                         rd_kafka_message_destroy(msg);
@@ -553,8 +556,11 @@ fn main() -> ExitCode {
         };
     let billing_settings = classic("range");
     let member = |group_id: &str, i: usize, label: &'static str, event_api: bool| {
+        let group = tracker.group(&format!("{group_id}/{i}")).unwrap();
+        // Health turns `stalled` after half of max.poll.interval.ms without a poll.
+        group.set_stall_after(Some(Duration::from_millis(MAX_POLL_MS / 2)));
         Arc::new(Member {
-            group: tracker.group(&format!("{group_id}/{i}")).unwrap(),
+            group,
             label,
             event_api,
             state: AtomicU8::new(CLOSED),

@@ -118,6 +118,10 @@ typedef enum kat_health {
   KAT_HEALTH_REBALANCING = 3,
   // The assignment was lost (or the client reset); nothing assigned since.
   KAT_HEALTH_LOST = 4,
+  // Joined, but its consumer has not polled for longer than the group's
+  // stall threshold (`kat_group_set_stall_after_ms`; only when polls are
+  // marked).
+  KAT_HEALTH_STALLED = 5,
 } kat_health;
 
 // The text formats of `kat_tracker_metrics`.
@@ -500,7 +504,7 @@ enum kat_result kat_group_health(const struct kat_group_t *group,
                                  struct kat_group_health_t *out_health);
 
 // The snake-case name of a health state ("never_joined", "standby",
-// "assigned", "rebalancing", "lost"), static and NUL-terminated; NULL for
+// "assigned", "rebalancing", "lost", "stalled"), static and NUL-terminated; NULL for
 // an unknown value.
 //
 // Thread-safe.
@@ -547,6 +551,15 @@ enum kat_result kat_group_note_rebalance_protocol(const struct kat_group_t *grou
 //
 // Thread-safe; takes the writers' lock.
 enum kat_result kat_group_note_rebalance_error(const struct kat_group_t *group, const char *detail);
+
+// Makes `kat_group_health` report `KAT_HEALTH_STALLED` once the consumer's
+// last poll mark is older than `ms` milliseconds — a fraction of its
+// `max.poll.interval.ms` (half of it warns well before librdkafka gives the
+// partitions away); 0 turns it off (the default). Groups whose polls are
+// never marked are never stalled. Kept across `kat_tracker_clear`.
+//
+// Thread-safe; one atomic store.
+enum kat_result kat_group_set_stall_after_ms(const struct kat_group_t *group, uint64_t ms);
 
 // Writes the tracker's metrics as Prometheus text (`format` =
 // `KAT_METRICS_PROMETHEUS`) or OpenMetrics (`KAT_METRICS_OPENMETRICS`) into

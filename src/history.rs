@@ -115,16 +115,21 @@ pub enum Health {
     /// The assignment was lost (or the client reset) and nothing was
     /// assigned since.
     Lost = 4,
+    /// Joined, but its consumer has not polled for longer than the group's
+    /// stall threshold (`Group::set_stall_after`; only when polls are
+    /// marked): it may still believe it owns what the group has given away.
+    Stalled = 5,
 }
 
 impl Health {
     /// Every state, in code order.
-    pub const ALL: [Health; 5] = [
+    pub const ALL: [Health; 6] = [
         Health::NeverJoined,
         Health::Standby,
         Health::Assigned,
         Health::Rebalancing,
         Health::Lost,
+        Health::Stalled,
     ];
 
     /// The snake-case name used in JSON and metrics.
@@ -135,6 +140,7 @@ impl Health {
             Health::Assigned => "assigned",
             Health::Rebalancing => "rebalancing",
             Health::Lost => "lost",
+            Health::Stalled => "stalled",
         }
     }
 
@@ -144,6 +150,7 @@ impl Health {
             2 => Health::Assigned,
             3 => Health::Rebalancing,
             4 => Health::Lost,
+            5 => Health::Stalled,
             _ => Health::NeverJoined,
         }
     }
@@ -156,6 +163,21 @@ pub struct HealthState {
     pub health: Health,
     /// When it began, ms since the Unix epoch (0 for `NeverJoined`).
     pub since_unix_ms: u64,
+}
+
+/// `Stalled` (since the last poll) when the group's polls are marked and the
+/// last one is older than its stall threshold.
+fn stalled(rt: &crate::runtime::GroupRuntime) -> Option<HealthState> {
+    let after = rt.stall_after_ns.load(Ordering::Relaxed);
+    if after == 0 {
+        return None;
+    }
+    let last = rt.last_poll_ns()?;
+    let idle = crate::runtime::mono_ns().saturating_sub(last);
+    (idle > after).then(|| HealthState {
+        health: Health::Stalled,
+        since_unix_ms: crate::metrics::now_unix_ms().saturating_sub(idle / 1_000_000),
+    })
 }
 
 /// Bits of the health word holding the state; the rest is the time.
@@ -275,11 +297,14 @@ pub(crate) struct GroupLog {
     pub(crate) cgrp: crate::stats::LastCgrp,
     /// The protocol the glue last reported: 0 none, 1 eager, 2 cooperative.
     protocol: std::sync::atomic::AtomicU8,
+    /// The group's runtime state (poll marks, stall threshold).
+    runtime: Arc<crate::runtime::GroupRuntime>,
 }
 
 impl GroupLog {
-    fn new() -> GroupLog {
+    fn new(runtime: Arc<crate::runtime::GroupRuntime>) -> GroupLog {
         GroupLog {
+            runtime,
             ring: ArcSwap::from_pointee(Vec::new()),
             health: AtomicU64::new(0),
             timed: AtomicU64::new(0),
@@ -308,8 +333,22 @@ impl GroupLog {
         self.ring.store(Arc::new(next));
     }
 
+    /// The health word, then `stalled` if polls are marked and overdue.
     pub(crate) fn health(&self) -> HealthState {
-        unpack_health(self.health.load(Ordering::Acquire))
+        let base = unpack_health(self.health.load(Ordering::Acquire));
+        match base.health {
+            Health::Standby | Health::Assigned | Health::Rebalancing => {
+                stalled(&self.runtime).unwrap_or(base)
+            }
+            _ => base,
+        }
+    }
+
+    /// Seconds since the consumer's last poll mark, if it was ever marked.
+    pub(crate) fn since_last_poll(&self) -> Option<std::time::Duration> {
+        self.runtime
+            .last_poll_ns()
+            .map(|t| std::time::Duration::from_nanos(crate::runtime::mono_ns().saturating_sub(t)))
     }
 
     pub(crate) fn history(&self) -> History {
@@ -402,11 +441,15 @@ impl Registry {
 
     /// The log of a group, created if needed. Call under the tracker's
     /// writer lock.
-    pub(crate) fn get_or_create(&self, group: &str) -> Arc<GroupLog> {
+    pub(crate) fn get_or_create(
+        &self,
+        group: &str,
+        runtime: &Arc<crate::runtime::GroupRuntime>,
+    ) -> Arc<GroupLog> {
         if let Some(log) = self.get(group) {
             return log;
         }
-        let log = Arc::new(GroupLog::new());
+        let log = Arc::new(GroupLog::new(runtime.clone()));
         let mut map = HashMap::clone(&self.groups.load());
         map.insert(Name::new(group), log.clone());
         self.groups.store(Arc::new(map));
@@ -419,11 +462,12 @@ impl Registry {
     pub(crate) fn record(
         &self,
         group: &Name,
+        runtime: &Arc<crate::runtime::GroupRuntime>,
         ev: &Observed<'_>,
         before: &Snapshot,
         after: &Snapshot,
     ) {
-        let log = self.get_or_create(group.as_str());
+        let log = self.get_or_create(group.as_str(), runtime);
         let old = before.group(group.as_str());
         let new = after.group(group.as_str());
         // Costs stay in proportion to the event: whole-group counts only for
@@ -562,15 +606,15 @@ impl Registry {
     }
 
     /// Sets the protocol later entries of `group` carry (writer lock held).
-    pub(crate) fn note_protocol(&self, group: &str, cooperative: bool) {
-        let log = self.get_or_create(group);
+    pub(crate) fn note_protocol(&self, group: &crate::Group, cooperative: bool) {
+        let log = self.get_or_create(group.name(), group.runtime());
         log.protocol
             .store(if cooperative { 2 } else { 1 }, Ordering::Relaxed);
     }
 
     /// Records a rebalance the glue could not apply (writer lock held).
-    pub(crate) fn note_error(&self, group: &str, epoch: u64, unix_ms: u64, error: &str) {
-        let log = self.get_or_create(group);
+    pub(crate) fn note_error(&self, group: &crate::Group, epoch: u64, unix_ms: u64, error: &str) {
+        let log = self.get_or_create(group.name(), group.runtime());
         let entry = HistoryEntry {
             unix_ms,
             epoch,
@@ -589,9 +633,10 @@ impl Registry {
 }
 
 impl crate::Group {
-    /// The group's health: never joined, standby, assigned, rebalancing or
-    /// lost, and since when. Wait-free: one lookup in a published map and
-    /// one atomic load; never allocates.
+    /// The group's health: never joined, standby, assigned, rebalancing,
+    /// lost or stalled, and since when. Wait-free: one lookup in a published
+    /// map, one atomic load, and (with a stall threshold set) one more load
+    /// and a clock read; never allocates.
     pub fn health(&self) -> HealthState {
         self.observed()
             .get(self.name())
@@ -609,13 +654,35 @@ impl crate::Group {
 }
 
 impl crate::Group {
+    /// Makes [`health`](Self::health) report [`Health::Stalled`] once the
+    /// consumer's last poll mark ([`mark_poll`](Self::mark_poll), which the
+    /// glue calls) is older than `after` — a fraction of the consumer's
+    /// `max.poll.interval.ms` (half of it warns well before librdkafka gives
+    /// the partitions away). `None` turns it off (the default). Groups whose
+    /// polls are never marked are never stalled. One atomic store; any
+    /// thread; kept across `Tracker::clear` (it describes the consumer).
+    pub fn set_stall_after(&self, after: Option<std::time::Duration>) {
+        let ns = after.map_or(0, |d| {
+            u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1)
+        });
+        self.runtime().stall_after_ns.store(ns, Ordering::Relaxed);
+    }
+
+    /// The stall threshold set by [`set_stall_after`](Self::set_stall_after).
+    pub fn stall_after(&self) -> Option<std::time::Duration> {
+        match self.runtime().stall_after_ns.load(Ordering::Relaxed) {
+            0 => None,
+            ns => Some(std::time::Duration::from_nanos(ns)),
+        }
+    }
+
     /// Tells the history which rebalance protocol the group's consumer
     /// follows (`cooperative`: incremental, as cooperative-sticky and KIP-848;
     /// otherwise eager); later entries carry it. The librdkafka glue calls it
     /// on every rebalance. Takes the writers' lock.
     pub fn note_rebalance_protocol(&self, cooperative: bool) {
         let tracker = self.tracker();
-        tracker.with_writer_lock(|| self.observed().note_protocol(self.name(), cooperative));
+        tracker.with_writer_lock(|| self.observed().note_protocol(self, cooperative));
     }
 
     /// Records in the history a rebalance that could not be applied (the
@@ -627,7 +694,7 @@ impl crate::Group {
         let epoch = tracker.epoch();
         tracker.with_writer_lock(|| {
             self.observed()
-                .note_error(self.name(), epoch, crate::metrics::now_unix_ms(), detail)
+                .note_error(self, epoch, crate::metrics::now_unix_ms(), detail)
         });
     }
 }

@@ -326,7 +326,7 @@ pub(crate) fn write_observed(w: &mut Writer<'_>, registry: &Registry) {
     w.family(
         "kat_group_health",
         Kind::Gauge,
-        "The group's health, one series per state, 1 for the current one: never_joined, standby, assigned, rebalancing, lost.",
+        "The group's health, one series per state, 1 for the current one: never_joined, standby, assigned, rebalancing, lost, stalled.",
     );
     for (name, log) in &groups {
         let now = log.health().health;
@@ -339,6 +339,24 @@ pub(crate) fn write_observed(w: &mut Writer<'_>, registry: &Registry) {
                     ("state", h.as_str()),
                 ],
                 Value::Int(u64::from(h == now)),
+            );
+        }
+    }
+
+    w.family(
+        "kat_last_poll_seconds_ago",
+        Kind::Gauge,
+        "Seconds since the consumer's last poll mark (groups whose polls are marked).",
+    );
+    for (name, log) in &groups {
+        if let Some(idle) = log.since_last_poll() {
+            w.sample(
+                "kat_last_poll_seconds_ago",
+                &[
+                    (L_CONSUMER_GROUP, consumer_group_of(name.as_str())),
+                    (L_KAT_GROUP, name.as_str()),
+                ],
+                Value::Float((idle.as_millis() as f64) / 1000.0),
             );
         }
     }

@@ -47,6 +47,9 @@ pub(crate) struct GroupRuntime {
     pub(crate) last_poll: AtomicU64,
     /// Poll marks so far. Written by the polling thread.
     pub(crate) polls: AtomicU64,
+    /// Health reports `stalled` once the last poll mark is older than this,
+    /// in nanoseconds (0: never). Set by `Group::set_stall_after`.
+    pub(crate) stall_after_ns: AtomicU64,
 }
 
 impl GroupRuntime {

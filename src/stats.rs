@@ -484,7 +484,9 @@ impl crate::Group {
             let tracker = self.tracker();
             let log = match self.observed().get(self.name()) {
                 Some(log) => log,
-                None => tracker.with_writer_lock(|| self.observed().get_or_create(self.name())),
+                None => tracker.with_writer_lock(|| {
+                    self.observed().get_or_create(self.name(), self.runtime())
+                }),
             };
             store(&log.cgrp, c.clone());
         }

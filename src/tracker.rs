@@ -1223,7 +1223,7 @@ impl Group {
         };
         self.inner
             .observed
-            .record(&self.name, &observed, before, after);
+            .record(&self.name, &self.runtime, &observed, before, after);
     }
 }
 

@@ -105,6 +105,11 @@ fn fleet_member_process() {
         settings: vec![("max.poll.interval.ms", "3000")],
         check_lost_when_paused: false,
     };
+    // Stalled after 1 s without a poll (max.poll.interval.ms is 3 s).
+    tracker
+        .group(&format!("{GROUP}/{index}"))
+        .unwrap()
+        .set_stall_after(Some(Duration::from_secs(1)));
     let mut consumer = Some(Consumer::start_with(
         &cluster,
         &tracker,
@@ -508,14 +513,15 @@ fn fleet_view_on_a_real_prometheus() {
         state,
     );
     assert_eq!(owned_by(&p, &m1), stalled, "m1 still reports them");
+    // Its own process says it is stalled (its poll marks stopped).
     let health = query(
         &p,
         &format!(
-            "kat_group_health{{instance=\"{}\",state=\"assigned\"}}",
+            "kat_group_health{{instance=\"{}\",state=\"stalled\"}}",
             m1.instance()
         ),
     );
-    assert_eq!(health[0].value, "1", "m1 does not know it was left behind");
+    assert_eq!(health[0].value, "1", "m1's health: {health:?}");
 
     // It polls again: the loss reaches it, its series go, the alert clears.
     m1.command("resume");

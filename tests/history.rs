@@ -330,6 +330,12 @@ fn c_abi_health_history_and_limit() {
             kat_result::KAT_OK
         );
         assert_eq!(limit, 3);
+        // A stall threshold without poll marks never makes a group stalled.
+        assert_eq!(kat_group_set_stall_after_ms(group, 1), kat_result::KAT_OK);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert_eq!(kat_group_health(group, &mut h), kat_result::KAT_OK);
+        assert_eq!(h.health, kat_health::KAT_HEALTH_ASSIGNED);
+        assert_eq!(kat_group_set_stall_after_ms(group, 0), kat_result::KAT_OK);
         assert_eq!(
             kat_group_health(std::ptr::null(), &mut h),
             kat_result::KAT_ERR_NULL_POINTER
@@ -345,4 +351,55 @@ fn c_abi_health_history_and_limit() {
         kat_group_free(group);
         kat_tracker_free(tracker);
     }
+}
+
+#[test]
+fn a_group_whose_polls_stop_is_stalled_until_it_polls_again() {
+    use std::time::Duration;
+    let tracker = Tracker::new();
+    let g = tracker.group("g").unwrap();
+    g.set_stall_after(Some(Duration::from_millis(30)));
+    assert_eq!(g.stall_after(), Some(Duration::from_millis(30)));
+    // Never joined stays never joined, marks or not.
+    g.mark_poll();
+    thread::sleep(Duration::from_millis(60));
+    assert_eq!(g.health().health, Health::NeverJoined);
+
+    g.assigned([("t", 0)]).unwrap();
+    g.mark_poll();
+    assert_eq!(g.health().health, Health::Assigned);
+    thread::sleep(Duration::from_millis(60));
+    let stalled = g.health();
+    assert_eq!(stalled.health, Health::Stalled);
+    assert!(stalled.since_unix_ms > 0);
+    let text = tracker.metrics(MetricsFormat::Prometheus);
+    assert!(
+        text.contains("kat_group_health{messaging_consumer_group_name=\"g\",kat_group=\"g\",state=\"stalled\"} 1\n"),
+        "{text}"
+    );
+    assert!(text.contains(
+        "kat_last_poll_seconds_ago{messaging_consumer_group_name=\"g\",kat_group=\"g\"} "
+    ));
+    // Another Group value of the same name sees the same.
+    assert_eq!(tracker.group("g").unwrap().health().health, Health::Stalled);
+    g.mark_poll();
+    assert_eq!(g.health().health, Health::Assigned);
+
+    // A lost group stays lost (more telling than stalled); off means off.
+    thread::sleep(Duration::from_millis(60));
+    g.lost();
+    assert_eq!(g.health().health, Health::Lost);
+    g.assigned([("t", 1)]).unwrap();
+    assert_eq!(g.health().health, Health::Stalled);
+    g.set_stall_after(None);
+    assert_eq!(g.health().health, Health::Assigned);
+    // A group whose polls are never marked is never stalled.
+    let quiet = tracker.group("quiet").unwrap();
+    quiet.set_stall_after(Some(Duration::from_millis(1)));
+    quiet.assigned([("t", 0)]).unwrap();
+    thread::sleep(Duration::from_millis(10));
+    assert_eq!(quiet.health().health, Health::Assigned);
+    // The threshold describes the consumer: it survives clear().
+    tracker.clear();
+    assert_eq!(quiet.stall_after(), Some(Duration::from_millis(1)));
 }

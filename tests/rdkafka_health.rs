@@ -216,3 +216,57 @@ fn a_refused_assign_is_an_error_entry_in_the_history() {
     assert_eq!(group.health(), health);
     assert!(group.history().to_json().contains("\"kind\":\"error\""));
 }
+
+/// A member whose poll loop stops (poll marks stop) is `stalled` while it
+/// still owns its partitions, before librdkafka gives them away; once it
+/// polls again it learns of the loss and rejoins.
+#[test]
+fn a_member_that_stops_polling_is_stalled_while_it_still_owns_partitions() {
+    let _serial = mock::serial();
+    let cluster = Cluster::new(1, TOPICS);
+    let tracker = Tracker::new();
+    let options = Options {
+        api: Some(Api::Callback),
+        settings: vec![("max.poll.interval.ms", "3000")],
+        check_lost_when_paused: false,
+    };
+    let a = Consumer::start_with(
+        &cluster,
+        &tracker,
+        "health-stall",
+        0,
+        Strategy::CooperativeSticky,
+        options.clone(),
+    );
+    let b = Consumer::start_with(
+        &cluster,
+        &tracker,
+        "health-stall",
+        1,
+        Strategy::CooperativeSticky,
+        options,
+    );
+    a.group()
+        .set_stall_after(Some(std::time::Duration::from_millis(500)));
+    wait_settled("a and b", &cluster, &[&a, &b]);
+    assert_eq!(a.group().health().health, Health::Assigned);
+    a.pause();
+    wait_until(
+        "a is stalled",
+        || a.group().health().health == Health::Stalled,
+        || format!("{:?}", a.group().health()),
+    );
+    assert!(
+        !mock::owned(a.group()).is_empty(),
+        "stalled while it still owns partitions"
+    );
+    a.resume();
+    wait_settled("a back", &cluster, &[&a, &b]);
+    wait_until(
+        "a assigned again",
+        || a.group().health().health == Health::Assigned,
+        || format!("{:?}", a.group().health()),
+    );
+    b.close();
+    a.close();
+}

@@ -21,6 +21,10 @@ pub enum kat_health {
     KAT_HEALTH_REBALANCING = 3,
     /// The assignment was lost (or the client reset); nothing assigned since.
     KAT_HEALTH_LOST = 4,
+    /// Joined, but its consumer has not polled for longer than the group's
+    /// stall threshold (`kat_group_set_stall_after_ms`; only when polls are
+    /// marked).
+    KAT_HEALTH_STALLED = 5,
 }
 
 /// A group's health and since when it holds.
@@ -44,6 +48,7 @@ impl From<HealthState> for kat_group_health_t {
                 Health::Assigned => KAT_HEALTH_ASSIGNED,
                 Health::Rebalancing => KAT_HEALTH_REBALANCING,
                 Health::Lost => KAT_HEALTH_LOST,
+                Health::Stalled => KAT_HEALTH_STALLED,
             },
             since_unix_ms: s.since_unix_ms,
         }
@@ -70,7 +75,7 @@ pub unsafe extern "C" fn kat_group_health(
 }
 
 /// The snake-case name of a health state ("never_joined", "standby",
-/// "assigned", "rebalancing", "lost"), static and NUL-terminated; NULL for
+/// "assigned", "rebalancing", "lost", "stalled"), static and NUL-terminated; NULL for
 /// an unknown value.
 ///
 /// Thread-safe.
@@ -83,6 +88,7 @@ pub extern "C" fn kat_health_name(health: c_uint) -> *const c_char {
             2 => c"assigned".as_ptr(),
             3 => c"rebalancing".as_ptr(),
             4 => c"lost".as_ptr(),
+            5 => c"stalled".as_ptr(),
             _ => std::ptr::null(),
         })
     })
@@ -193,6 +199,26 @@ pub unsafe extern "C" fn kat_group_note_rebalance_error(
         // SAFETY: non-NULL and NUL-terminated per the contract.
         let text = unsafe { std::ffi::CStr::from_ptr(detail) }.to_string_lossy();
         g.note_rebalance_error(&text);
+        Ok(())
+    })
+}
+
+/// Makes `kat_group_health` report `KAT_HEALTH_STALLED` once the consumer's
+/// last poll mark is older than `ms` milliseconds — a fraction of its
+/// `max.poll.interval.ms` (half of it warns well before librdkafka gives the
+/// partitions away); 0 turns it off (the default). Groups whose polls are
+/// never marked are never stalled. Kept across `kat_tracker_clear`.
+///
+/// Thread-safe; one atomic store.
+#[no_mangle]
+pub unsafe extern "C" fn kat_group_set_stall_after_ms(
+    group: *const kat_group_t,
+    ms: u64,
+) -> kat_result {
+    guard("kat_group_set_stall_after_ms", || {
+        // SAFETY: checked for NULL; valid during the call per the contract.
+        let g = unsafe { arg(group, "group") }?;
+        g.set_stall_after((ms > 0).then(|| std::time::Duration::from_millis(ms)));
         Ok(())
     })
 }

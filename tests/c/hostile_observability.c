@@ -103,7 +103,8 @@ int main(void) {
     /* kat_metrics_content_type, kat_health_name: NULL for unknown values */
     CHECK(kat_metrics_content_type(3) == NULL);
     CHECK(kat_metrics_content_type(0xFFFFFFFFu) == NULL);
-    CHECK(kat_health_name(5) == NULL);
+    CHECK(kat_health_name(6) == NULL);
+    CHECK_STREQ(kat_health_name(KAT_HEALTH_STALLED), "stalled");
     CHECK(kat_health_name(0xFFFFFFFFu) == NULL);
     CHECK_STREQ(kat_health_name(KAT_HEALTH_REBALANCING), "rebalancing");
 
@@ -112,6 +113,9 @@ int main(void) {
     FAILS(kat_group_health(NULL, &h), KAT_ERR_NULL_POINTER, "`group`");
     FAILS(kat_group_health(g, NULL), KAT_ERR_NULL_POINTER, "`out_health`");
     CHECK(h.health == KAT_HEALTH_LOST && h.since_unix_ms == 77);
+
+    /* kat_group_set_stall_after_ms */
+    FAILS(kat_group_set_stall_after_ms(NULL, 1500), KAT_ERR_NULL_POINTER, "`group`");
 
     /* kat_group_history_json */
     len = SENTINEL_SIZE;

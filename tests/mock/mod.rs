@@ -850,6 +850,9 @@ fn poll_loop(rk: SendPtr, shared: Arc<Shared>, api: Api) {
                 }
                 _ => {}
             }
+            // What an application's poll loop does: mark each poll (health
+            // reports `stalled` when the marks stop).
+            shared.group.mark_poll();
             if api == Api::Event {
                 let ev = rd_kafka_queue_poll(queue, 50);
                 if !ev.is_null() {
