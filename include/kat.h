@@ -206,6 +206,10 @@ typedef struct kat_group_stats_t {
   uint64_t reset_events;
   // Time of the group's last change, ms since the Unix epoch (0: never).
   uint64_t last_change_unix_ms;
+  // Rebalances the librdkafka glue failed to handle for this group
+  // (`kat_group_glue_failure`). Runtime state, not part of snapshots:
+  // filled by `kat_group_stats`, always 0 in a snapshot's group view.
+  uint64_t glue_failures;
 } kat_group_stats_t;
 
 // A group's health and since when it holds.
@@ -479,11 +483,21 @@ enum kat_result kat_group_is_assigned(const struct kat_group_t *group,
                                       int32_t partition,
                                       bool *out_assigned);
 
-// Writes the group's event counters.
+// Writes the group's event counters, and the glue failures counted so far.
 //
 // Thread-safe; wait-free.
 enum kat_result kat_group_stats(const struct kat_group_t *group,
                                 struct kat_group_stats_t *out_stats);
+
+// Counts one rebalance the librdkafka glue failed to handle for `group`
+// (`kat_rdkafka.h` calls it on each failure; other glue may too). Shown as
+// `glue_failures` by `kat_group_stats`. Changes no assignment and does not
+// advance the epoch. A NULL `group` is ignored. Unlike every other entry
+// point it leaves the calling thread's last error as it is, since it is
+// called right after a failure whose detail must stay readable.
+//
+// Thread-safe; one atomic add.
+void kat_group_glue_failure(struct kat_group_t *group);
 
 // Gets a handle on `topic`/`partition` of this group, for one-load
 // ownership checks (`kat_partition_handle_state`). The key need not be
@@ -526,7 +540,7 @@ enum kat_result kat_group_history_json(const struct kat_group_t *group,
 // 1); longer histories are cut at their group's next event.
 //
 // Thread-safe; takes the writers' lock.
-enum kat_result kat_tracker_set_history_limit(const struct kat_tracker_t *tracker, size_t limit);
+enum kat_result kat_tracker_set_history_limit(struct kat_tracker_t *tracker, size_t limit);
 
 // Writes how many entries each group's history keeps.
 //
@@ -539,8 +553,7 @@ enum kat_result kat_tracker_history_limit(const struct kat_tracker_t *tracker, s
 // it on every rebalance.
 //
 // Thread-safe; takes the writers' lock.
-enum kat_result kat_group_note_rebalance_protocol(const struct kat_group_t *group,
-                                                  bool cooperative);
+enum kat_result kat_group_note_rebalance_protocol(struct kat_group_t *group, bool cooperative);
 
 // Records in the group's rebalance history a rebalance that could not be
 // applied — an entry of kind `error` with `detail` (NUL-terminated; invalid
@@ -550,7 +563,7 @@ enum kat_result kat_group_note_rebalance_protocol(const struct kat_group_t *grou
 // clears it).
 //
 // Thread-safe; takes the writers' lock.
-enum kat_result kat_group_note_rebalance_error(const struct kat_group_t *group, const char *detail);
+enum kat_result kat_group_note_rebalance_error(struct kat_group_t *group, const char *detail);
 
 // Makes `kat_group_health` report `KAT_HEALTH_STALLED` once the consumer's
 // last poll mark is older than `ms` milliseconds — a fraction of its
@@ -559,7 +572,7 @@ enum kat_result kat_group_note_rebalance_error(const struct kat_group_t *group, 
 // never marked are never stalled. Kept across `kat_tracker_clear`.
 //
 // Thread-safe; one atomic store.
-enum kat_result kat_group_set_stall_after_ms(const struct kat_group_t *group, uint64_t ms);
+enum kat_result kat_group_set_stall_after_ms(struct kat_group_t *group, uint64_t ms);
 
 // Writes the tracker's metrics as Prometheus text (`format` =
 // `KAT_METRICS_PROMETHEUS`) or OpenMetrics (`KAT_METRICS_OPENMETRICS`) into
@@ -739,7 +752,7 @@ enum kat_result kat_snapshot_to_json(const struct kat_snapshot_t *snapshot,
 //
 // The JSON is only read during the call. Thread-safe; allocates while
 // parsing; the first call for a group takes the writers' lock once.
-enum kat_result kat_group_rdkafka_stats(const struct kat_group_t *group,
+enum kat_result kat_group_rdkafka_stats(struct kat_group_t *group,
                                         const char *json,
                                         size_t json_len);
 

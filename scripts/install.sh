@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds kat's C library and installs it the way C libraries are installed:
 #
-#   PREFIX/include/kat.h, kat_rdkafka.h, kat.hpp
+#   PREFIX/include/kat.h, kat_rdkafka.h, kat.hpp, kat_rdkafka.hpp,
+#                  kat_rdkafkacpp.hpp
 #   PREFIX/lib/libkat.so.X.Y.Z                  (SONAME libkat.so.0.Y at 0.x)
 #   PREFIX/lib/libkat.so.0.Y -> libkat.so.X.Y.Z, libkat.so -> libkat.so.0.Y
 #   PREFIX/lib/libkat.a
@@ -9,7 +10,11 @@
 #   PREFIX/lib/cmake/kat/kat-config.cmake, kat-config-version.cmake
 #
 # Usage:  [PREFIX=/usr/local] [DESTDIR=] [LIBDIR=PREFIX/lib]
-#         [INCLUDEDIR=PREFIX/include] bash scripts/install.sh
+#         [INCLUDEDIR=PREFIX/include] bash scripts/install.sh [all|build|install]
+#
+# `all` (the default) builds, then installs. For a PREFIX you cannot write,
+# build as yourself and install as root, which needs no Rust toolchain:
+#   bash scripts/install.sh build && sudo PREFIX=/usr/local bash scripts/install.sh install
 #
 # DESTDIR stages the tree for packaging: files go to DESTDIR/PREFIX/..., and
 # what they record (kat.pc's prefix) is PREFIX. The library is built with
@@ -19,6 +24,13 @@
 # (set STRIP=: to install them as built).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+step="${1:-all}"
+case "$step" in
+  all | build | install) ;;
+  -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+  *) echo "install.sh: unknown step '$step' (all, build or install)" >&2; exit 2 ;;
+esac
 
 PREFIX="${PREFIX:-/usr/local}"
 PREFIX="${PREFIX%/}"
@@ -40,27 +52,42 @@ minor="${rest%%.*}"
 if [ "$major" = 0 ]; then soname="libkat.so.0.$minor"; else soname="libkat.so.$major"; fi
 real="libkat.so.$version"
 
-echo "install.sh: building kat $version (cargo profile dist)"
-build_log="$(mktemp)"
-trap 'rm -f "$build_log"' EXIT
-# --print native-static-libs: the system libraries a static link of libkat.a
-# needs, as rustc computes them (cargo replays the note on fresh builds).
-if ! "$CARGO" rustc --profile dist --lib -- --print native-static-libs 2>"$build_log"; then
-  cat "$build_log" >&2
-  exit 1
-fi
-native_libs="$(sed -n 's/^note: native-static-libs: //p' "$build_log" | tail -n 1)"
-if [ -z "$native_libs" ]; then
-  cat "$build_log" >&2
-  echo "install.sh: rustc did not print native-static-libs" >&2
-  exit 1
-fi
-target_dir="$("$CARGO" metadata --format-version 1 --no-deps |
-  sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+# Where the build goes: cargo's target directory (CARGO_TARGET_DIR, or
+# ./target), profile `dist`. The install step reads only files there.
+target_dir="${CARGO_TARGET_DIR:-target}"
 built="$target_dir/dist"
-for f in libkat.so libkat.a; do
-  [ -f "$built/$f" ] || { echo "install.sh: $built/$f was not built" >&2; exit 1; }
+native_libs_file="$built/kat-native-static-libs"
+
+if [ "$step" != install ]; then
+  echo "install.sh: building kat $version (cargo profile dist)"
+  build_log="$(mktemp)"
+  trap 'rm -f "$build_log"' EXIT
+  # --print native-static-libs: the system libraries a static link of
+  # libkat.a needs, as rustc computes them (cargo replays the note on fresh
+  # builds).
+  if ! "$CARGO" rustc --profile dist --lib -- --print native-static-libs 2>"$build_log"; then
+    cat "$build_log" >&2
+    exit 1
+  fi
+  native_libs="$(sed -n 's/^note: native-static-libs: //p' "$build_log" | tail -n 1)"
+  if [ -z "$native_libs" ]; then
+    cat "$build_log" >&2
+    echo "install.sh: rustc did not print native-static-libs" >&2
+    exit 1
+  fi
+  printf '%s\n' "$native_libs" >"$native_libs_file.tmp"
+  mv -f "$native_libs_file.tmp" "$native_libs_file"
+fi
+[ "$step" = build ] && { echo "install.sh: built in $built"; exit 0; }
+
+for f in libkat.so libkat.a kat-native-static-libs; do
+  [ -f "$built/$f" ] || {
+    echo "install.sh: $built/$f is missing: run 'bash scripts/install.sh build' first" >&2
+    exit 1
+  }
 done
+native_libs="$(cat "$native_libs_file")"
+[ -n "$native_libs" ] || { echo "install.sh: $native_libs_file is empty" >&2; exit 1; }
 
 dest_lib="$DESTDIR$LIBDIR"
 dest_inc="$DESTDIR$INCLUDEDIR"
@@ -68,7 +95,8 @@ dest_pc="$dest_lib/pkgconfig"
 dest_cmake="$dest_lib/cmake/kat"
 mkdir -p "$dest_lib" "$dest_inc" "$dest_pc" "$dest_cmake"
 
-install -m 644 include/kat.h include/kat_rdkafka.h bindings/cpp/kat.hpp "$dest_inc/"
+install -m 644 include/kat.h include/kat_rdkafka.h bindings/cpp/kat.hpp \
+  bindings/cpp/kat_rdkafka.hpp bindings/cpp/kat_rdkafkacpp.hpp "$dest_inc/"
 
 install -m 755 "$built/libkat.so" "$dest_lib/$real"
 install -m 644 "$built/libkat.a" "$dest_lib/libkat.a"

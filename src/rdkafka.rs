@@ -169,7 +169,9 @@ impl From<Error> for RebalanceError {
 /// [`RebalanceError::Rdkafka`] when librdkafka refused the assign call (the
 /// tracker is unchanged, like librdkafka's assignment);
 /// [`RebalanceError::Kat`] when kat rejected the list after librdkafka
-/// accepted it (cannot happen with lists librdkafka delivers).
+/// accepted it (cannot happen with lists librdkafka delivers). Either way
+/// the failure is also counted in the group's
+/// [`glue_failures`](Group::glue_failures).
 ///
 /// # Safety
 /// `rk` must be a live consumer handle and `partitions` NULL or a live
@@ -181,20 +183,25 @@ pub unsafe fn rebalance(
     err: rd_kafka_resp_err_t,
     partitions: *mut rd_kafka_topic_partition_list_t,
 ) -> Result<Rebalanced, RebalanceError> {
-    // SAFETY: the caller's contract, passed on.
-    let result = unsafe { rebalance_and_record(group, rk, err, partitions) };
-    if let Err(e @ RebalanceError::Rdkafka { .. }) = &result {
-        // The group's rebalance history keeps the refusal (monitoring).
-        group.note_rebalance_error(&e.to_string());
+    // SAFETY: the caller's contract, passed on unchanged.
+    let result = unsafe { apply(group, rk, err, partitions) };
+    if let Err(e) = &result {
+        // Counted per group ([`Group::glue_failures`]): a ready callback
+        // has no other way to make its failures observable.
+        group.record_glue_failure();
+        if let RebalanceError::Rdkafka { .. } = e {
+            // The group's rebalance history keeps the refusal (monitoring).
+            group.note_rebalance_error(&e.to_string());
+        }
     }
     result
 }
 
-/// [`rebalance`] without the history note of a refusal.
+/// The body of [`rebalance`] (which counts its failures).
 ///
 /// # Safety
 /// As [`rebalance`].
-unsafe fn rebalance_and_record(
+unsafe fn apply(
     group: &Group,
     rk: *mut rd_kafka_t,
     err: rd_kafka_resp_err_t,

@@ -861,12 +861,27 @@ impl Tracker {
     fn release_at_exit(&self) {
         self.clear();
         let mut w = self.inner.lock_writer();
-        // Cells of handles still held stay alive through those handles.
-        w.cells = HashMap::new();
+        // Keep only the cells of handles still held (they keep following
+        // their key); free the table's allocation if none is.
+        w.cells
+            .retain(|_, cells| cells.values().any(|c| Arc::strong_count(c) > 1));
+        if w.cells.is_empty() {
+            w.cells = HashMap::new();
+        }
         w.lru = BTreeMap::new();
         w.exit_anchor = Some(self.inner.current.load_full());
         // The history registry's (empty) map, likewise.
         self.inner.observed.anchor_for_exit();
+        drop(w);
+        // The per-group runtime registry goes whole: a group the program
+        // keeps until exit (a `kat_group_t` in a static, as the README
+        // suggests) keeps its own runtime alive, and the table would only be
+        // reachable through its control pointer.
+        *self
+            .inner
+            .runtimes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = HashMap::new();
     }
 }
 
@@ -907,8 +922,11 @@ impl Inner {
     /// previous read: no atomic read-modify-write, no write to shared memory
     /// (`arc_swap::Cache`). After a change the thread loads the new snapshot
     /// once. Because the cache checks the very pointer that `snapshot()` and
-    /// writers use, a thread never reads an older state than one it already
-    /// saw through any other read.
+    /// writers use, a thread never reads an older snapshot than one it
+    /// already saw through any other read of the snapshot. (Partition
+    /// handles are written before the snapshot is published, so a read here
+    /// may be one event behind a handle read before it: see the README's
+    /// "Consistency" and `tests/consistency.rs`.)
     ///
     /// Each reading thread keeps the last snapshot it read of up to four
     /// trackers alive until its next read of that tracker (or its exit);
@@ -1004,6 +1022,24 @@ impl Group {
         self.runtime
             .last_poll_ns()
             .map(|t| Duration::from_nanos(mono_ns().saturating_sub(t)))
+    }
+
+    /// Counts one rebalance the librdkafka glue failed to handle for this
+    /// group (the glue calls it; see [`glue_failures`](Self::glue_failures)).
+    /// One atomic add on the group's runtime state; publishes nothing, so
+    /// the epoch does not advance. Any thread.
+    #[inline]
+    pub fn record_glue_failure(&self) {
+        self.runtime.glue_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many rebalances the librdkafka glue failed to handle for this
+    /// group (an assign call librdkafka refused, a list kat rejected, a
+    /// missing argument): the way to see failures of a ready callback, which
+    /// cannot return them. Shared by every `Group` value of this name; kept
+    /// by `Tracker::clear`. One atomic load.
+    pub fn glue_failures(&self) -> u64 {
+        self.runtime.glue_failures.load(Ordering::Relaxed)
     }
 
     /// The group's state outside snapshots (shared by every `Group` value of
@@ -1230,6 +1266,54 @@ impl Group {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the global tracker goes through at process exit leaves a working
+    /// tracker: empty, handles reading generation 0, and events after it
+    /// (a consumer closed by another exit handler) recorded as usual.
+    #[test]
+    fn release_at_exit_empties_the_tracker_and_keeps_it_usable() {
+        let t = Tracker::new();
+        let g = t.group("exit").expect("group");
+        g.assigned([("orders", 0), ("orders", 1)]).expect("assign");
+        let h = g.partition("orders", 0).expect("handle");
+        drop(g.partition("orders", 1).expect("handle"));
+        let epoch = t.epoch();
+        t.release_at_exit();
+        assert!(t.snapshot().groups.is_empty());
+        assert_eq!(t.epoch(), epoch + 1);
+        assert_eq!(h.state().generation, 0);
+        assert!(!g.is_assigned("orders", 1));
+        {
+            let w = t.inner.lock_writer();
+            // Only the cell of the handle still held is left.
+            assert_eq!(w.cells.len(), 1);
+            assert!(w.lru.is_empty());
+            let anchored = w.exit_anchor.as_ref().expect("anchored");
+            assert!(Arc::ptr_eq(anchored, &t.snapshot()));
+        }
+        g.assigned([("orders", 0)]).expect("assign after release");
+        assert_eq!(g.generation("orders", 0), 1);
+        assert!(g.is_assigned("orders", 0));
+        // The handle held across the release follows its key again.
+        assert_eq!(h.state().generation, 1);
+        assert!(h.state().is_assigned());
+        assert_eq!(t.inner.runtimes.lock().expect("lock").capacity(), 0);
+        drop(h);
+        // Nothing assigned, a handle taken and dropped: its table goes too.
+        let fresh = Tracker::new();
+        drop(
+            fresh
+                .group("x")
+                .expect("group")
+                .partition("t", 0)
+                .expect("handle"),
+        );
+        assert!(fresh.inner.lock_writer().cells.capacity() > 0);
+        fresh.release_at_exit();
+        assert_eq!(fresh.inner.lock_writer().cells.capacity(), 0);
+        g.revoked([("orders", 0)]).expect("revoke after release");
+        assert!(!g.is_assigned("orders", 0));
+    }
 
     fn grouped<'a>(list: &[(&'a str, i32)]) -> Vec<(&'a str, Vec<i32>)> {
         let by_topic = collect(list.iter().copied()).expect("valid list");

@@ -7,6 +7,8 @@
 //!   an rpath to the prefix's lib directory and nothing else);
 //! - `pkg-config --static --cflags --libs kat-static` (libkat.a);
 //! - CMake's `find_package(kat)` with `kat::kat` and `kat::kat_static`;
+//! - `pkg-config --cflags --libs kat rdkafka` for a librdkafka consumer using
+//!   the installed `kat_rdkafka.h` on the mock cluster;
 //!
 //! and every consumer runs plainly and, for the C one, under plain
 //! `valgrind --leak-check=full --error-exitcode=1` with no suppression file.
@@ -25,7 +27,19 @@ fn root() -> &'static Path {
 fn scratch() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("kat-install-test-{}", std::process::id()));
+        let tmp = std::env::temp_dir();
+        // Directories of earlier runs whose process is gone.
+        for entry in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            let pid = name
+                .to_str()
+                .and_then(|n| n.strip_prefix("kat-install-test-"))
+                .and_then(|p| p.parse::<u32>().ok());
+            if pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists()) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let dir = tmp.join(format!("kat-install-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create scratch dir");
         assert!(
@@ -70,11 +84,13 @@ fn on_path(tool: &str) -> bool {
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const SONAME: &str = env!("KAT_SONAME");
 
-/// Runs scripts/install.sh; its cargo build goes to a target directory of
-/// its own (the outer `cargo test` holds the lock on the usual one).
-fn install(prefix: &str, destdir: Option<&Path>) {
+/// Runs scripts/install.sh (`step`: all, build or install); its cargo build
+/// goes to a target directory of its own (the outer `cargo test` holds the
+/// lock on the usual one).
+fn install_step(step: &str, prefix: &str, destdir: Option<&Path>) -> Output {
     let mut cmd = Command::new("bash");
     cmd.arg(root().join("scripts").join("install.sh"))
+        .arg(step)
         .env("PREFIX", prefix)
         .env(
             "CARGO_TARGET_DIR",
@@ -86,7 +102,15 @@ fn install(prefix: &str, destdir: Option<&Path>) {
     if let Some(d) = destdir {
         cmd.env("DESTDIR", d);
     }
-    ok("scripts/install.sh", run(&mut cmd));
+    if step == "install" {
+        // The install step must not need a Rust toolchain (it runs as root).
+        cmd.env("CARGO", "/nonexistent/cargo");
+    }
+    run(&mut cmd)
+}
+
+fn install(prefix: &str, destdir: Option<&Path>) {
+    ok("scripts/install.sh", install_step("all", prefix, destdir));
 }
 
 /// The prefix kat is installed into once per test binary.
@@ -221,9 +245,15 @@ fn compile(compiler: &str, std: &str, src: &Path, exe: &Path, flags: &str, extra
 fn install_sh_installs_a_versioned_stripped_library_headers_pc_and_cmake_files() {
     let p = prefix();
     let lib = p.join("lib");
-    for f in ["kat.h", "kat_rdkafka.h", "kat.hpp"] {
+    for f in [
+        "kat.h",
+        "kat_rdkafka.h",
+        "kat.hpp",
+        "kat_rdkafka.hpp",
+        "kat_rdkafkacpp.hpp",
+    ] {
         let installed = std::fs::read(p.join("include").join(f)).expect("installed header");
-        let source = if f == "kat.hpp" {
+        let source = if f.ends_with(".hpp") {
             root().join("bindings").join("cpp").join(f)
         } else {
             root().join("include").join(f)
@@ -301,7 +331,13 @@ fn install_sh_installs_a_versioned_stripped_library_headers_pc_and_cmake_files()
 #[test]
 fn destdir_stages_the_tree_under_prefix_for_packagers() {
     let stage = scratch().join("stage");
-    install("/opt/kat", Some(&stage));
+    // Built first, then installed by a step that never runs cargo (as `sudo
+    // … install.sh install` would).
+    ok("install.sh build", install_step("build", "/opt/kat", None));
+    ok(
+        "install.sh install",
+        install_step("install", "/opt/kat", Some(&stage)),
+    );
     let lib = stage.join("opt/kat/lib");
     assert!(lib.join(format!("libkat.so.{VERSION}")).is_file());
     assert!(lib.join("libkat.a").is_file());
@@ -453,6 +489,41 @@ fn cmake_find_package_builds_c_and_cxx_consumers_shared_and_static() {
     ] {
         check_consumer(&build.join(exe), shared);
     }
+}
+
+/// `kat_rdkafka.h` from the prefix with the system librdkafka (Debian's
+/// librdkafka-dev), both through pkg-config: a real consumer on librdkafka's
+/// mock cluster, its rebalances recorded by `kat_rebalance_cb`.
+#[test]
+fn pkg_config_builds_a_librdkafka_consumer_with_the_installed_glue() {
+    let has_rdkafka = Command::new("pkg-config")
+        .args(["--exists", "rdkafka"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        has_rdkafka,
+        "rdkafka.pc not found (scripts/setup.sh installs librdkafka-dev)"
+    );
+    let dir = consumer_dir("rdkafka");
+    std::fs::copy(
+        root().join("tests/install/rdkafka_consumer.c"),
+        dir.join("rdkafka_consumer.c"),
+    )
+    .expect("copy rdkafka_consumer.c");
+    let flags = pkg_config(&["--cflags", "--libs", "kat", "rdkafka"]);
+    let rpath = format!("-Wl,-rpath,{}", prefix().join("lib").display());
+    let exe = dir.join("rdkafka-consumer");
+    compile(
+        "gcc",
+        "-std=c11",
+        &dir.join("rdkafka_consumer.c"),
+        &exe,
+        &flags,
+        &[&rpath],
+    );
+    assert!(needed(&exe).iter().any(|n| n == SONAME));
+    let out = ok("rdkafka_consumer", run(&mut Command::new(&exe)));
+    assert_eq!(text(&out.stdout), "assigned 4, after close 0\n");
 }
 
 /// The global tracker is clean under memcheck as users run it: no

@@ -30,6 +30,10 @@ pub struct kat_group_stats_t {
     pub reset_events: u64,
     /// Time of the group's last change, ms since the Unix epoch (0: never).
     pub last_change_unix_ms: u64,
+    /// Rebalances the librdkafka glue failed to handle for this group
+    /// (`kat_group_glue_failure`). Runtime state, not part of snapshots:
+    /// filled by `kat_group_stats`, always 0 in a snapshot's group view.
+    pub glue_failures: u64,
 }
 
 impl From<GroupStats> for kat_group_stats_t {
@@ -40,6 +44,7 @@ impl From<GroupStats> for kat_group_stats_t {
             lost_events: s.lost_events,
             reset_events: s.reset_events,
             last_change_unix_ms: s.last_change_unix_ms,
+            glue_failures: 0,
         }
     }
 }
@@ -312,7 +317,7 @@ pub unsafe extern "C" fn kat_group_is_assigned(
     })
 }
 
-/// Writes the group's event counters.
+/// Writes the group's event counters, and the glue failures counted so far.
 ///
 /// Thread-safe; wait-free.
 #[no_mangle]
@@ -324,10 +329,28 @@ pub unsafe extern "C" fn kat_group_stats(
         // SAFETY: pointers checked; valid during the call.
         let g = unsafe { arg(group, "group") }?;
         let o = out(out_stats, "out_stats")?;
+        let mut stats: kat_group_stats_t = g.stats().into();
+        stats.glue_failures = g.glue_failures();
         // SAFETY: checked output slot.
-        unsafe { write(o, g.stats().into()) };
+        unsafe { write(o, stats) };
         Ok(())
     })
+}
+
+/// Counts one rebalance the librdkafka glue failed to handle for `group`
+/// (`kat_rdkafka.h` calls it on each failure; other glue may too). Shown as
+/// `glue_failures` by `kat_group_stats`. Changes no assignment and does not
+/// advance the epoch. A NULL `group` is ignored. Unlike every other entry
+/// point it leaves the calling thread's last error as it is, since it is
+/// called right after a failure whose detail must stay readable.
+///
+/// Thread-safe; one atomic add.
+#[no_mangle]
+pub unsafe extern "C" fn kat_group_glue_failure(group: *mut kat_group_t) {
+    // SAFETY: NULL or a live group handle per the contract.
+    if let Ok(g) = unsafe { arg(group.cast_const(), "group") } {
+        g.record_glue_failure();
+    }
 }
 
 /// Gets a handle on `topic`/`partition` of this group, for one-load

@@ -123,7 +123,7 @@ pub unsafe extern "C" fn kat_group_history_json(
 /// Thread-safe; takes the writers' lock.
 #[no_mangle]
 pub unsafe extern "C" fn kat_tracker_set_history_limit(
-    tracker: *const kat_tracker_t,
+    tracker: *mut kat_tracker_t,
     limit: usize,
 ) -> kat_result {
     guard("kat_tracker_set_history_limit", || {
@@ -166,7 +166,7 @@ pub unsafe extern "C" fn kat_tracker_history_limit(
 /// Thread-safe; takes the writers' lock.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_note_rebalance_protocol(
-    group: *const kat_group_t,
+    group: *mut kat_group_t,
     cooperative: bool,
 ) -> kat_result {
     guard("kat_group_note_rebalance_protocol", || {
@@ -187,7 +187,7 @@ pub unsafe extern "C" fn kat_group_note_rebalance_protocol(
 /// Thread-safe; takes the writers' lock.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_note_rebalance_error(
-    group: *const kat_group_t,
+    group: *mut kat_group_t,
     detail: *const c_char,
 ) -> kat_result {
     guard("kat_group_note_rebalance_error", || {
@@ -212,7 +212,7 @@ pub unsafe extern "C" fn kat_group_note_rebalance_error(
 /// Thread-safe; one atomic store.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_set_stall_after_ms(
-    group: *const kat_group_t,
+    group: *mut kat_group_t,
     ms: u64,
 ) -> kat_result {
     guard("kat_group_set_stall_after_ms", || {

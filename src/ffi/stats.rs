@@ -40,7 +40,7 @@ unsafe fn json_arg<'a>(json: *const c_char, len: usize) -> FfiResult<&'a str> {
 /// parsing; the first call for a group takes the writers' lock once.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_rdkafka_stats(
-    group: *const kat_group_t,
+    group: *mut kat_group_t,
     json: *const c_char,
     json_len: usize,
 ) -> kat_result {

@@ -411,6 +411,10 @@ static void test_group_functions(void) {
           "negative");
     FAILS(kat_group_stats(NULL, &st), KAT_ERR_NULL_POINTER, "`group`");
     FAILS(kat_group_stats(g, NULL), KAT_ERR_NULL_POINTER, "`out_stats`");
+    /* A NULL group is ignored, and the last error stays the one above. */
+    kat_group_glue_failure(NULL);
+    CHECK_ERROR_MENTIONS("`out_stats`");
+    check_unchanged(__LINE__);
     FAILS(kat_group_partition(NULL, "orders", 0, &h), KAT_ERR_NULL_POINTER, "`group`");
     FAILS(kat_group_partition(g, NULL, 0, &h), KAT_ERR_NULL_POINTER, "`topic`");
     FAILS(kat_group_partition(g, "orders", 0, NULL), KAT_ERR_NULL_POINTER, "`out_handle`");
