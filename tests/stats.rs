@@ -218,7 +218,7 @@ fn c_abi_records_strips_and_reports_with_snprintf_sizes() {
             "an empty text is not JSON"
         );
         assert_eq!(
-            kat_group_rdkafka_stats(std::ptr::null(), json, STATS.len()),
+            kat_group_rdkafka_stats(std::ptr::null_mut(), json, STATS.len()),
             kat_result::KAT_ERR_NULL_POINTER
         );
         let mut untouched = 99;
