@@ -557,6 +557,15 @@ fn cpp_wrapper_api() {
 }
 
 #[test]
+fn cpp_monitoring_metrics_health_history_and_statistics() {
+    let p = Program {
+        lang: Lang::Cxx,
+        ..c_program("cpp_monitoring", &["cpp_monitoring.cpp"])
+    };
+    run_everywhere(&p, &[], &Expect::ChecksPassed("cpp_monitoring"), &[]);
+}
+
+#[test]
 fn cpp_wrapper_included_in_two_translation_units() {
     let p = Program {
         lang: Lang::Cxx,
