@@ -666,6 +666,28 @@ impl Tracker {
         }
     }
 
+    /// The tracker's metrics as Prometheus text (`format="prometheus"`, the
+    /// default) or OpenMetrics (`format="openmetrics"`); see the README's
+    /// Monitoring section. For scrapes, not hot paths.
+    #[pyo3(signature = (format = "prometheus"))]
+    fn metrics(&self, py: Python<'_>, format: &str) -> PyResult<String> {
+        let format = match format {
+            "prometheus" => kat::MetricsFormat::Prometheus,
+            "openmetrics" => kat::MetricsFormat::OpenMetrics,
+            other => {
+                let reason = format!("format must be 'prometheus' or 'openmetrics', not {other:?}");
+                return Err(raise(
+                    py,
+                    "InvalidArgumentError",
+                    reason.clone(),
+                    None,
+                    &reason,
+                ));
+            }
+        };
+        Ok(self.inner.metrics(format))
+    }
+
     /// Removes every assignment and generation. Returns whether anything changed.
     fn clear(&self) -> bool {
         self.inner.clear()
@@ -948,6 +970,44 @@ impl Group {
     /// by every `Group` of this name on this tracker; kept by `clear()`).
     fn glue_failures(&self) -> u64 {
         self.inner.glue_failures()
+    }
+
+    /// The group's health, `(state, since_unix_ms)`: state is one of
+    /// `"never_joined"`, `"standby"`, `"assigned"`, `"rebalancing"`, `"lost"`,
+    /// `"stalled"`; since is when it began (0 for never joined).
+    fn health(&self) -> (&'static str, u64) {
+        let h = self.inner.health();
+        (h.health.as_str(), h.since_unix_ms)
+    }
+
+    /// The group's rebalance history, oldest first, as JSON.
+    fn history_json(&self) -> String {
+        self.inner.history().to_json()
+    }
+
+    /// Makes `health()` report `"stalled"` once the last poll mark is older
+    /// than `seconds` (None: never, the default).
+    #[pyo3(signature = (seconds))]
+    fn set_stall_after(&self, py: Python<'_>, seconds: Option<f64>) -> PyResult<()> {
+        let after = timeout_of(py, seconds)?;
+        self.inner.set_stall_after(after);
+        Ok(())
+    }
+
+    /// The stall threshold in seconds, or None.
+    fn stall_after(&self) -> Option<f64> {
+        self.inner.stall_after().map(|d| d.as_secs_f64())
+    }
+
+    /// Tells the history which protocol the consumer follows (the adapter
+    /// calls it on every rebalance). Takes the writers' lock.
+    fn note_rebalance_protocol(&self, cooperative: bool) {
+        self.inner.note_rebalance_protocol(cooperative);
+    }
+
+    /// Records in the history a rebalance that could not be applied.
+    fn note_rebalance_error(&self, detail: &str) {
+        self.inner.note_rebalance_error(detail);
     }
 
     /// The group's event counters.

@@ -10,6 +10,7 @@ tracker's consistency the whole time.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
@@ -227,6 +228,11 @@ def test_three_consumers_join_and_leave(cluster: MockCluster, protocol: str) -> 
     assert reader.reads > 10 and len(reader.epochs) > 3
     assert sum(c.startswith("after on_") for c in checks) >= 6
     assert tracker.assignments() == {n: {} for n in names}
+    expected_protocol = "eager" if protocol in ("range", "roundrobin") else "cooperative"
+    for n in names:
+        history = json.loads(tracker.group(n).history_json())
+        assert any(e["kind"] in ("assign", "replace") and e["assigned"] > 0 for e in history)
+        assert all(e["protocol"] == expected_protocol for e in history)
     generations = tracker.generations()
     assert all(state.status in ("revoked", "lost") for g in generations.values() for t in g.values() for state in t.values())
     if protocol in ("range", "roundrobin"):
@@ -316,6 +322,10 @@ def test_failed_assign_records_nothing(cluster: MockCluster, protocol: str) -> N
         rebalancer.on_assign(consumer, [TopicPartition("orders", 0)])
     assert e.value.__cause__ is not None
     assert rebalancer.failures == 1 and group.glue_failures() == 1
+    errors = [e for e in json.loads(group.history_json()) if e["kind"] == "error"]
+    expected_call = "incremental_assign" if protocol == "cooperative" else "assign"
+    assert len(errors) == 1 and errors[0]["error"].startswith(expected_call + ":")
+    assert errors[0]["protocol"] == protocol
     assert tracker.group("g").glue_failures() == 1
     assert tracker.epoch() == 0 and group.assignments() == {}
 

@@ -386,3 +386,33 @@ def test_glue_failures_are_counted_without_an_event(tracker: kat.Tracker) -> Non
     tracker.clear()
     assert tracker.group("g").glue_failures() == 2
     assert kat.Tracker().group("g").glue_failures() == 0
+
+
+def test_monitoring(tracker: kat.Tracker) -> None:
+    g = tracker.group("billing")
+    assert g.health() == ("never_joined", 0)
+    g.assigned({"orders": [0, 1]})
+    state, since = g.health()
+    assert state == "assigned" and since > 0
+    g.revoked({"orders": [0, 1]})
+    assert g.health()[0] in ("standby", "rebalancing")
+    g.lost()
+    history = json.loads(g.history_json())
+    assert history
+    text = tracker.metrics()
+    assert 'group="billing"' in text or "billing" in text
+    assert text.startswith("#") and "# EOF" not in text
+    assert tracker.metrics("openmetrics").rstrip().endswith("# EOF")
+    with pytest.raises(kat.InvalidArgumentError):
+        tracker.metrics("json")  # type: ignore[arg-type]
+    assert g.stall_after() is None
+    g.set_stall_after(0.01)
+    assert g.stall_after() == pytest.approx(0.01)
+    g.assigned({"orders": [0]})
+    g.mark_poll()
+    time.sleep(0.05)
+    assert g.health()[0] == "stalled"
+    g.set_stall_after(None)
+    assert g.health()[0] == "assigned"
+    with pytest.raises(kat.InvalidArgumentError):
+        g.set_stall_after(-1)

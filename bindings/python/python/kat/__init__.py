@@ -16,7 +16,7 @@ from ._errors import (
     InvalidTopicError,
     RebalanceError,
 )
-from ._types import PartitionList, Status, TopicPartitionLike
+from ._types import Health, PartitionList, Status, TopicPartitionLike
 from ._kat import (
     DEFAULT_GENERATIONS_TOPICS_LIMIT,
     MAX_GROUP_NAME_LEN,
@@ -38,6 +38,7 @@ __all__ = [
     "MAX_TOPIC_NAME_LEN",
     "Error",
     "Group",
+    "Health",
     "GroupStats",
     "InvalidArgumentError",
     "InvalidGroupError",

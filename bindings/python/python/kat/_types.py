@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Iterable, Literal, Mapping, Protocol, Tuple, Union
 
-__all__ = ["Status", "TopicPartitionLike", "PartitionList"]
+__all__ = ["Status", "Health", "TopicPartitionLike", "PartitionList"]
 
 #: A key's status; ``None`` stands for "never assigned".
 Status = Literal["assigned", "revoked", "lost"]
+
+#: A group's health state (``Group.health()``).
+Health = Literal["never_joined", "standby", "assigned", "rebalancing", "lost", "stalled"]
 
 
 class TopicPartitionLike(Protocol):

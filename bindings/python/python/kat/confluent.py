@@ -125,6 +125,7 @@ class Rebalancer:
             call()
         except Exception as e:  # the client's KafkaException, or a closed consumer
             self.group.record_glue_failure()
+            self.group.note_rebalance_error(f"{what}: {e}")
             raise RebalanceError(f"{what} failed for group {self.group.name!r}: {e}") from e
 
     @staticmethod
@@ -140,6 +141,7 @@ class Rebalancer:
         return None
 
     def on_assign(self, consumer: "Consumer", partitions: List["TopicPartition"]) -> None:
+        self.group.note_rebalance_protocol(self.protocol == "cooperative")
         error = self._user(self._user_assign, consumer, partitions)
         if self.protocol == "cooperative":
             self._call("incremental_assign", lambda: consumer.incremental_assign(partitions))
@@ -151,6 +153,7 @@ class Rebalancer:
             raise error
 
     def on_revoke(self, consumer: "Consumer", partitions: List["TopicPartition"]) -> None:
+        self.group.note_rebalance_protocol(self.protocol == "cooperative")
         error = self._user(self._user_revoke, consumer, partitions)
         if self.protocol == "cooperative":
             self._call("incremental_unassign", lambda: consumer.incremental_unassign(partitions))
@@ -163,6 +166,7 @@ class Rebalancer:
             raise error
 
     def on_lost(self, consumer: "Consumer", partitions: List["TopicPartition"]) -> None:
+        self.group.note_rebalance_protocol(self.protocol == "cooperative")
         error = self._user(self._user_lost, consumer, partitions)
         if self.protocol == "cooperative":
             self._call("incremental_unassign", lambda: consumer.incremental_unassign(partitions))
