@@ -212,6 +212,39 @@ typedef struct kat_group_stats_t {
   uint64_t glue_failures;
 } kat_group_stats_t;
 
+// One topic a group has generations for (assigned now or not), in a
+// snapshot. Pointers are borrowed from the snapshot and valid until
+// `kat_snapshot_free`.
+typedef struct kat_known_topic_view_t {
+  // NUL-terminated group name.
+  const char *group;
+  // Its length in bytes.
+  size_t group_len;
+  // NUL-terminated topic name.
+  const char *name;
+  // Its length in bytes.
+  size_t name_len;
+  // Identifies this topic's records: two views taken from snapshots held
+  // at the same time have the same `records_id` only if their records are
+  // the same (the topic did not change between them). Never dereference.
+  const void *records_id;
+  // Number of records (partitions with a generation; ≥ 1).
+  size_t record_count;
+  // How many of them are assigned now.
+  size_t assigned_count;
+} kat_known_topic_view_t;
+
+// One partition's record: its generation and status (never
+// `KAT_STATUS_NONE` here).
+typedef struct kat_partition_record_t {
+  // Times assigned (≥ 1).
+  uint64_t generation;
+  // The partition number.
+  int32_t partition;
+  // Assigned, revoked or lost.
+  enum kat_status status;
+} kat_partition_record_t;
+
 // A group's health and since when it holds.
 typedef struct kat_group_health_t {
   // The state.
@@ -509,6 +542,37 @@ enum kat_result kat_group_partition(const struct kat_group_t *group,
                                     const char *topic_name,
                                     int32_t partition,
                                     struct kat_partition_handle_t **out_handle);
+
+// Writes how many topics group `group_index` has generations for (assigned
+// or not) in this snapshot. `KAT_ERR_OUT_OF_RANGE` past the last group.
+//
+// Thread-safe; no allocation.
+enum kat_result kat_snapshot_known_topic_count(const struct kat_snapshot_t *snapshot,
+                                               size_t group_index,
+                                               size_t *out_count);
+
+// Describes known topic `topic_index` of group `group_index` (sorted by
+// name; every topic with generations, assigned or not). No copy: the view
+// borrows from the snapshot. `KAT_ERR_OUT_OF_RANGE` past the end.
+//
+// Thread-safe; no allocation.
+enum kat_result kat_snapshot_known_topic(const struct kat_snapshot_t *snapshot,
+                                         size_t group_index,
+                                         size_t topic_index,
+                                         struct kat_known_topic_view_t *out_view);
+
+// Copies the records of known topic `topic_index` of group `group_index`,
+// sorted by partition, into `buf` (room for `cap` records) and writes their
+// number to `*out_count`. With `buf = NULL, cap = 0` only the number is
+// written; a `cap` below it is `KAT_ERR_BUFFER_TOO_SMALL` and writes nothing.
+//
+// Thread-safe; no allocation.
+enum kat_result kat_snapshot_known_topic_records(const struct kat_snapshot_t *snapshot,
+                                                 size_t group_index,
+                                                 size_t topic_index,
+                                                 struct kat_partition_record_t *buf,
+                                                 size_t cap,
+                                                 size_t *out_count);
 
 // Writes the group's health and since when it holds.
 //

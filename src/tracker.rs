@@ -47,7 +47,9 @@ pub(crate) struct Inner {
     /// cache line, and so per-thread read caches can hold it (see `read`).
     current: Arc<ArcSwap<Snapshot>>,
     writer: Mutex<Writer>,
-    changed: (Mutex<()>, Condvar),
+    /// `wait_for_change` callers waiting now (under the mutex), so a publish
+    /// with nobody waiting skips the wake-up system call.
+    changed: (Mutex<usize>, Condvar),
     /// Per-group state outside snapshots, by group name (see
     /// `crate::runtime`). Entries are never removed: one per group name.
     runtimes: Mutex<HashMap<Name, Arc<GroupRuntime>>>,
@@ -652,7 +654,7 @@ impl Tracker {
                     cells_sweep_at: 64,
                     exit_anchor: None,
                 }),
-                changed: (Mutex::new(()), Condvar::new()),
+                changed: (Mutex::new(0), Condvar::new()),
                 runtimes: Mutex::new(HashMap::new()),
                 observed: crate::history::Registry::new(),
             }),
@@ -772,10 +774,12 @@ impl Tracker {
                 },
                 None => Duration::from_secs(3600),
             };
+            *guard += 1;
             guard = cv
                 .wait_timeout(guard, wait)
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
+            *guard -= 1;
         }
     }
 
@@ -965,12 +969,15 @@ impl Inner {
 
     /// Stores the next snapshot and wakes `wait_for_change` callers. The wait
     /// mutex is taken after the store, so a waiter that saw the old epoch is
-    /// already waiting when it is notified.
+    /// already waiting (and counted) when the count is read; with nobody
+    /// waiting there is no wake-up (no system call).
     fn publish(&self, next: Snapshot) {
         self.current.store(Arc::new(next));
         let (lock, cv) = &self.changed;
-        drop(lock.lock().unwrap_or_else(|p| p.into_inner()));
-        cv.notify_all();
+        let waiting = *lock.lock().unwrap_or_else(|p| p.into_inner());
+        if waiting > 0 {
+            cv.notify_all();
+        }
     }
 }
 

@@ -422,6 +422,16 @@ fn by_len_c_reads_names_by_pointer_and_length() {
 }
 
 #[test]
+fn known_c_reads_every_known_topic_and_shares_unchanged_ones() {
+    run_everywhere(
+        &c_program("known", &["known.c"]),
+        &[],
+        &Expect::ChecksPassed("known"),
+        &[],
+    );
+}
+
+#[test]
 fn panic_c_contains_a_panic_and_keeps_working() {
     let p = Program {
         defines: &["KAT_TEST_HOOKS"],
@@ -644,6 +654,8 @@ fn every_export_is_covered_by_hostile_c() {
     let panic = std::fs::read_to_string(source("panic.c")).expect("panic.c");
     // The pointer + length reads have their hostile inputs in by_len.c.
     let by_len = std::fs::read_to_string(source("by_len.c")).expect("by_len.c");
+    // The known-topic reads of a snapshot have theirs in known.c.
+    let known = std::fs::read_to_string(source("known.c")).expect("known.c");
     // The monitoring exports have theirs in hostile_observability.c.
     let observability = std::fs::read_to_string(source("hostile_observability.c"))
         .expect("hostile_observability.c");
@@ -658,6 +670,7 @@ fn every_export_is_covered_by_hostile_c() {
             } else {
                 mentions(&hostile, f)
                     || (f.ends_with("_n") && mentions(&by_len, f))
+                    || (f.starts_with("kat_snapshot_known_topic") && mentions(&known, f))
                     || mentions(&observability, f)
             };
             !covered
