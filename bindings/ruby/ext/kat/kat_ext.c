@@ -1043,24 +1043,47 @@ static VALUE group_event(VALUE self, VALUE assignment, enum event_kind kind) {
     }
     rb_hash_foreach(assignment, collect_topic, (VALUE)&c);
 
-    VALUE tmp = 0;
-    kat_topic_partition_t small[32];
-    kat_topic_partition_t *items = small;
-    if (c.count > 32) {
-        items = (kat_topic_partition_t *)rb_alloc_tmp_buffer2(&tmp, (long)c.count, sizeof(kat_topic_partition_t));
-    }
-    size_t n = 0;
+    /* Pass 1 (may run Ruby code: #partition of partition objects): every
+     * element checked, lists that are not all partition numbers replaced by
+     * a copy that is. */
+    size_t total = 0;
     for (long i = 0; i + 1 < RARRAY_LEN(c.topics); i += 2) {
         VALUE name = RARRAY_AREF(c.topics, i);
         VALUE list = RARRAY_AREF(c.topics, i + 1);
-        const char *cname = RSTRING_PTR(name);
         long len = RARRAY_LEN(list);
-        for (long j = 0; j < len && n < c.count; j++) {
-            VALUE e = rb_ary_entry(list, j);
-            int32_t p = partition_or_neg(e);
+        long j = 0;
+        while (j < len && partition_or_neg(RARRAY_AREF(list, j)) >= 0) j++;
+        if (j < len) {
+            VALUE numbers = rb_ary_new_capa(len);
+            for (long k = 0; k < RARRAY_LEN(list); k++) {
+                VALUE e = rb_ary_entry(list, k);
+                if (partition_or_neg(e) < 0) e = partition_of(e);
+                rb_ary_push(numbers, INT2FIX(partition_arg(e, name)));
+            }
+            rb_ary_store(c.topics, i + 1, numbers);
+            list = numbers;
+        }
+        total += (size_t)RARRAY_LEN(list);
+    }
+    /* Pass 2 (no Ruby code from here to the call: string pointers stay put
+     * and the group cannot be closed meanwhile). */
+    g = get_group(self);
+    VALUE tmp = 0;
+    kat_topic_partition_t small[32];
+    kat_topic_partition_t *items = small;
+    if (total > 32) {
+        items = (kat_topic_partition_t *)rb_alloc_tmp_buffer2(&tmp, (long)total, sizeof(kat_topic_partition_t));
+    }
+    size_t n = 0;
+    for (long i = 0; i + 1 < RARRAY_LEN(c.topics); i += 2) {
+        const char *cname = RSTRING_PTR(RARRAY_AREF(c.topics, i));
+        VALUE list = RARRAY_AREF(c.topics, i + 1);
+        for (long j = 0; j < RARRAY_LEN(list) && n < total; j++) {
+            int32_t p = partition_or_neg(RARRAY_AREF(list, j));
             if (p < 0) {
-                e = partition_of(e);
-                p = partition_arg(e, name);
+                /* Only if another thread changed a caller's list meanwhile. */
+                if (tmp) rb_free_tmp_buffer(&tmp);
+                raise_code(KAT_ERR_INVALID_LIST, rb_str_new_cstr("a partition list changed during the event"));
             }
             items[n].topic = cname;
             items[n].partition = p;
