@@ -604,6 +604,32 @@ static VALUE generations_json_body(VALUE p) {
     return json_string(generations_json, (const void *)p);
 }
 
+/* Monitoring (README "Monitoring"): Prometheus text or OpenMetrics. The
+ * text can grow between the size query and the copy (a clock second
+ * passing, a rebalance): retried with the new size. */
+static VALUE tracker_metrics_native(VALUE self, VALUE openmetrics) {
+    kat_tracker_t *t = get_tracker(self)->ptr;
+    unsigned format = RTEST(openmetrics) ? KAT_METRICS_OPENMETRICS : KAT_METRICS_PROMETHEUS;
+    size_t len = 0;
+    CHECK_KAT(kat_tracker_metrics(t, format, NULL, 0, &len), NULL);
+    for (;;) {
+        size_t cap = len + 257;
+        VALUE str = rb_str_buf_new((long)cap);
+        kat_result r = kat_tracker_metrics(t, format, RSTRING_PTR(str), cap, &len);
+        if (r == KAT_OK) {
+            rb_str_set_len(str, (long)len);
+            rb_enc_associate_index(str, enc_utf8);
+            return str;
+        }
+        if (r != KAT_ERR_BUFFER_TOO_SMALL) CHECK_KAT(r, NULL);
+    }
+}
+
+static VALUE tracker_set_history_limit_native(VALUE self, VALUE limit) {
+    CHECK_KAT(kat_tracker_set_history_limit(get_tracker(self)->ptr, NUM2SIZET(limit)), NULL);
+    return limit;
+}
+
 static VALUE tracker_generations_json(VALUE self) {
     kat_generations_t *g = NULL;
     CHECK_KAT(kat_tracker_generations(get_tracker(self)->ptr, &g), NULL);
@@ -868,6 +894,22 @@ static VALUE group_generation(VALUE self, VALUE topic, VALUE partition) {
     CHECK_KAT(kat_group_generation_n(g->ptr, RSTRING_PTR(ts), (size_t)RSTRING_LEN(ts), p, &gen), NULL);
     RB_GC_GUARD(ts);
     return ULL2NUM(gen);
+}
+
+/* Monitoring: [state name, since (ms since the Unix epoch)]. */
+static VALUE group_health_native(VALUE self) {
+    kat_group_health_t h;
+    CHECK_KAT(kat_group_health(get_group(self)->ptr, &h), NULL);
+    const char *name = kat_health_name((unsigned)h.health);
+    return rb_assoc_new(rb_str_new_cstr(name != NULL ? name : "unknown"), ULL2NUM(h.since_unix_ms));
+}
+
+static kat_result history_json(const void *g, char *buf, size_t cap, size_t *len) {
+    return kat_group_history_json(g, buf, cap, len);
+}
+
+static VALUE group_history_json(VALUE self) {
+    return json_string(history_json, get_group(self)->ptr);
 }
 
 static VALUE group_assigned_p(VALUE self, VALUE topic, VALUE partition) {
@@ -1292,6 +1334,8 @@ RUBY_FUNC_EXPORTED void Init_kat_ext(void) {
     rb_define_method(cTopic, "==", topic_eql, 1);
     rb_define_method(cTracker, "to_json", tracker_to_json, -1);
     rb_define_method(cTracker, "generations_json", tracker_generations_json, 0);
+    rb_define_private_method(cTracker, "__metrics", tracker_metrics_native, 1);
+    rb_define_private_method(cTracker, "__set_history_limit", tracker_set_history_limit_native, 1);
     rb_define_method(cTracker, "generations_topics_limit", tracker_limit, 0);
     rb_define_method(cTracker, "close", tracker_close, 0);
     rb_define_method(cTracker, "closed?", tracker_closed_p, 0);
@@ -1302,6 +1346,8 @@ RUBY_FUNC_EXPORTED void Init_kat_ext(void) {
     rb_define_method(cGroup, "tracker", group_tracker, 0);
     rb_define_method(cGroup, "generation", group_generation, 2);
     rb_define_method(cGroup, "assigned?", group_assigned_p, 2);
+    rb_define_private_method(cGroup, "__health", group_health_native, 0);
+    rb_define_method(cGroup, "history_json", group_history_json, 0);
     rb_define_method(cGroup, "partition", group_partition, 2);
     rb_define_method(cGroup, "assigned", group_assigned, 1);
     rb_define_method(cGroup, "revoked", group_revoked, 1);
