@@ -162,6 +162,25 @@ typedef struct kat_group_stats_t {
   uint64_t last_change_unix_ms;
 } kat_group_stats_t;
 
+// A group's poll marks, armed poll deadline and expiries
+// (`kat_group_poll_stats`).
+typedef struct kat_poll_stats_t {
+  // The armed deadline in ms (`max.poll.interval.ms` minus the margin);
+  // 0: no deadline armed.
+  uint64_t deadline_ms;
+  // Poll marks received (`kat_group_mark_poll`, `kat_check_lost`, and
+  // every rebalance handled by `kat_rdkafka.h`).
+  uint64_t polls;
+  // Microseconds since the last poll mark; `UINT64_MAX`: never marked.
+  uint64_t since_last_poll_us;
+  // Times the deadline passed with no poll mark and kat marked the
+  // group's partitions lost (only expiries that took something away).
+  uint64_t expirations;
+  // How long after the deadline the last of those expiries was recorded,
+  // in microseconds (0 before the first).
+  uint64_t last_expiry_delay_us;
+} kat_poll_stats_t;
+
 // A key's state, read from one atomic load.
 typedef struct kat_partition_state_t {
   // Times assigned (0: never).
@@ -357,6 +376,45 @@ enum kat_result kat_group_partition(const struct kat_group_t *group,
                                     const char *topic_name,
                                     int32_t partition,
                                     const struct kat_partition_handle_t **out_handle);
+
+// Records that the group's consumer polled now. The poll-deadline timer
+// measures from the last mark. `kat_check_lost()` and the rebalance
+// functions of `kat_rdkafka.h` call it for you.
+//
+// Thread-safe; lock-free: one monotonic clock read and two atomic
+// operations (plus, once after an expiry, a wake-up of the timer thread);
+// does not advance the epoch.
+enum kat_result kat_group_mark_poll(const struct kat_group_t *group);
+
+// Arms, changes or (with `max_poll_interval_ms == 0`) disarms the group's
+// poll deadline. While armed, if no poll mark comes for
+// `max_poll_interval_ms − margin_ms`, kat's timer thread marks every
+// partition of the group lost (status `KAT_STATUS_LOST`, counted in
+// `lost_events` and in `kat_poll_stats_t.expirations`) within a few
+// milliseconds, with no call from the thread that stopped polling. The
+// deadline runs from the last poll mark (from now if there was none);
+// after an expiry it runs again from the next mark. When the application
+// polls again, librdkafka's own lost revoke follows and changes nothing
+// more in kat.
+//
+// `kat_rdkafka_set_poll_deadline()` (kat_rdkafka.h) reads
+// `max.poll.interval.ms` from the consumer and calls this.
+//
+// The first armed deadline in the process starts one timer thread
+// (`kat-deadline`); it ends when no deadline is armed. A deadline stays
+// armed while any `kat_group_t` of the group's name is alive.
+//
+// Returns `KAT_ERR_INVALID_ARGUMENT` if `margin_ms >= max_poll_interval_ms`
+// (with a non-zero interval); nothing changes then. Thread-safe.
+enum kat_result kat_group_set_poll_deadline(const struct kat_group_t *group,
+                                            uint64_t max_poll_interval_ms,
+                                            uint64_t margin_ms);
+
+// Writes the group's poll marks, deadline and expiries.
+//
+// Thread-safe; a few atomic loads; never locks.
+enum kat_result kat_group_poll_stats(const struct kat_group_t *group,
+                                     struct kat_poll_stats_t *out_stats);
 
 // Writes the handle's generation and status, read with one atomic load: a
 // reader never sees an assignment without its generation.

@@ -44,6 +44,7 @@
 #define KAT_RDKAFKA_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <librdkafka/rdkafka.h>
@@ -79,6 +80,10 @@ static inline kat_result kat_rdkafka_internal_rebalance(const char *function,
   if (rk == NULL) {
     kat_set_last_error_message(function, "rk is NULL: no assign call was made");
     return KAT_ERR_NULL_POINTER;
+  }
+  if (group != NULL) {
+    /* A rebalance is served inside a poll: it counts as one. */
+    (void)kat_group_mark_poll(group);
   }
   if (partitions == NULL && (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ||
                              err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)) {
@@ -222,6 +227,50 @@ static inline kat_result kat_rebalance_event(const kat_group_t *group, rd_kafka_
 }
 
 /**
+ * Arms kat's poll deadline for `group` from consumer `rk`'s own
+ * `max.poll.interval.ms` (read with rd_kafka_conf_get() on rd_kafka_conf()),
+ * minus `margin_ms`: if the application does not poll for that long, kat's
+ * timer thread marks the group's partitions lost, with no call from the
+ * stuck thread (see kat_group_set_poll_deadline() in kat.h). Polls are
+ * marked by kat_check_lost(), which the poll loop must then call after every
+ * poll, and by the rebalance functions here.
+ *
+ * Call it once after creating the consumer. Keep the poll timeout well below
+ * the deadline: a poll that blocks longer than it (waiting for messages that
+ * do not come) looks like a stuck loop to kat, although librdkafka counts a
+ * blocking poll as polling.
+ *
+ * Returns KAT_OK, KAT_ERR_NULL_POINTER, KAT_ERR_RDKAFKA if the setting
+ * cannot be read, or KAT_ERR_INVALID_ARGUMENT if `margin_ms` is not below
+ * it (nothing armed then). Thread: any. Cost: one configuration lookup.
+ */
+static inline kat_result kat_rdkafka_set_poll_deadline(const kat_group_t *group, rd_kafka_t *rk,
+                                                       uint64_t margin_ms) {
+  char value[32];
+  size_t size = sizeof value;
+  char *end = NULL;
+  unsigned long long interval_ms;
+  if (group == NULL || rk == NULL) {
+    kat_set_last_error_message("kat_rdkafka_set_poll_deadline",
+                               group == NULL ? "group is NULL" : "rk is NULL");
+    return KAT_ERR_NULL_POINTER;
+  }
+  if (rd_kafka_conf_get(rd_kafka_conf(rk), "max.poll.interval.ms", value, &size) !=
+      RD_KAFKA_CONF_OK) {
+    kat_set_last_error_message("kat_rdkafka_set_poll_deadline",
+                               "rd_kafka_conf_get(max.poll.interval.ms) failed");
+    return KAT_ERR_RDKAFKA;
+  }
+  interval_ms = strtoull(value, &end, 10);
+  if (end == value || interval_ms == 0) {
+    kat_rdkafka_internal_error("kat_rdkafka_set_poll_deadline",
+                               "max.poll.interval.ms is not a positive number", value);
+    return KAT_ERR_RDKAFKA;
+  }
+  return kat_group_set_poll_deadline(group, (uint64_t)interval_ms, margin_ms);
+}
+
+/**
  * Records a loss as soon as librdkafka knows of it, before the revoke
  * reaches the rebalance callback: if rd_kafka_assignment_lost(rk) is true
  * (session timed out, fenced, max.poll.interval.ms exceeded, ...), every
@@ -235,6 +284,11 @@ static inline kat_result kat_rebalance_event(const kat_group_t *group, rd_kafka_
  * the first. The flag clears at the next assign call, which the rebalance
  * glue makes.
  *
+ * It is also the poll mark of kat's poll deadline
+ * (kat_rdkafka_set_poll_deadline()): call it after every poll, on the
+ * polling thread, when a deadline is armed. The mark costs one monotonic
+ * clock read and two atomic operations more.
+ *
  * Returns KAT_OK, KAT_ERR_NULL_POINTER for a NULL `group` or `rk`, or the
  * error of kat_group_lost(). Thread: any thread that may use `rk`, usually
  * the polling one.
@@ -244,6 +298,7 @@ static inline kat_result kat_check_lost(const kat_group_t *group, rd_kafka_t *rk
     kat_set_last_error_message("kat_check_lost", group == NULL ? "group is NULL" : "rk is NULL");
     return KAT_ERR_NULL_POINTER;
   }
+  (void)kat_group_mark_poll(group);
   if (rd_kafka_assignment_lost(rk)) {
     return kat_group_lost(group);
   }

@@ -34,6 +34,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod deadline;
 mod error;
 pub mod ffi;
 mod json;
@@ -46,6 +47,7 @@ mod tracker;
 
 pub use error::{Error, ErrorKind};
 pub use name::{validate_group, validate_topic, MAX_GROUP_NAME_LEN, MAX_TOPIC_NAME_LEN};
+pub use runtime::PollStats;
 pub use snapshot::{
     AssignedPartition, GenerationEntry, Generations, GroupStats, GroupView, PartitionRecord,
     Snapshot, Status, TopicIter, TopicList, TopicView,

@@ -9,7 +9,8 @@
 //! | [`rebalance`] | you have your own rebalance callback (or a rust-rdkafka `ConsumerContext::rebalance` override) |
 //! | [`rebalance_cb`] | you want a ready `rebalance_cb` whose opaque is a `*const Group` |
 //! | [`rebalance_event`] | you poll `RD_KAFKA_EVENT_REBALANCE` events from a queue |
-//! | [`check_lost`] | once per poll, to record a loss librdkafka has not delivered yet |
+//! | [`check_lost`] | once per poll, to record a loss librdkafka has not delivered yet (and to mark the poll) |
+//! | [`set_poll_deadline`] | once, to let kat expire the group when the poll loop stops for `max.poll.interval.ms` |
 //!
 //! What a rebalance does, per protocol (read once per call with
 //! `rd_kafka_rebalance_protocol()`; KIP-848 `group.protocol=consumer` reports
@@ -185,6 +186,8 @@ pub unsafe fn rebalance(
         RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS,
     };
 
+    // A rebalance is served inside a poll: it counts as one.
+    group.mark_poll();
     // SAFETY: `rk` is a live handle (caller's contract).
     let protocol = unsafe { protocol_of(rk) };
     let cooperative = protocol == Protocol::Cooperative;
@@ -360,9 +363,14 @@ pub unsafe fn rebalance_event(
 /// a wait-free tracker read and, the first time, one tracker write. Returns
 /// whether librdkafka reports the assignment lost. Any thread may call it.
 ///
+/// It is also the poll mark of kat's poll deadline ([`set_poll_deadline`]):
+/// call it after every poll when a deadline is armed (one monotonic clock
+/// read and two atomic operations more).
+///
 /// # Safety
 /// `rk` must be a live consumer handle.
 pub unsafe fn check_lost(group: &Group, rk: *mut rd_kafka_t) -> bool {
+    group.mark_poll();
     // SAFETY: live handle (caller's contract).
     if unsafe { rd_kafka_assignment_lost(rk) } == 0 {
         return false;
@@ -376,6 +384,57 @@ pub unsafe fn check_lost(group: &Group, rk: *mut rd_kafka_t) -> bool {
         group.lost();
     }
     true
+}
+
+/// Arms the group's poll deadline ([`Group::set_poll_deadline`]) from the
+/// consumer's own `max.poll.interval.ms` (read with `rd_kafka_conf_get` on
+/// `rd_kafka_conf(rk)`), minus `margin`: if the application stops polling
+/// for that long, kat's timer thread marks the group's partitions lost with
+/// no call from the stuck thread. Polls are marked by [`check_lost`] (call it
+/// after every poll) and by the rebalance functions. Keep the poll timeout
+/// well below the deadline. Returns the deadline armed.
+///
+/// Errors: `InvalidArgument` if the setting cannot be read or `margin` is not
+/// below it.
+///
+/// # Safety
+/// `rk` must be a live consumer handle.
+pub unsafe fn set_poll_deadline(
+    group: &Group,
+    rk: *mut rd_kafka_t,
+    margin: std::time::Duration,
+) -> Result<std::time::Duration, Error> {
+    let mut value = [0 as c_char; 32];
+    let mut size = value.len();
+    // SAFETY: live handle; `value` is writable for `size` bytes and
+    // librdkafka NUL-terminates what it writes there.
+    let res = unsafe {
+        rdkafka_sys::rd_kafka_conf_get(
+            rdkafka_sys::rd_kafka_conf(rk),
+            c"max.poll.interval.ms".as_ptr(),
+            value.as_mut_ptr(),
+            &mut size,
+        )
+    };
+    // SAFETY: on success `value` holds a NUL-terminated string.
+    let text = (res == rdkafka_sys::rd_kafka_conf_res_t::RD_KAFKA_CONF_OK).then(|| {
+        unsafe { CStr::from_ptr(value.as_ptr()) }
+            .to_string_lossy()
+            .into_owned()
+    });
+    let interval_ms: u64 = text
+        .as_deref()
+        .and_then(|t| t.parse().ok())
+        .filter(|ms| *ms > 0)
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!("cannot read max.poll.interval.ms from the consumer ({text:?})"),
+            )
+        })?;
+    let interval = std::time::Duration::from_millis(interval_ms);
+    group.set_poll_deadline(interval, margin)?;
+    Ok(interval - margin)
 }
 
 /// Reads the protocol once.

@@ -34,9 +34,9 @@
 //! does this for atomics), and read or write it through a method on
 //! [`Group`](crate::Group).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Per-group state outside snapshots (see the module documentation).
 /// Every field is an atomic: `Send + Sync`, never locked.
@@ -47,14 +47,72 @@ pub(crate) struct GroupRuntime {
     pub(crate) last_poll: AtomicU64,
     /// Poll marks so far. Written by the polling thread.
     pub(crate) polls: AtomicU64,
+    /// The poll deadline in nanoseconds (`max.poll.interval.ms` minus the
+    /// margin); 0: no deadline armed. Written by `Group::set_poll_deadline`.
+    pub(crate) deadline_ns: AtomicU64,
+    /// The deadline timer expired the group and waits for the next poll
+    /// mark before it arms the deadline again. Set by the timer, cleared by
+    /// the next poll mark (which then wakes the timer).
+    pub(crate) awaiting_poll: AtomicBool,
+    /// Expiries that took partitions away. Written by the deadline timer.
+    pub(crate) expirations: AtomicU64,
+    /// How late after the deadline the last expiry was recorded, in ns
+    /// (the timer's wake-up delay plus the event). Written by the timer.
+    pub(crate) last_expiry_late_ns: AtomicU64,
+}
+
+/// A group's poll marks and poll deadline, as of one read of each counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PollStats {
+    /// The armed poll deadline (`max.poll.interval.ms` minus the margin).
+    pub deadline: Option<Duration>,
+    /// Poll marks received.
+    pub polls: u64,
+    /// Time since the last poll mark (`None`: never marked).
+    pub since_last_poll: Option<Duration>,
+    /// Times the deadline passed with no poll and kat marked the group's
+    /// partitions lost (only expiries that took something away count).
+    pub expirations: u64,
+    /// How long after the deadline the last of those expiries was recorded.
+    pub last_expiry_delay: Option<Duration>,
 }
 
 impl GroupRuntime {
-    /// Records a poll now: two atomic stores and one monotonic clock read.
+    /// Records a poll now: one monotonic clock read, one store, one
+    /// increment and one load; after an expiry, also wakes the deadline
+    /// timer (once).
     #[inline]
     pub(crate) fn mark_poll(&self) {
-        self.last_poll.store(mono_ns() + 1, Ordering::Release);
+        // SeqCst pairs with the timer's store of `awaiting_poll` and its
+        // re-read of `last_poll`: one of the two sides sees the other.
+        self.last_poll.store(mono_ns() + 1, Ordering::SeqCst);
         self.polls.fetch_add(1, Ordering::Relaxed);
+        if self.awaiting_poll.load(Ordering::SeqCst)
+            && self.awaiting_poll.swap(false, Ordering::SeqCst)
+        {
+            crate::deadline::wake();
+        }
+    }
+
+    /// The raw poll mark (0: never), as the timer compares it.
+    #[inline]
+    pub(crate) fn last_poll_raw(&self) -> u64 {
+        self.last_poll.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn poll_stats(&self) -> PollStats {
+        let deadline = self.deadline_ns.load(Ordering::Acquire);
+        let expirations = self.expirations.load(Ordering::Acquire);
+        PollStats {
+            deadline: (deadline != 0).then(|| Duration::from_nanos(deadline)),
+            polls: self.polls.load(Ordering::Relaxed),
+            since_last_poll: self
+                .last_poll_ns()
+                .map(|t| Duration::from_nanos(mono_ns().saturating_sub(t))),
+            expirations,
+            last_expiry_delay: (expirations != 0)
+                .then(|| Duration::from_nanos(self.last_expiry_late_ns.load(Ordering::Relaxed))),
+        }
     }
 
     /// The monotonic time of the last poll mark, if any.

@@ -214,6 +214,25 @@ impl Default for Tracker {
     }
 }
 
+/// A group held weakly (by the deadline timer): keeps neither the tracker
+/// nor the group's runtime state alive.
+pub(crate) struct WeakGroup {
+    inner: std::sync::Weak<Inner>,
+    name: Name,
+}
+
+impl WeakGroup {
+    /// The group again, if its tracker still exists.
+    pub(crate) fn upgrade(&self, runtime: Arc<GroupRuntime>) -> Option<Group> {
+        Some(Group {
+            inner: self.inner.upgrade()?,
+            hasher: group_hasher(self.name.as_str()),
+            name: self.name.clone(),
+            runtime,
+        })
+    }
+}
+
 /// Partitions of one event, validated, grouped by topic: topics sorted by
 /// name (each once), each topic's partitions sorted and deduplicated. All
 /// partitions share one buffer; each topic owns a range of it.
@@ -947,9 +966,70 @@ impl Group {
 
     /// The group's state outside snapshots (shared by every `Group` value of
     /// this name on this tracker).
-    #[allow(dead_code)]
     pub(crate) fn runtime(&self) -> &Arc<GroupRuntime> {
         &self.runtime
+    }
+
+    pub(crate) fn downgrade(&self) -> WeakGroup {
+        WeakGroup {
+            inner: Arc::downgrade(&self.inner),
+            name: self.name.clone(),
+        }
+    }
+
+    /// Arms (or changes) the poll deadline: if no poll mark
+    /// ([`mark_poll`](Self::mark_poll)) comes for `max_poll_interval − margin`,
+    /// kat's timer thread marks every partition of the group lost (as
+    /// [`lost`](Self::lost) does: status `lost`, counted in `lost_events` and
+    /// in [`PollStats::expirations`](crate::PollStats)), with no call from
+    /// the thread that stopped polling. Pass `max_poll_interval` as the
+    /// consumer's `max.poll.interval.ms`; `margin` expires that much earlier.
+    /// A zero `max_poll_interval` disarms. The deadline runs from the last
+    /// poll mark, or from now if the group was never marked. After an expiry
+    /// the deadline runs again from the next poll mark.
+    ///
+    /// The first armed deadline in the process starts one timer thread
+    /// (`kat-deadline`); it ends when no group is armed. A deadline is
+    /// disarmed when the last `Group` value of its name is dropped.
+    ///
+    /// Errors: `InvalidArgument` if `margin` is not below a non-zero
+    /// `max_poll_interval`. Any thread; takes the timer's lock.
+    pub fn set_poll_deadline(
+        &self,
+        max_poll_interval: Duration,
+        margin: Duration,
+    ) -> Result<(), Error> {
+        let rt = &self.runtime;
+        if max_poll_interval.is_zero() {
+            rt.deadline_ns.store(0, Ordering::Release);
+            crate::deadline::wake();
+            return Ok(());
+        }
+        if margin >= max_poll_interval {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "the margin ({} ms) must be below max.poll.interval ({} ms)",
+                    margin.as_millis(),
+                    max_poll_interval.as_millis()
+                ),
+            ));
+        }
+        let deadline = (max_poll_interval - margin)
+            .as_nanos()
+            .min(u64::MAX as u128 / 2) as u64;
+        if rt.last_poll_raw() == 0 {
+            rt.mark_poll();
+        }
+        rt.deadline_ns.store(deadline.max(1), Ordering::Release);
+        crate::deadline::arm(self);
+        Ok(())
+    }
+
+    /// The group's poll marks, armed deadline and expiries. A few atomic
+    /// loads and one clock read; never locks.
+    pub fn poll_stats(&self) -> crate::PollStats {
+        self.runtime.poll_stats()
     }
 
     /// The tracker this group belongs to.

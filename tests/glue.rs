@@ -167,6 +167,18 @@ fn bundled_link_libs(root: &Path) -> Vec<String> {
 
 /// Compiles `tests/glue/consumers.c` and returns the executable.
 fn build(name: &str, rdkafka: Rdkafka, lang: Lang, libkat: Libkat) -> PathBuf {
+    build_source("consumers.c", name, rdkafka, lang, libkat, &[])
+}
+
+/// Compiles one program of `tests/glue` with extra compiler flags.
+fn build_source(
+    source: &str,
+    name: &str,
+    rdkafka: Rdkafka,
+    lang: Lang,
+    libkat: Libkat,
+    extra: &[&str],
+) -> PathBuf {
     let libdir = libkat_dir();
     let out = work_dir().join(name);
     let (includes, rdkafka_libs) = rdkafka_flags(rdkafka);
@@ -187,7 +199,8 @@ fn build(name: &str, rdkafka: Rdkafka, lang: Lang, libkat: Libkat) -> PathBuf {
         .arg("-I")
         .arg(Path::new(MANIFEST_DIR).join("include"))
         .args(&includes)
-        .arg(Path::new(MANIFEST_DIR).join("tests/glue/consumers.c"));
+        .args(extra)
+        .arg(Path::new(MANIFEST_DIR).join("tests/glue").join(source));
     if lang == Lang::Cxx17 {
         cmd.args(["-x", "none"]);
     }
@@ -251,6 +264,9 @@ fn run(exe: &Path, args: &str, valgrind: bool) -> Run {
     // `rdkafka` feature: the programs find libkat by rpath and Debian's
     // librdkafka in the system directories, never through it.
     cmd.env_remove("LD_LIBRARY_PATH");
+    // Sanitized builds: leaks and undefined behaviour fail the run.
+    cmd.env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1");
     let mut child = cmd
         .args(&argv)
         .stdin(Stdio::null())
@@ -713,4 +729,106 @@ fn cpp_wrapper_consumers_on_debian_librdkafka_2_0_2() {
     }
     let valgrind_runs = if have_valgrind() { 2 } else { 0 };
     assert_eq!(runs.len(), jobs.len() + valgrind_runs);
+}
+
+// ---- ownership that ends on time (tests/glue/ownership.c) ------------------
+
+const SANITIZE: &[&str] = &["-fsanitize=address,undefined", "-fno-omit-frame-pointer"];
+
+/// The checks of an `ownership expiry` run beyond its PASS line: one expiry,
+/// the lost revoke counted once, and the reader saw it within 50 ms after
+/// the deadline (the program itself asserts the order of the timestamps).
+fn assert_expiry(run: &Run, timed: bool) {
+    assert_eq!(summary(run, "expiry", "expirations"), 1, "{}", run.stdout);
+    assert_eq!(summary(run, "expiry", "lost_events"), 1, "{}", run.stdout);
+    if timed {
+        let delay = summary(run, "expiry", "expiry_delay_us");
+        assert!(
+            delay < 50_000,
+            "expiry seen {delay} us after the deadline\n{}",
+            run.stdout
+        );
+    }
+}
+
+/// A consumer whose poll loop stops, on Debian's librdkafka 2.0.2, eager and
+/// cooperative-sticky: kat expires its partitions after
+/// `max.poll.interval.ms`, before the other member is assigned them and
+/// before it polls again; plainly and under ASan/UBSan.
+#[test]
+fn poll_deadline_expiry_on_debian_librdkafka_2_0_2() {
+    let _turn = heavy_turn();
+    let plain = build_source(
+        "ownership.c",
+        "ownership-202",
+        Rdkafka::System,
+        Lang::C11,
+        Libkat::Shared,
+        &[],
+    );
+    let san = build_source(
+        "ownership.c",
+        "ownership-202-san",
+        Rdkafka::System,
+        Lang::C11,
+        Libkat::Shared,
+        SANITIZE,
+    );
+    let jobs: Vec<(&Path, &str)> = vec![
+        (&plain, "expiry range"),
+        (&plain, "expiry cooperative-sticky"),
+        (&san, "expiry range"),
+        (&san, "expiry cooperative-sticky"),
+    ];
+    for run in run_all(&jobs, false, 2) {
+        assert!(run.stdout.contains("librdkafka 2.0.2"), "{}", run.stdout);
+        assert_expiry(&run, true);
+    }
+}
+
+/// The expiry scenario under valgrind's memcheck (no timing checked: valgrind
+/// serialises threads).
+#[test]
+fn poll_deadline_expiry_on_debian_librdkafka_2_0_2_under_valgrind() {
+    let _turn = heavy_turn();
+    if !have_valgrind() {
+        eprintln!("valgrind is not installed (scripts/setup.sh installs it): skipped");
+        return;
+    }
+    let exe = build_source(
+        "ownership.c",
+        "ownership-202-vg",
+        Rdkafka::System,
+        Lang::C11,
+        Libkat::Shared,
+        &[],
+    );
+    for run in run_all(&[(&exe, "expiry cooperative-sticky")], true, 1) {
+        assert_expiry(&run, false);
+    }
+}
+
+/// The expiry scenario on the bundled librdkafka 2.12.1: eager,
+/// cooperative-sticky and KIP-848.
+#[cfg(feature = "rdkafka")]
+#[test]
+fn poll_deadline_expiry_on_bundled_librdkafka_2_12_1() {
+    let _turn = heavy_turn();
+    let exe = build_source(
+        "ownership.c",
+        "ownership-212",
+        Rdkafka::Bundled,
+        Lang::C11,
+        Libkat::Shared,
+        &[],
+    );
+    let jobs: Vec<(&Path, &str)> = vec![
+        (&exe, "expiry range"),
+        (&exe, "expiry cooperative-sticky"),
+        (&exe, "expiry consumer"),
+    ];
+    for run in run_all(&jobs, false, 3) {
+        assert!(run.stdout.contains("librdkafka 2.12.1"), "{}", run.stdout);
+        assert_expiry(&run, true);
+    }
 }

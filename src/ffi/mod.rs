@@ -24,6 +24,7 @@
 mod generations;
 mod group;
 mod list;
+mod ownership;
 mod partition;
 mod result;
 mod snapshot;
@@ -32,6 +33,7 @@ mod tracker;
 pub use generations::*;
 pub use group::*;
 pub use list::*;
+pub use ownership::*;
 pub use partition::*;
 pub use result::*;
 pub use snapshot::*;

@@ -1,0 +1,497 @@
+/*
+ * Ownership that ends on time, with real librdkafka consumers on
+ * librdkafka's mock cluster, through include/kat_rdkafka.h. Built by
+ * tests/glue.rs against Debian's librdkafka 2.0.2 and the 2.12.1 that
+ * rdkafka-sys bundles.
+ *
+ *   ownership expiry <protocol>
+ *     Two consumers A and B of one group share a 4-partition topic. A arms
+ *     kat's poll deadline from its own max.poll.interval.ms
+ *     (kat_rdkafka_set_poll_deadline) and marks every poll with
+ *     kat_check_lost(). Then A's poll loop stops. A reader thread watches
+ *     A's partition handles. Checked, in this order of time:
+ *       A's last poll mark + deadline <= reader sees every A partition lost
+ *         (status lost, with no call from A's thread)
+ *       < B is assigned one of A's former partitions
+ *       < A polls again;
+ *     then A's own lost revoke arrives and changes nothing more in kat, and
+ *     kat counted exactly one expiry. Prints the delay after the deadline.
+ *   protocol: range | cooperative-sticky | consumer (KIP-848, 2.12 only)
+ *
+ * Prints PASS and exits 0 when every check held.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kat_rdkafka.h"
+
+#define TOPIC "jobs"
+#define NPART 4
+
+#if RD_KAFKA_VERSION >= 0x020c0000
+#define HAVE_MOCK_REBALANCE_DELAY 1
+#define HAVE_KIP848 1
+#else
+#define HAVE_MOCK_REBALANCE_DELAY 0
+#define HAVE_KIP848 0
+#endif
+
+typedef struct consumer {
+  char name[8];
+  rd_kafka_t *rk;
+  kat_group_t *group;
+  pthread_t thread;
+
+  pthread_mutex_t lock; /* guards the fields below */
+  int stop;             /* main asks the poll loop to end */
+  int pause;            /* main asks the poll loop to stop polling */
+  int paused;           /* the poll loop stopped right after a poll mark */
+  double mark_before;   /* monotonic time just before the last poll mark */
+  unsigned owned;       /* partitions of TOPIC librdkafka assigned (mask) */
+  unsigned foreign;     /* partitions whose assignment time is recorded */
+  double got_foreign;   /* when a partition in `foreign` was assigned */
+  int lost_revokes;
+  int rebalances;
+} consumer;
+
+static struct {
+  const char *protocol;
+  int kip848;
+  int session_ms;
+  rd_kafka_t *producer;
+  rd_kafka_mock_cluster_t *mc;
+  const char *bootstraps;
+  kat_tracker_t *tracker;
+  pthread_mutex_t lock;
+  int failures;
+} g;
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double t0;
+
+static void say(const char *fmt, ...) {
+  va_list ap;
+  pthread_mutex_lock(&g.lock);
+  printf("[%7.3f] ", now_s() - t0);
+  va_start(ap, fmt);
+  vprintf(fmt, ap);
+  va_end(ap);
+  printf("\n");
+  fflush(stdout);
+  pthread_mutex_unlock(&g.lock);
+}
+
+static void fail(const char *fmt, ...) {
+  va_list ap;
+  pthread_mutex_lock(&g.lock);
+  g.failures++;
+  printf("[%7.3f] FAIL: ", now_s() - t0);
+  va_start(ap, fmt);
+  vprintf(fmt, ap);
+  va_end(ap);
+  printf("\n");
+  fflush(stdout);
+  pthread_mutex_unlock(&g.lock);
+}
+
+static void die(const char *what) {
+  printf("[%7.3f] FATAL: %s\n", now_s() - t0, what);
+  fflush(stdout);
+  exit(1);
+}
+
+static void expect_ok(kat_result r, const char *what) {
+  if (r != KAT_OK) {
+    char detail[512];
+    kat_last_error_message(detail, sizeof detail);
+    fail("%s: %s (%s)", what, kat_result_message((unsigned)r), detail);
+  }
+}
+
+static void sleep_ms(long ms) {
+  struct timespec ts;
+  ts.tv_sec = ms / 1000;
+  ts.tv_nsec = (ms % 1000) * 1000000L;
+  nanosleep(&ts, NULL);
+}
+
+static unsigned list_mask(const rd_kafka_topic_partition_list_t *list) {
+  unsigned m = 0;
+  int i;
+  for (i = 0; list != NULL && i < list->cnt; i++) {
+    if (strcmp(list->elems[i].topic, TOPIC) == 0 && list->elems[i].partition >= 0 &&
+        list->elems[i].partition < NPART) {
+      m |= 1u << list->elems[i].partition;
+    }
+  }
+  return m;
+}
+
+static void conf_set(rd_kafka_conf_t *conf, const char *key, const char *value) {
+  char errstr[512];
+  if (rd_kafka_conf_set(conf, key, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+    die(errstr);
+  }
+}
+
+/* The program's own rebalance callback: kat_rebalance() does the work; the
+ * callback only timestamps what this test orders. */
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *partitions, void *opaque) {
+  consumer *c = (consumer *)opaque;
+  int lost = err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && rd_kafka_assignment_lost(rk);
+  unsigned m = list_mask(partitions);
+  int eager = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") != 0;
+  expect_ok(kat_rebalance(c->group, rk, err, partitions), "kat_rebalance");
+  pthread_mutex_lock(&c->lock);
+  c->rebalances++;
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    c->owned = eager ? m : (c->owned | m);
+    if ((m & c->foreign) != 0 && c->got_foreign == 0) {
+      c->got_foreign = now_s();
+    }
+  } else {
+    c->owned = eager ? 0 : (c->owned & ~m);
+    c->lost_revokes += lost;
+  }
+  pthread_mutex_unlock(&c->lock);
+}
+
+static void consumer_init(consumer *c, const char *name) {
+  rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  rd_kafka_topic_partition_list_t *topics;
+  char errstr[512], value[16];
+
+  memset(c, 0, sizeof *c);
+  snprintf(c->name, sizeof c->name, "%s", name);
+  pthread_mutex_init(&c->lock, NULL);
+  expect_ok(kat_tracker_group(g.tracker, c->name, &c->group), "kat_tracker_group");
+  conf_set(conf, "bootstrap.servers", g.bootstraps);
+  conf_set(conf, "group.id", "kat-ownership");
+  conf_set(conf, "client.id", c->name);
+  conf_set(conf, "enable.auto.commit", "false");
+  conf_set(conf, "reconnect.backoff.ms", "10");
+  conf_set(conf, "reconnect.backoff.max.ms", "100");
+  snprintf(value, sizeof value, "%d", g.session_ms);
+  if (g.kip848) {
+    conf_set(conf, "group.protocol", "consumer");
+  } else {
+    conf_set(conf, "partition.assignment.strategy", g.protocol);
+    conf_set(conf, "session.timeout.ms", value);
+    conf_set(conf, "heartbeat.interval.ms", "100");
+  }
+  /* librdkafka wants max.poll.interval.ms >= session.timeout.ms. */
+  conf_set(conf, "max.poll.interval.ms", value);
+  rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+  rd_kafka_conf_set_opaque(conf, c);
+  c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+  if (c->rk == NULL) {
+    die(errstr);
+  }
+  rd_kafka_poll_set_consumer(c->rk);
+  topics = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(topics, TOPIC, RD_KAFKA_PARTITION_UA);
+  if (rd_kafka_subscribe(c->rk, topics) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    die("subscribe");
+  }
+  rd_kafka_topic_partition_list_destroy(topics);
+}
+
+static void *poll_thread(void *arg) {
+  consumer *c = (consumer *)arg;
+  for (;;) {
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 20);
+    double before;
+    int stop, pause;
+    if (m != NULL) {
+      rd_kafka_message_destroy(m);
+    }
+    before = now_s();
+    expect_ok(kat_check_lost(c->group, c->rk), "kat_check_lost");
+    pthread_mutex_lock(&c->lock);
+    stop = c->stop;
+    pause = c->pause;
+    if (pause) {
+      c->paused = 1;
+      c->mark_before = before;
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (stop) {
+      break;
+    }
+    while (pause && !stop) { /* the stuck application: no poll, no kat call */
+      sleep_ms(1);
+      pthread_mutex_lock(&c->lock);
+      pause = c->pause;
+      stop = c->stop;
+      pthread_mutex_unlock(&c->lock);
+    }
+  }
+  if (rd_kafka_consumer_close(c->rk) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    fail("%s: rd_kafka_consumer_close failed", c->name);
+  }
+  return NULL;
+}
+
+static unsigned owned_of(consumer *c) {
+  unsigned m;
+  pthread_mutex_lock(&c->lock);
+  m = c->owned;
+  pthread_mutex_unlock(&c->lock);
+  return m;
+}
+
+static void wait_until(consumer *a, consumer *b, int (*ok)(consumer *, consumer *),
+                       const char *what) {
+  double start = now_s();
+  while (!ok(a, b)) {
+    if (now_s() - start > 30.0) {
+      fail("no %s after 30 s", what);
+      die(what);
+    }
+    sleep_ms(5);
+  }
+}
+
+static int both_own(consumer *a, consumer *b) {
+  unsigned x = owned_of(a), y = owned_of(b);
+  return x != 0 && y != 0 && (x | y) == (1u << NPART) - 1 && (x & y) == 0;
+}
+
+/* ---- the reader: watches A's handles from another thread ---------------- */
+
+typedef struct reader {
+  const kat_partition_handle_t *h[NPART];
+  unsigned watch;
+  double seen;  /* when every watched handle read not owned */
+  int bad_status;
+} reader;
+
+static void *reader_thread(void *arg) {
+  reader *r = (reader *)arg;
+  double start = now_s();
+  for (;;) {
+    int p, owned = 0;
+    for (p = 0; p < NPART; p++) {
+      kat_partition_state_t st;
+      if (!(r->watch & (1u << p))) {
+        continue;
+      }
+      expect_ok(kat_partition_handle_state(r->h[p], &st), "kat_partition_handle_state");
+      if (st.assigned) {
+        owned = 1;
+      } else if (st.status != KAT_STATUS_LOST) {
+        r->bad_status = 1;
+      }
+    }
+    if (!owned) {
+      r->seen = now_s();
+      return NULL;
+    }
+    if (now_s() - start > 60.0) {
+      return NULL;
+    }
+  }
+}
+
+static int b_got_foreign(consumer *a, consumer *b) {
+  int got;
+  (void)a;
+  pthread_mutex_lock(&b->lock);
+  got = b->got_foreign != 0;
+  pthread_mutex_unlock(&b->lock);
+  return got;
+}
+
+static int a_lost_revoke(consumer *a, consumer *b) {
+  int n;
+  (void)b;
+  pthread_mutex_lock(&a->lock);
+  n = a->lost_revokes;
+  pthread_mutex_unlock(&a->lock);
+  return n > 0;
+}
+
+static void scenario_expiry(void) {
+  consumer a, b;
+  reader r;
+  pthread_t rt;
+  kat_poll_stats_t ps;
+  kat_group_stats_t gs;
+  double deadline_s, seen, got, resumed, mark;
+  int p;
+
+  consumer_init(&a, "A");
+  consumer_init(&b, "B");
+  expect_ok(kat_rdkafka_set_poll_deadline(a.group, a.rk, 0), "kat_rdkafka_set_poll_deadline");
+  expect_ok(kat_group_poll_stats(a.group, &ps), "kat_group_poll_stats");
+  if (ps.deadline_ms != (uint64_t)g.session_ms) {
+    fail("deadline %llu ms, want max.poll.interval.ms = %d", (unsigned long long)ps.deadline_ms,
+         g.session_ms);
+  }
+  deadline_s = (double)ps.deadline_ms / 1000.0;
+  if (pthread_create(&a.thread, NULL, poll_thread, &a) != 0 ||
+      pthread_create(&b.thread, NULL, poll_thread, &b) != 0) {
+    die("pthread_create");
+  }
+  wait_until(&a, &b, both_own, "assignment shared by A and B");
+  say("A owns %#x, B owns %#x", owned_of(&a), owned_of(&b));
+
+  memset(&r, 0, sizeof r);
+  r.watch = owned_of(&a);
+  for (p = 0; p < NPART; p++) {
+    expect_ok(kat_group_partition(a.group, TOPIC, p, &r.h[p]), "kat_group_partition");
+  }
+  pthread_mutex_lock(&b.lock);
+  b.foreign = r.watch;
+  pthread_mutex_unlock(&b.lock);
+  pthread_mutex_lock(&a.lock);
+  a.pause = 1;
+  pthread_mutex_unlock(&a.lock);
+  for (;;) {
+    int paused;
+    pthread_mutex_lock(&a.lock);
+    paused = a.paused;
+    mark = a.mark_before;
+    pthread_mutex_unlock(&a.lock);
+    if (paused) {
+      break;
+    }
+    sleep_ms(1);
+  }
+  say("A stopped polling");
+  if (pthread_create(&rt, NULL, reader_thread, &r) != 0) {
+    die("pthread_create");
+  }
+  pthread_join(rt, NULL);
+  seen = r.seen;
+  wait_until(&a, &b, b_got_foreign, "assignment of A's partitions to B");
+  pthread_mutex_lock(&b.lock);
+  got = b.got_foreign;
+  pthread_mutex_unlock(&b.lock);
+  resumed = now_s();
+  pthread_mutex_lock(&a.lock);
+  a.pause = 0;
+  pthread_mutex_unlock(&a.lock);
+
+  if (seen == 0) {
+    fail("the reader never saw A's partitions lost");
+  }
+  if (r.bad_status) {
+    fail("an expired partition read a status other than lost");
+  }
+  if (seen < mark + deadline_s) {
+    fail("expired %.1f ms before the deadline", (mark + deadline_s - seen) * 1000.0);
+  }
+  if (!(seen < got)) {
+    fail("B was assigned A's partition %.1f ms before kat expired A", (seen - got) * 1000.0);
+  }
+  if (!(got < resumed)) {
+    fail("timestamps out of order");
+  }
+  say("expiry seen %.3f ms after the deadline; B assigned %.1f ms after it; A resumed after",
+      (seen - mark - deadline_s) * 1000.0, (got - mark - deadline_s) * 1000.0);
+
+  wait_until(&a, &b, a_lost_revoke, "lost revoke of A");
+  expect_ok(kat_group_poll_stats(a.group, &ps), "kat_group_poll_stats");
+  expect_ok(kat_group_stats(a.group, &gs), "kat_group_stats");
+  if (ps.expirations != 1) {
+    fail("%llu expirations, want 1", (unsigned long long)ps.expirations);
+  }
+  if (gs.lost_events != 1) {
+    fail("%llu lost events, want 1 (the lost revoke changes nothing more)",
+         (unsigned long long)gs.lost_events);
+  }
+  say("summary expiry expiry_delay_us=%llu kat_delay_us=%llu expirations=%llu lost_events=%llu",
+      (unsigned long long)((seen - mark - deadline_s) * 1e6),
+      (unsigned long long)ps.last_expiry_delay_us, (unsigned long long)ps.expirations,
+      (unsigned long long)gs.lost_events);
+
+  pthread_mutex_lock(&a.lock);
+  a.stop = 1;
+  pthread_mutex_unlock(&a.lock);
+  pthread_mutex_lock(&b.lock);
+  b.stop = 1;
+  pthread_mutex_unlock(&b.lock);
+  pthread_join(a.thread, NULL);
+  pthread_join(b.thread, NULL);
+  /* Disarm before freeing: the timer thread ends with its last deadline. */
+  expect_ok(kat_group_set_poll_deadline(a.group, 0, 0), "disarm");
+  for (p = 0; p < NPART; p++) {
+    kat_partition_handle_free(r.h[p]);
+  }
+  rd_kafka_destroy(a.rk);
+  rd_kafka_destroy(b.rk);
+  kat_group_free(a.group);
+  kat_group_free(b.group);
+  pthread_mutex_destroy(&a.lock);
+  pthread_mutex_destroy(&b.lock);
+}
+
+static void mock_start(void) {
+  rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  char errstr[512];
+  conf_set(conf, "test.mock.num.brokers", "1");
+  g.producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+  if (g.producer == NULL) {
+    die(errstr);
+  }
+  g.mc = rd_kafka_handle_mock_cluster(g.producer);
+  if (g.mc == NULL) {
+    die("no mock cluster");
+  }
+  g.bootstraps = rd_kafka_mock_cluster_bootstraps(g.mc);
+  if (rd_kafka_mock_topic_create(g.mc, TOPIC, NPART, 1) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    die("mock topic");
+  }
+#if HAVE_MOCK_REBALANCE_DELAY
+  rd_kafka_mock_group_initial_rebalance_delay_ms(g.mc, 0);
+#endif
+#if HAVE_KIP848
+  rd_kafka_mock_set_group_consumer_heartbeat_interval_ms(g.mc, 100);
+  rd_kafka_mock_set_group_consumer_session_timeout_ms(g.mc, 1500);
+#endif
+}
+
+int main(int argc, char **argv) {
+  const char *env = getenv("KAT_GLUE_SESSION_MS");
+  if (argc != 3 || strcmp(argv[1], "expiry") != 0) {
+    printf("usage: %s expiry range|cooperative-sticky|consumer\n", argv[0]);
+    return 2;
+  }
+  t0 = now_s();
+  pthread_mutex_init(&g.lock, NULL);
+  g.protocol = argv[2];
+  g.kip848 = strcmp(g.protocol, "consumer") == 0;
+  g.session_ms = env != NULL ? atoi(env) : 3000;
+  if (g.kip848 && !HAVE_KIP848) {
+    printf("SKIP KIP-848 needs librdkafka 2.12\n");
+    return 3;
+  }
+  say("librdkafka %s, kat %s: %s %s", rd_kafka_version_str(), kat_version(), argv[1], argv[2]);
+  g.tracker = kat_tracker_new();
+  mock_start();
+  scenario_expiry();
+  rd_kafka_destroy(g.producer);
+  kat_tracker_free(g.tracker);
+  pthread_mutex_destroy(&g.lock);
+  if (g.failures != 0) {
+    printf("%d failure(s)\n", g.failures);
+    return 1;
+  }
+  printf("PASS %s %s\n", argv[1], argv[2]);
+  return 0;
+}
