@@ -832,6 +832,8 @@ fn poll_loop(rk: SendPtr, shared: Arc<Shared>, api: Api) {
                     rd_kafka_message_destroy(msg);
                 }
             }
+            // The poll mark of kat's poll deadline (no effect unless armed).
+            shared.group.mark_poll();
         }
         if api == Api::Event {
             let error = rd_kafka_consumer_close_queue(rk, queue);

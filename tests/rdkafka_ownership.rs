@@ -1,0 +1,91 @@
+//! Ownership that ends on time with real librdkafka consumers (Rust glue,
+//! bundled librdkafka 2.12.1) on the mock cluster.
+
+mod mock;
+
+use std::time::{Duration, Instant};
+
+use kat::{Status, Tracker};
+use mock::{wait_settled, wait_until, Cluster, Consumer, Options, Strategy};
+
+const TOPICS: &[(&str, i32)] = &[("orders", 6)];
+
+/// A member's poll loop stops with a poll deadline armed from its own
+/// `max.poll.interval.ms`: kat expires its partitions (status lost) after
+/// the deadline, while the other member does not own them yet; when the
+/// member polls again, librdkafka's lost revoke changes nothing more.
+fn stuck_member_expires(strategy: Strategy) {
+    let _serial = mock::serial();
+    let cluster = Cluster::new(1, TOPICS);
+    let tracker = Tracker::new();
+    let gid = format!("expiry-{strategy:?}").to_lowercase();
+    let options = Options {
+        settings: vec![("max.poll.interval.ms", "1500")],
+        ..Options::default()
+    };
+    let a = Consumer::start_with(&cluster, &tracker, &gid, 0, strategy, options.clone());
+    let b = Consumer::start_with(&cluster, &tracker, &gid, 1, strategy, options);
+    wait_settled("a and b", &cluster, &[&a, &b]);
+    // SAFETY: a's handle is live until it is closed below.
+    let deadline =
+        unsafe { kat::rdkafka::set_poll_deadline(a.group(), a.rk(), Duration::ZERO) }.unwrap();
+    assert_eq!(deadline, Duration::from_millis(1500));
+    let a_owned = mock::owned(a.group());
+    assert!(!a_owned.is_empty());
+    let handles: Vec<_> = a_owned
+        .iter()
+        .map(|(t, p)| a.group().partition(t, *p).unwrap())
+        .collect();
+
+    a.pause();
+    let paused = Instant::now();
+    wait_until(
+        "kat expires a",
+        || handles.iter().all(|h| !h.state().is_assigned()),
+        || mock::describe(&[&a, &b]),
+    );
+    let b_at_expiry = mock::owned(b.group());
+    // The last poll mark came at most one poll (50 ms) before the pause.
+    assert!(
+        paused.elapsed() >= deadline - Duration::from_millis(500),
+        "expired before the deadline"
+    );
+    assert!(
+        a_owned.is_disjoint(&b_at_expiry),
+        "b already owned some of a's partitions when kat expired them"
+    );
+    for h in &handles {
+        assert_eq!(h.state().status, Some(Status::Lost));
+    }
+    let stats = a.group().poll_stats();
+    assert_eq!(stats.expirations, 1);
+    wait_settled("b took everything", &cluster, &[&b]);
+    a.resume();
+    wait_until(
+        "a's lost revoke",
+        || a.lost_revokes() > 0,
+        || mock::describe(&[&a, &b]),
+    );
+    assert_eq!(a.group().stats().lost_events, 1);
+    assert_eq!(a.group().poll_stats().expirations, 1);
+    a.group()
+        .set_poll_deadline(Duration::ZERO, Duration::ZERO)
+        .unwrap();
+    b.close();
+    a.close();
+}
+
+#[test]
+fn stuck_member_expires_eager() {
+    stuck_member_expires(Strategy::Range);
+}
+
+#[test]
+fn stuck_member_expires_cooperative() {
+    stuck_member_expires(Strategy::CooperativeSticky);
+}
+
+#[test]
+fn stuck_member_expires_kip848() {
+    stuck_member_expires(Strategy::Consumer);
+}
