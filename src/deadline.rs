@@ -3,12 +3,13 @@
 //!
 //! One thread per process (`kat-deadline`), started when the first deadline
 //! is armed and ended when no armed group is left. Poll marks never talk to
-//! it: the timer sleeps until the earliest deadline among armed groups
-//! (last poll mark + deadline), and on waking re-reads each group's last
-//! mark. A group that polls in time costs the timer one wake-up per
-//! deadline period; one that did not is expired (`Group::lost`, recorded
-//! from the timer thread) and then waits for its next poll mark, which
-//! wakes the timer once to arm the deadline again.
+//! it (a mark is a clock read and two plain stores): the timer sleeps until
+//! the earliest deadline among armed groups (last poll mark + deadline), and
+//! on waking re-reads each group's last mark. A group that polls in time
+//! costs the timer one wake-up per deadline period. One that did not is
+//! expired (`Group::lost`, recorded from the timer thread); until its next
+//! poll mark, the timer looks at it every `min(deadline / 2, 100 ms)`, so
+//! the deadline that runs from that mark is always watched in time.
 //!
 //! The timer holds groups weakly: a tracker that is dropped, or a group
 //! whose last `Group` value is dropped, leaves the timer's list (the latter
@@ -40,6 +41,9 @@ static WAKE: Condvar = Condvar::new();
 fn lock() -> MutexGuard<'static, State> {
     STATE.lock().unwrap_or_else(|p| p.into_inner())
 }
+
+/// Longest wait before the timer looks again at an expired group.
+const RECHECK_MAX_NS: u64 = 100_000_000;
 
 /// Wakes the timer so it re-reads deadlines and poll marks.
 pub(crate) fn wake() {
@@ -96,10 +100,13 @@ fn run() {
             if deadline == 0 {
                 return false;
             }
-            if runtime.awaiting_poll.load(Ordering::SeqCst) {
+            let mark = runtime.last_poll_raw();
+            if runtime.expired_mark.load(Ordering::Relaxed) == mark {
+                // Expired at this mark: look again for a newer one soon.
+                let recheck = (deadline / 2).clamp(1, RECHECK_MAX_NS);
+                next = Some(next.map_or(now + recheck, |n| n.min(now + recheck)));
                 return true;
             }
-            let mark = runtime.last_poll_raw();
             let at = mark.saturating_sub(1).saturating_add(deadline);
             if at > now {
                 next = Some(next.map_or(at, |n| n.min(at)));
@@ -139,16 +146,10 @@ fn run() {
 
 fn expire(d: Due) {
     let rt = d.group.runtime();
-    rt.awaiting_poll.store(true, Ordering::SeqCst);
+    rt.expired_mark.store(d.mark, Ordering::Relaxed);
     if d.group.lost() {
         let late = mono_ns().saturating_sub(d.at);
         rt.last_expiry_late_ns.store(late, Ordering::Relaxed);
         rt.expirations.fetch_add(1, Ordering::Release);
-    }
-    // A poll mark that came after the one that expired may have missed the
-    // flag (it cleared nothing): then the timer clears it itself, so the
-    // deadline runs again from that mark.
-    if rt.last_poll_raw() != d.mark {
-        rt.awaiting_poll.store(false, Ordering::SeqCst);
     }
 }

@@ -34,7 +34,7 @@
 //! does this for atomics), and read or write it through a method on
 //! [`Group`](crate::Group).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -45,15 +45,15 @@ pub(crate) struct GroupRuntime {
     /// Time of the consumer's last poll mark, in [`mono_ns`] units plus one
     /// (0: never marked). Written by the polling thread.
     pub(crate) last_poll: AtomicU64,
-    /// Poll marks so far. Written by the polling thread.
+    /// Poll marks so far. Written by the polling thread (see `mark_poll`).
     pub(crate) polls: AtomicU64,
     /// The poll deadline in nanoseconds (`max.poll.interval.ms` minus the
     /// margin); 0: no deadline armed. Written by `Group::set_poll_deadline`.
     pub(crate) deadline_ns: AtomicU64,
-    /// The deadline timer expired the group and waits for the next poll
-    /// mark before it arms the deadline again. Set by the timer, cleared by
-    /// the next poll mark (which then wakes the timer).
-    pub(crate) awaiting_poll: AtomicBool,
+    /// The poll mark (raw `last_poll` value) the deadline timer last expired
+    /// the group at: the deadline runs again from the next mark. Written by
+    /// the timer only.
+    pub(crate) expired_mark: AtomicU64,
     /// Expiries that took partitions away. Written by the deadline timer.
     pub(crate) expirations: AtomicU64,
     /// How late after the deadline the last expiry was recorded, in ns
@@ -78,26 +78,22 @@ pub struct PollStats {
 }
 
 impl GroupRuntime {
-    /// Records a poll now: one monotonic clock read, one store, one
-    /// increment and one load; after an expiry, also wakes the deadline
-    /// timer (once).
+    /// Records a poll now: one monotonic clock read and two plain atomic
+    /// stores (no read-modify-write, no fence). The deadline timer notices
+    /// the mark the next time it looks at the group.
     #[inline]
     pub(crate) fn mark_poll(&self) {
-        // SeqCst pairs with the timer's store of `awaiting_poll` and its
-        // re-read of `last_poll`: one of the two sides sees the other.
-        self.last_poll.store(mono_ns() + 1, Ordering::SeqCst);
-        self.polls.fetch_add(1, Ordering::Relaxed);
-        if self.awaiting_poll.load(Ordering::SeqCst)
-            && self.awaiting_poll.swap(false, Ordering::SeqCst)
-        {
-            crate::deadline::wake();
-        }
+        self.last_poll.store(mono_ns() + 1, Ordering::Release);
+        // One polling thread per group: a load and a store, not an atomic
+        // increment (concurrent marks from several threads may undercount).
+        let polls = self.polls.load(Ordering::Relaxed);
+        self.polls.store(polls.wrapping_add(1), Ordering::Relaxed);
     }
 
     /// The raw poll mark (0: never), as the timer compares it.
     #[inline]
     pub(crate) fn last_poll_raw(&self) -> u64 {
-        self.last_poll.load(Ordering::SeqCst)
+        self.last_poll.load(Ordering::Acquire)
     }
 
     pub(crate) fn poll_stats(&self) -> PollStats {
