@@ -181,6 +181,20 @@ typedef struct kat_poll_stats_t {
   uint64_t last_expiry_delay_us;
 } kat_poll_stats_t;
 
+// A fencing token (`kat_partition_handle_token`): what a job carries into
+// its own store's conditional write.
+typedef struct kat_fencing_token_t {
+  // kat's generation of the partition (times this group was assigned it).
+  uint64_t generation;
+  // The broker's group generation id (classic protocol) or member epoch
+  // (KIP-848) at the last rebalance the glue handled; 0: unknown
+  // (librdkafka before 2.12, or no rebalance recorded through the glue).
+  int32_t broker_generation;
+  // Whether the partition is assigned now; when false the other fields
+  // are 0 and there is no token to act on.
+  bool owned;
+} kat_fencing_token_t;
+
 // A key's state, read from one atomic load.
 typedef struct kat_partition_state_t {
   // Times assigned (0: never).
@@ -415,6 +429,54 @@ enum kat_result kat_group_set_poll_deadline(const struct kat_group_t *group,
 // Thread-safe; a few atomic loads; never locks.
 enum kat_result kat_group_poll_stats(const struct kat_group_t *group,
                                      struct kat_poll_stats_t *out_stats);
+
+// Writes the handle's fencing token: kat's generation of the partition and
+// the broker generation of its group, read so that both belong to one
+// moment (the handle's word is read before and after the broker
+// generation). `owned` is false when the partition is not assigned.
+//
+// Thread-safe; wait-free in practice (three atomic loads; repeated only if
+// a rebalance landed in between); never allocates.
+enum kat_result kat_partition_handle_token(const struct kat_partition_handle_t *handle,
+                                           struct kat_fencing_token_t *out_token);
+
+// Records the broker's view of the group's membership at a rebalance:
+// `generation` is the group generation id (classic) or member epoch
+// (KIP-848), 0 if unknown; `member_id` (NUL-terminated UTF-8) may be NULL
+// to keep the one recorded before. `kat_rdkafka.h` calls this at every
+// rebalance, before recording it. Does not advance the epoch.
+//
+// Thread-safe; lock-free; allocates when the member id changes.
+enum kat_result kat_group_record_broker_generation(const struct kat_group_t *group,
+                                                   int32_t generation,
+                                                   const char *member_id);
+
+// Writes the broker generation recorded at the group's last rebalance
+// (0: unknown).
+//
+// Thread-safe; one atomic load.
+enum kat_result kat_group_broker_generation(const struct kat_group_t *group,
+                                            int32_t *out_generation);
+
+// Copies the member id recorded at the group's last rebalance into `buf`
+// (snprintf-style: with `buf == NULL && cap == 0` only `*out_len` is
+// written; otherwise `cap` must exceed the length for the NUL).
+// `KAT_ERR_NOT_FOUND` if none was recorded; `KAT_ERR_BUFFER_TOO_SMALL` if
+// `cap` is too small (nothing written to `buf`).
+//
+// Thread-safe; lock-free.
+enum kat_result kat_group_member_id(const struct kat_group_t *group,
+                                    char *buf,
+                                    size_t cap,
+                                    size_t *out_len);
+
+// True at most once per second of poll marks (and to one caller): the
+// poll-loop glue (`kat_check_lost`) then refreshes the broker generation
+// with `kat_rdkafka_record_broker_generation`, since under KIP-848 the
+// member epoch can advance without a rebalance callback. False for NULL.
+//
+// Thread-safe; two atomic loads when not due.
+bool kat_group_broker_refresh_due(const struct kat_group_t *group);
 
 // Writes the handle's generation and status, read with one atomic load: a
 // reader never sees an assignment without its generation.

@@ -64,6 +64,51 @@ static inline void kat_rdkafka_internal_error(const char *function, const char *
   kat_set_last_error_message(function, message);
 }
 
+/* rd_kafka_consumer_group_metadata_generation_id() (the group generation id,
+ * or the member epoch under KIP-848) is used where librdkafka has it: from
+ * 2.12 on by default (the first release this glue was tested with that has
+ * it). Define KAT_RDKAFKA_HAVE_GENERATION_ID to 1 or 0 before including this
+ * header to override; without it the broker generation is recorded as 0
+ * (unknown). */
+#ifndef KAT_RDKAFKA_HAVE_GENERATION_ID
+#if RD_KAFKA_VERSION >= 0x020c0000
+#define KAT_RDKAFKA_HAVE_GENERATION_ID 1
+#else
+#define KAT_RDKAFKA_HAVE_GENERATION_ID 0
+#endif
+#endif
+
+/**
+ * Records the broker's view of consumer `rk`'s membership in `group`, for
+ * fencing tokens (kat_partition_handle_token()): the group generation id
+ * (classic protocol) or member epoch (KIP-848) from
+ * rd_kafka_consumer_group_metadata_generation_id() where librdkafka has it
+ * (see KAT_RDKAFKA_HAVE_GENERATION_ID; 0 = unknown otherwise), and the
+ * member id from rd_kafka_memberid() (all versions).
+ *
+ * The rebalance functions here call it at every rebalance, before
+ * recording it, and kat_check_lost() about once a second (the KIP-848
+ * member epoch can move without a rebalance callback). Thread: any. Cost:
+ * one round trip to librdkafka's consumer group thread where the
+ * generation is read, and a copy of the member id.
+ */
+static inline void kat_rdkafka_record_broker_generation(const kat_group_t *group, rd_kafka_t *rk) {
+  int32_t generation = 0;
+  char *member = rd_kafka_memberid(rk);
+#if KAT_RDKAFKA_HAVE_GENERATION_ID
+  rd_kafka_consumer_group_metadata_t *metadata = rd_kafka_consumer_group_metadata(rk);
+  if (metadata != NULL) {
+    generation = rd_kafka_consumer_group_metadata_generation_id(metadata);
+    rd_kafka_consumer_group_metadata_destroy(metadata);
+  }
+#endif
+  (void)kat_group_record_broker_generation(group, generation,
+                                           member != NULL && member[0] != '\0' ? member : NULL);
+  if (member != NULL) {
+    rd_kafka_mem_free(rk, member);
+  }
+}
+
 /* Not part of the API: the rebalance logic shared by kat_rebalance() and
  * kat_rebalance_event(); `function` names the caller in error details. */
 static inline kat_result kat_rdkafka_internal_rebalance(const char *function,
@@ -131,6 +176,9 @@ static inline kat_result kat_rdkafka_internal_rebalance(const char *function,
     kat_set_last_error_message(function, "group is NULL: the assign call was made, nothing was recorded");
     return KAT_ERR_NULL_POINTER;
   }
+  /* Before the rebalance is recorded: whoever sees its partitions assigned
+   * sees this generation in their fencing tokens. */
+  kat_rdkafka_record_broker_generation(group, rk);
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     recorded = cooperative ? kat_group_assigned(group, partitions)
                            : kat_group_replace(group, partitions);
@@ -299,6 +347,9 @@ static inline kat_result kat_check_lost(const kat_group_t *group, rd_kafka_t *rk
     return KAT_ERR_NULL_POINTER;
   }
   (void)kat_group_mark_poll(group);
+  if (KAT_RDKAFKA_HAVE_GENERATION_ID && kat_group_broker_refresh_due(group)) {
+    kat_rdkafka_record_broker_generation(group, rk);
+  }
   if (rd_kafka_assignment_lost(rk)) {
     return kat_group_lost(group);
   }

@@ -53,5 +53,5 @@ pub use snapshot::{
     Snapshot, Status, TopicIter, TopicList, TopicView,
 };
 pub use tracker::{
-    Group, PartitionHandle, PartitionState, Tracker, DEFAULT_GENERATIONS_TOPICS_LIMIT,
+    FencingToken, Group, PartitionHandle, PartitionState, Tracker, DEFAULT_GENERATIONS_TOPICS_LIMIT,
 };

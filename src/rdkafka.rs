@@ -10,6 +10,7 @@
 //! | [`rebalance_cb`] | you want a ready `rebalance_cb` whose opaque is a `*const Group` |
 //! | [`rebalance_event`] | you poll `RD_KAFKA_EVENT_REBALANCE` events from a queue |
 //! | [`check_lost`] | once per poll, to record a loss librdkafka has not delivered yet (and to mark the poll) |
+//! | [`record_broker`] | to refresh the broker generation in fencing tokens outside a rebalance |
 //! | [`set_poll_deadline`] | once, to let kat expire the group when the poll loop stops for `max.poll.interval.ms` |
 //!
 //! What a rebalance does, per protocol (read once per call with
@@ -201,6 +202,8 @@ pub unsafe fn rebalance(
                         rd_kafka_incremental_assign(rk, partitions),
                     )
                 }?;
+                // SAFETY: live handle.
+                unsafe { record_broker(group, rk) };
                 // SAFETY: the list is NULL or live until the callback returns.
                 let list = unsafe { read_list(partitions) }?;
                 let changed = group.assigned(list)?;
@@ -212,6 +215,8 @@ pub unsafe fn rebalance(
             } else {
                 // SAFETY: as above.
                 unsafe { eager("rd_kafka_assign", rd_kafka_assign(rk, partitions)) }?;
+                // SAFETY: live handle.
+                unsafe { record_broker(group, rk) };
                 // SAFETY: as above.
                 let list = unsafe { read_list(partitions) }?;
                 let changed = group.replace(list)?;
@@ -238,6 +243,8 @@ pub unsafe fn rebalance(
                 // SAFETY: live handle; NULL means "unassign everything".
                 unsafe { eager("rd_kafka_assign", rd_kafka_assign(rk, ptr::null())) }?;
             }
+            // SAFETY: live handle.
+            unsafe { record_broker(group, rk) };
             if lost {
                 let changed = group.lost();
                 Ok(Rebalanced {
@@ -259,6 +266,8 @@ pub unsafe fn rebalance(
         _ => {
             // SAFETY: live handle; NULL means "unassign everything".
             unsafe { eager("rd_kafka_assign", rd_kafka_assign(rk, ptr::null())) }?;
+            // SAFETY: live handle.
+            unsafe { record_broker(group, rk) };
             let changed = group.lost();
             Ok(Rebalanced {
                 protocol,
@@ -371,6 +380,10 @@ pub unsafe fn rebalance_event(
 /// `rk` must be a live consumer handle.
 pub unsafe fn check_lost(group: &Group, rk: *mut rd_kafka_t) -> bool {
     group.mark_poll();
+    if group.broker_refresh_due() {
+        // SAFETY: live handle (caller's contract).
+        unsafe { record_broker(group, rk) };
+    }
     // SAFETY: live handle (caller's contract).
     if unsafe { rd_kafka_assignment_lost(rk) } == 0 {
         return false;
@@ -435,6 +448,37 @@ pub unsafe fn set_poll_deadline(
     let interval = std::time::Duration::from_millis(interval_ms);
     group.set_poll_deadline(interval, margin)?;
     Ok(interval - margin)
+}
+
+/// Records the broker's generation id (classic) or member epoch (KIP-848)
+/// and the member id of the consumer in the group, for fencing tokens
+/// ([`Group::record_broker_generation`], [`crate::PartitionHandle::token`]).
+/// The rebalance functions call it at every rebalance and [`check_lost`]
+/// about once a second (the KIP-848 member epoch can move without a
+/// rebalance callback). Any thread. One round trip to librdkafka's consumer
+/// group thread.
+///
+/// # Safety
+/// `rk` must be a live consumer handle.
+pub unsafe fn record_broker(group: &Group, rk: *mut rd_kafka_t) {
+    // SAFETY: live handle; the metadata is destroyed once, the member id
+    // string freed with librdkafka's allocator.
+    unsafe {
+        let mut generation = 0;
+        let metadata = rdkafka_sys::rd_kafka_consumer_group_metadata(rk);
+        if !metadata.is_null() {
+            generation = rdkafka_sys::rd_kafka_consumer_group_metadata_generation_id(metadata);
+            rdkafka_sys::rd_kafka_consumer_group_metadata_destroy(metadata);
+        }
+        let member = rdkafka_sys::rd_kafka_memberid(rk);
+        let id = (!member.is_null())
+            .then(|| CStr::from_ptr(member).to_string_lossy().into_owned())
+            .filter(|m| !m.is_empty());
+        if !member.is_null() {
+            rdkafka_sys::rd_kafka_mem_free(rk, member.cast());
+        }
+        group.record_broker_generation(generation, id.as_deref());
+    }
 }
 
 /// Reads the protocol once.

@@ -34,7 +34,10 @@
 //! does this for atomics), and read or write it through a method on
 //! [`Group`](crate::Group).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arc_swap::ArcSwapOption;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -59,6 +62,17 @@ pub(crate) struct GroupRuntime {
     /// How late after the deadline the last expiry was recorded, in ns
     /// (the timer's wake-up delay plus the event). Written by the timer.
     pub(crate) last_expiry_late_ns: AtomicU64,
+    /// The broker's generation of this membership at the last rebalance the
+    /// glue handled: the group generation id under the classic protocol,
+    /// the member epoch under KIP-848; 0: unknown. Written by the glue
+    /// before it records the rebalance.
+    pub(crate) broker_generation: AtomicI64,
+    /// The poll mark (raw `last_poll`) at which the glue last refreshed the
+    /// broker generation outside a rebalance. Claimed by the polling thread.
+    pub(crate) broker_checked: AtomicU64,
+    /// The member id at the last rebalance the glue handled. Written by the
+    /// glue (lock-free swap of an `Arc`).
+    pub(crate) member_id: ArcSwapOption<String>,
 }
 
 /// A group's poll marks and poll deadline, as of one read of each counter.
@@ -88,6 +102,32 @@ impl GroupRuntime {
         // increment (concurrent marks from several threads may undercount).
         let polls = self.polls.load(Ordering::Relaxed);
         self.polls.store(polls.wrapping_add(1), Ordering::Relaxed);
+    }
+
+    /// Records the broker's view of the membership (see the fields).
+    pub(crate) fn record_broker(&self, generation: i32, member_id: Option<&str>) {
+        self.broker_generation
+            .store(i64::from(generation), Ordering::Release);
+        if let Some(id) = member_id {
+            let same = self.member_id.load().as_deref().is_some_and(|m| m == id);
+            if !same {
+                self.member_id.store(Some(Arc::new(id.to_owned())));
+            }
+        }
+    }
+
+    /// Whether the glue should refresh the broker generation now: true at
+    /// most once per `every` of poll marks (claimed with one
+    /// compare-and-swap, so only one caller gets it). Two loads otherwise.
+    pub(crate) fn broker_refresh_due(&self, every: std::time::Duration) -> bool {
+        let mark = self.last_poll.load(Ordering::Acquire);
+        let checked = self.broker_checked.load(Ordering::Relaxed);
+        mark != 0
+            && mark.saturating_sub(checked) >= every.as_nanos() as u64
+            && self
+                .broker_checked
+                .compare_exchange(checked, mark, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
     }
 
     /// The raw poll mark (0: never), as the timer compares it.

@@ -74,6 +74,23 @@ pub struct HandleCell {
     group: Name,
     topic: Name,
     partition: i32,
+    /// The group's state outside snapshots (broker generation for tokens).
+    runtime: Arc<GroupRuntime>,
+}
+
+/// What a job carries into its own store's conditional write: the partition's
+/// kat generation and the broker's generation of the membership (group
+/// generation id under the classic protocol, member epoch under KIP-848).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FencingToken {
+    /// kat's generation of the partition (times this process's group was
+    /// assigned it).
+    pub generation: u64,
+    /// The broker's generation id or member epoch at the last rebalance the
+    /// glue handled for this group; 0 when unknown (librdkafka without
+    /// `rd_kafka_consumer_group_metadata_generation_id`, or no rebalance
+    /// recorded through the glue yet).
+    pub broker_generation: i32,
 }
 
 #[inline]
@@ -135,6 +152,31 @@ impl PartitionHandle {
     /// The group name.
     pub fn group(&self) -> &str {
         self.cell.group.as_str()
+    }
+
+    /// The fencing token while the partition is assigned, `None` otherwise.
+    /// Three atomic loads (the state word is read before and after the
+    /// broker generation, and again if a rebalance came in between), so the
+    /// two parts belong to one moment; wait-free in practice, never locks.
+    #[inline]
+    pub fn token(&self) -> Option<FencingToken> {
+        Self::token_of(&self.cell)
+    }
+
+    /// [`token`](Self::token) straight from a cell (C ABI).
+    #[inline]
+    pub(crate) fn token_of(cell: &HandleCell) -> Option<FencingToken> {
+        loop {
+            let before = cell.word.load(Ordering::Acquire);
+            let broker = cell.runtime.broker_generation.load(Ordering::Acquire);
+            if cell.word.load(Ordering::Acquire) == before {
+                let state = PartitionState::from_word(before);
+                return state.is_assigned().then_some(FencingToken {
+                    generation: state.generation,
+                    broker_generation: broker as i32,
+                });
+            }
+        }
     }
 
     /// Gives up the handle as a raw pointer owning one reference (C ABI).
@@ -1026,6 +1068,40 @@ impl Group {
         Ok(())
     }
 
+    /// Records the broker's view of this membership at a rebalance: the
+    /// group generation id (classic protocol) or member epoch (KIP-848), 0
+    /// if unknown, and the member id if known. The glue calls it before it
+    /// records each rebalance, so a reader that sees the rebalance's
+    /// partitions assigned also sees this generation in their tokens. Does
+    /// not advance the epoch. Lock-free; allocates when the member id
+    /// changes.
+    pub fn record_broker_generation(&self, generation: i32, member_id: Option<&str>) {
+        self.runtime.record_broker(generation, member_id);
+    }
+
+    /// How often the glue refreshes the broker generation from its poll-loop
+    /// call, besides every rebalance.
+    pub const BROKER_REFRESH: Duration = Duration::from_secs(1);
+
+    /// Whether the poll-loop glue should refresh the broker generation now
+    /// (true at most once per [`BROKER_REFRESH`](Self::BROKER_REFRESH) of
+    /// poll marks, to one caller). Two atomic loads when not due.
+    pub fn broker_refresh_due(&self) -> bool {
+        self.runtime.broker_refresh_due(Self::BROKER_REFRESH)
+    }
+
+    /// The broker generation recorded at the last rebalance (0: unknown).
+    /// One atomic load.
+    pub fn broker_generation(&self) -> i32 {
+        self.runtime.broker_generation.load(Ordering::Acquire) as i32
+    }
+
+    /// The member id recorded at the last rebalance, if any. One lock-free
+    /// load and a reference-count increment.
+    pub fn member_id(&self) -> Option<Arc<String>> {
+        self.runtime.member_id.load_full()
+    }
+
     /// The group's poll marks, armed deadline and expiries. A few atomic
     /// loads and one clock read; never locks.
     pub fn poll_stats(&self) -> crate::PollStats {
@@ -1135,6 +1211,7 @@ impl Group {
                 group: self.name.clone(),
                 topic: topic_name,
                 partition,
+                runtime: self.runtime.clone(),
             })
         });
         Ok(PartitionHandle { cell: cell.clone() })

@@ -786,6 +786,69 @@ fn poll_deadline_expiry_on_debian_librdkafka_2_0_2() {
     }
 }
 
+/// Fencing tokens on Debian's librdkafka 2.0.2, which has no
+/// `rd_kafka_consumer_group_metadata_generation_id`: the glue compiles
+/// without it and records the broker generation as 0 (unknown), with the
+/// member id; plainly and under ASan/UBSan.
+#[test]
+fn fencing_token_on_debian_librdkafka_2_0_2() {
+    let _turn = heavy_turn();
+    let plain = build_source(
+        "ownership.c",
+        "ownership-202",
+        Rdkafka::System,
+        Lang::C11,
+        Libkat::Shared,
+        &[],
+    );
+    let san = build_source(
+        "ownership.c",
+        "ownership-202-san",
+        Rdkafka::System,
+        Lang::C11,
+        Libkat::Shared,
+        SANITIZE,
+    );
+    let jobs: Vec<(&Path, &str)> =
+        vec![(&plain, "token range"), (&san, "token cooperative-sticky")];
+    for run in run_all(&jobs, false, 2) {
+        assert!(run.stdout.contains("librdkafka 2.0.2"), "{}", run.stdout);
+        assert_eq!(summary(&run, "token", "first"), 0, "{}", run.stdout);
+        assert_eq!(summary(&run, "token", "second"), 0, "{}", run.stdout);
+    }
+}
+
+/// Fencing tokens on the bundled librdkafka 2.12.1: the token's broker
+/// generation is librdkafka's group generation (eager, cooperative-sticky)
+/// or member epoch (KIP-848), and it moves forward with the rebalance that
+/// a second member's join causes.
+#[cfg(feature = "rdkafka")]
+#[test]
+fn fencing_token_on_bundled_librdkafka_2_12_1() {
+    let _turn = heavy_turn();
+    let exe = build_source(
+        "ownership.c",
+        "ownership-212",
+        Rdkafka::Bundled,
+        Lang::C11,
+        Libkat::Shared,
+        &[],
+    );
+    let jobs: Vec<(&Path, &str)> = vec![
+        (&exe, "token range"),
+        (&exe, "token cooperative-sticky"),
+        (&exe, "token consumer"),
+    ];
+    for run in run_all(&jobs, false, 3) {
+        assert!(run.stdout.contains("librdkafka 2.12.1"), "{}", run.stdout);
+        let (first, second) = (
+            summary(&run, "token", "first"),
+            summary(&run, "token", "second"),
+        );
+        assert!(first > 0 && second > first, "{}", run.stdout);
+    }
+}
+
 /// The expiry scenario under valgrind's memcheck (no timing checked: valgrind
 /// serialises threads).
 #[test]
@@ -803,8 +866,11 @@ fn poll_deadline_expiry_on_debian_librdkafka_2_0_2_under_valgrind() {
         Libkat::Shared,
         &[],
     );
-    for run in run_all(&[(&exe, "expiry cooperative-sticky")], true, 1) {
-        assert_expiry(&run, false);
+    let jobs: Vec<(&Path, &str)> = vec![(&exe, "expiry cooperative-sticky"), (&exe, "token range")];
+    for run in run_all(&jobs, true, 2) {
+        if run.args.starts_with("expiry") {
+            assert_expiry(&run, false);
+        }
     }
 }
 

@@ -145,3 +145,26 @@ fn a_dropped_tracker_or_group_leaves_the_timer_alone() {
         !t2.is_assigned("g", "a", 0)
     });
 }
+
+#[test]
+fn a_token_pairs_the_partition_generation_with_the_broker_generation() {
+    let t = Tracker::new();
+    let g = t.group("g").unwrap();
+    let h = g.partition("a", 0).unwrap();
+    assert_eq!(h.token(), None);
+    assert_eq!(g.broker_generation(), 0);
+    assert_eq!(g.member_id(), None);
+    g.record_broker_generation(7, Some("m-1"));
+    g.assigned([("a", 0)]).unwrap();
+    let token = h.token().unwrap();
+    assert_eq!((token.generation, token.broker_generation), (1, 7));
+    // Another value of the group shares the broker view; the epoch did not
+    // move for it.
+    let epoch = t.epoch();
+    t.group("g").unwrap().record_broker_generation(8, None);
+    assert_eq!(t.epoch(), epoch);
+    assert_eq!(h.token().unwrap().broker_generation, 8);
+    assert_eq!(g.member_id().as_deref().map(String::as_str), Some("m-1"));
+    g.revoked([("a", 0)]).unwrap();
+    assert_eq!(h.token(), None);
+}

@@ -89,3 +89,57 @@ fn stuck_member_expires_cooperative() {
 fn stuck_member_expires_kip848() {
     stuck_member_expires(Strategy::Consumer);
 }
+
+/// KIP-848: the token's broker part is the member epoch, and it moves with
+/// it: a second member joining changes the first one's assignment, which
+/// bumps its epoch; the token read after that rebalance carries the new
+/// epoch.
+#[test]
+fn kip848_token_follows_the_member_epoch() {
+    let _serial = mock::serial();
+    let cluster = Cluster::new(1, TOPICS);
+    let tracker = Tracker::new();
+    let a = Consumer::start(&cluster, &tracker, "token-kip848", 0, Strategy::Consumer);
+    wait_settled("a alone", &cluster, &[&a]);
+    let epoch_of = |c: &Consumer| {
+        // SAFETY: the consumer is live; the metadata is destroyed once.
+        unsafe {
+            let md = rdkafka_sys::rd_kafka_consumer_group_metadata(c.rk());
+            assert!(!md.is_null());
+            let e = rdkafka_sys::rd_kafka_consumer_group_metadata_generation_id(md);
+            rdkafka_sys::rd_kafka_consumer_group_metadata_destroy(md);
+            e
+        }
+    };
+    let token_of = |c: &Consumer| {
+        let (t, p) = mock::owned(c.group()).into_iter().next().unwrap();
+        c.group().partition(&t, p).unwrap().token().unwrap()
+    };
+    let first = token_of(&a);
+    assert!(first.broker_generation > 0);
+    assert_eq!(first.broker_generation, epoch_of(&a));
+    assert!(a.group().member_id().is_some());
+    let b = Consumer::start(&cluster, &tracker, "token-kip848", 1, Strategy::Consumer);
+    wait_settled("a and b", &cluster, &[&a, &b]);
+    // The epoch is recorded at each rebalance callback; under KIP-848 the
+    // broker may bump it after the callback (the revoke is acknowledged
+    // first), so the glue also refreshes it from the poll loop.
+    wait_until(
+        "a's recorded epoch moves forward",
+        || {
+            // What check_lost does about once a second in a poll loop.
+            // SAFETY: the consumer is live.
+            unsafe { kat::rdkafka::record_broker(a.group(), a.rk()) };
+            a.group().broker_generation() > first.broker_generation
+        },
+        || mock::describe(&[&a, &b]),
+    );
+    let second = token_of(&a);
+    assert!(
+        second.broker_generation > first.broker_generation,
+        "{first:?} then {second:?}"
+    );
+    assert!(second.broker_generation <= epoch_of(&a));
+    b.close();
+    a.close();
+}

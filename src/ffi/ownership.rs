@@ -6,10 +6,13 @@
 //! partitions lost when the deadline passes with no poll mark, so readers on
 //! other threads stop trusting them on time.
 
-use super::kat_group_t;
-use super::result::{guard, kat_result, FfiError};
-use super::{arg, out, write};
+use std::ffi::c_char;
 use std::time::Duration;
+
+use super::result::{guard, kat_result, FfiError};
+use super::{arg, copy_out, out, utf8, write};
+use super::{kat_group_t, kat_partition_handle_t};
+use crate::PartitionHandle;
 
 /// A group's poll marks, armed poll deadline and expiries
 /// (`kat_group_poll_stats`).
@@ -113,5 +116,144 @@ pub unsafe extern "C" fn kat_group_poll_stats(
         // SAFETY: checked output slot.
         unsafe { write(o, stats) };
         Ok(())
+    })
+}
+
+/// A fencing token (`kat_partition_handle_token`): what a job carries into
+/// its own store's conditional write.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+#[derive(Debug, Clone, Copy)]
+pub struct kat_fencing_token_t {
+    /// kat's generation of the partition (times this group was assigned it).
+    pub generation: u64,
+    /// The broker's group generation id (classic protocol) or member epoch
+    /// (KIP-848) at the last rebalance the glue handled; 0: unknown
+    /// (librdkafka before 2.12, or no rebalance recorded through the glue).
+    pub broker_generation: i32,
+    /// Whether the partition is assigned now; when false the other fields
+    /// are 0 and there is no token to act on.
+    pub owned: bool,
+}
+
+/// Writes the handle's fencing token: kat's generation of the partition and
+/// the broker generation of its group, read so that both belong to one
+/// moment (the handle's word is read before and after the broker
+/// generation). `owned` is false when the partition is not assigned.
+///
+/// Thread-safe; wait-free in practice (three atomic loads; repeated only if
+/// a rebalance landed in between); never allocates.
+#[no_mangle]
+pub unsafe extern "C" fn kat_partition_handle_token(
+    handle: *const kat_partition_handle_t,
+    out_token: *mut kat_fencing_token_t,
+) -> kat_result {
+    guard("kat_partition_handle_token", || {
+        // SAFETY: checked for NULL; valid until `kat_partition_handle_free`.
+        let cell = unsafe { arg(handle, "handle") }?;
+        let o = out(out_token, "out_token")?;
+        let token = match PartitionHandle::token_of(cell) {
+            Some(t) => kat_fencing_token_t {
+                generation: t.generation,
+                broker_generation: t.broker_generation,
+                owned: true,
+            },
+            None => kat_fencing_token_t {
+                generation: 0,
+                broker_generation: 0,
+                owned: false,
+            },
+        };
+        // SAFETY: checked output slot.
+        unsafe { write(o, token) };
+        Ok(())
+    })
+}
+
+/// Records the broker's view of the group's membership at a rebalance:
+/// `generation` is the group generation id (classic) or member epoch
+/// (KIP-848), 0 if unknown; `member_id` (NUL-terminated UTF-8) may be NULL
+/// to keep the one recorded before. `kat_rdkafka.h` calls this at every
+/// rebalance, before recording it. Does not advance the epoch.
+///
+/// Thread-safe; lock-free; allocates when the member id changes.
+#[no_mangle]
+pub unsafe extern "C" fn kat_group_record_broker_generation(
+    group: *const kat_group_t,
+    generation: i32,
+    member_id: *const c_char,
+) -> kat_result {
+    guard("kat_group_record_broker_generation", || {
+        // SAFETY: checked for NULL; valid during the call per the contract.
+        let g = unsafe { arg(group, "group") }?;
+        let id = if member_id.is_null() {
+            None
+        } else {
+            // SAFETY: non-NULL, NUL-terminated per the contract.
+            Some(unsafe { utf8(member_id, "member_id") }?)
+        };
+        g.record_broker_generation(generation, id);
+        Ok(())
+    })
+}
+
+/// Writes the broker generation recorded at the group's last rebalance
+/// (0: unknown).
+///
+/// Thread-safe; one atomic load.
+#[no_mangle]
+pub unsafe extern "C" fn kat_group_broker_generation(
+    group: *const kat_group_t,
+    out_generation: *mut i32,
+) -> kat_result {
+    guard("kat_group_broker_generation", || {
+        // SAFETY: checked for NULL; valid during the call per the contract.
+        let g = unsafe { arg(group, "group") }?;
+        let o = out(out_generation, "out_generation")?;
+        // SAFETY: checked output slot.
+        unsafe { write(o, g.broker_generation()) };
+        Ok(())
+    })
+}
+
+/// Copies the member id recorded at the group's last rebalance into `buf`
+/// (snprintf-style: with `buf == NULL && cap == 0` only `*out_len` is
+/// written; otherwise `cap` must exceed the length for the NUL).
+/// `KAT_ERR_NOT_FOUND` if none was recorded; `KAT_ERR_BUFFER_TOO_SMALL` if
+/// `cap` is too small (nothing written to `buf`).
+///
+/// Thread-safe; lock-free.
+#[no_mangle]
+pub unsafe extern "C" fn kat_group_member_id(
+    group: *const kat_group_t,
+    buf: *mut c_char,
+    cap: usize,
+    out_len: *mut usize,
+) -> kat_result {
+    guard("kat_group_member_id", || {
+        // SAFETY: checked for NULL; valid during the call per the contract.
+        let g = unsafe { arg(group, "group") }?;
+        let id = g.member_id().ok_or_else(|| {
+            FfiError::new(
+                kat_result::KAT_ERR_NOT_FOUND,
+                "no member id recorded for this group",
+            )
+        })?;
+        // SAFETY: `buf` writable for `cap` bytes, `out_len` checked inside.
+        unsafe { copy_out(id.as_str(), buf, cap, out_len) }
+    })
+}
+
+/// True at most once per second of poll marks (and to one caller): the
+/// poll-loop glue (`kat_check_lost`) then refreshes the broker generation
+/// with `kat_rdkafka_record_broker_generation`, since under KIP-848 the
+/// member epoch can advance without a rebalance callback. False for NULL.
+///
+/// Thread-safe; two atomic loads when not due.
+#[no_mangle]
+pub unsafe extern "C" fn kat_group_broker_refresh_due(group: *const kat_group_t) -> bool {
+    super::result::guard_value("kat_group_broker_refresh_due", false, || {
+        // SAFETY: checked for NULL; valid during the call per the contract.
+        Ok(unsafe { arg(group, "group") }?.broker_refresh_due())
     })
 }

@@ -16,6 +16,15 @@
  *       < A polls again;
  *     then A's own lost revoke arrives and changes nothing more in kat, and
  *     kat counted exactly one expiry. Prints the delay after the deadline.
+ *   ownership token <protocol>
+ *     A joins alone, then B joins. After each, A's fencing token on a
+ *     partition it owns (kat_partition_handle_token) carries kat's
+ *     generation of the partition and the broker generation that librdkafka
+ *     reports (rd_kafka_consumer_group_metadata_generation_id: group
+ *     generation, or member epoch under KIP-848; 0 on librdkafka without it),
+ *     and the member id is rd_kafka_memberid()'s. With the generation
+ *     known, it moved forward when B joined. A partition A does not own
+ *     has no token.
  *   protocol: range | cooperative-sticky | consumer (KIP-848, 2.12 only)
  *
  * Prints PASS and exits 0 when every check held.
@@ -441,6 +450,129 @@ static void scenario_expiry(void) {
   pthread_mutex_destroy(&b.lock);
 }
 
+static int a_owns_all(consumer *a, consumer *b) {
+  (void)b;
+  return owned_of(a) == (1u << NPART) - 1;
+}
+
+/* The broker generation as librdkafka reports it (0 where it cannot). */
+static int32_t direct_generation(rd_kafka_t *rk) {
+  int32_t generation = 0;
+#if KAT_RDKAFKA_HAVE_GENERATION_ID
+  rd_kafka_consumer_group_metadata_t *md = rd_kafka_consumer_group_metadata(rk);
+  if (md != NULL) {
+    generation = rd_kafka_consumer_group_metadata_generation_id(md);
+    rd_kafka_consumer_group_metadata_destroy(md);
+  }
+#else
+  (void)rk;
+#endif
+  return generation;
+}
+
+/* A's token on its lowest owned partition agrees with librdkafka; returns
+ * the broker generation in it. */
+static int32_t check_token(consumer *c, const char *when) {
+  unsigned owned = owned_of(c);
+  int32_t p, direct = direct_generation(c->rk), recorded = 0;
+  double start = now_s();
+  char id[256], *member = rd_kafka_memberid(c->rk);
+  size_t len = 0;
+  kat_fencing_token_t tok;
+  kat_partition_state_t st;
+  const kat_partition_handle_t *h = NULL, *other = NULL;
+  /* kat_check_lost() in the poll loop refreshes it about once a second:
+   * under KIP-848 the epoch may move after the rebalance callback. */
+  for (;;) {
+    expect_ok(kat_group_broker_generation(c->group, &recorded), "kat_group_broker_generation");
+    if (recorded == direct || now_s() - start > 5.0) {
+      break;
+    }
+    sleep_ms(20);
+    direct = direct_generation(c->rk);
+  }
+  for (p = 0; p < NPART && !(owned & (1u << p)); p++) {
+  }
+  expect_ok(kat_group_partition(c->group, TOPIC, p, &h), "kat_group_partition");
+  expect_ok(kat_partition_handle_token(h, &tok), "kat_partition_handle_token");
+  expect_ok(kat_partition_handle_state(h, &st), "kat_partition_handle_state");
+  if (!tok.owned || tok.generation != st.generation || tok.generation == 0) {
+    fail("%s %s: token of owned partition %d: owned=%d generation=%llu (state %llu)", c->name,
+         when, (int)p, tok.owned, (unsigned long long)tok.generation,
+         (unsigned long long)st.generation);
+  }
+  if (tok.broker_generation != direct) {
+    fail("%s %s: token broker generation %d, librdkafka reports %d", c->name, when,
+         (int)tok.broker_generation, (int)direct);
+  }
+  if (KAT_RDKAFKA_HAVE_GENERATION_ID ? tok.broker_generation <= 0 : tok.broker_generation != 0) {
+    fail("%s %s: broker generation %d", c->name, when, (int)tok.broker_generation);
+  }
+  expect_ok(kat_group_member_id(c->group, id, sizeof id, &len), "kat_group_member_id");
+  if (member == NULL || strcmp(member, id) != 0 || strlen(id) != len) {
+    fail("%s %s: member id %s, librdkafka reports %s", c->name, when, id,
+         member != NULL ? member : "(null)");
+  }
+  for (p = 0; p < NPART; p++) {
+    if (!(owned & (1u << p))) {
+      expect_ok(kat_group_partition(c->group, TOPIC, p, &other), "kat_group_partition");
+      expect_ok(kat_partition_handle_token(other, &tok), "kat_partition_handle_token");
+      if (tok.owned) {
+        fail("%s %s: a token on partition %d it does not own", c->name, when, (int)p);
+      }
+      kat_partition_handle_free(other);
+      break;
+    }
+  }
+  say("%s %s: token generation %llu, broker generation %d, member %s", c->name, when,
+      (unsigned long long)st.generation, (int)direct, id);
+  if (member != NULL) {
+    rd_kafka_mem_free(c->rk, member);
+  }
+  kat_partition_handle_free(h);
+  return direct;
+}
+
+static void stop_both(consumer *a, consumer *b) {
+  pthread_mutex_lock(&a->lock);
+  a->stop = 1;
+  pthread_mutex_unlock(&a->lock);
+  pthread_mutex_lock(&b->lock);
+  b->stop = 1;
+  pthread_mutex_unlock(&b->lock);
+  pthread_join(a->thread, NULL);
+  pthread_join(b->thread, NULL);
+  rd_kafka_destroy(a->rk);
+  rd_kafka_destroy(b->rk);
+  kat_group_free(a->group);
+  kat_group_free(b->group);
+  pthread_mutex_destroy(&a->lock);
+  pthread_mutex_destroy(&b->lock);
+}
+
+static void scenario_token(void) {
+  consumer a, b;
+  int32_t first, second;
+  consumer_init(&a, "A");
+  if (pthread_create(&a.thread, NULL, poll_thread, &a) != 0) {
+    die("pthread_create");
+  }
+  wait_until(&a, &a, a_owns_all, "assignment of every partition to A");
+  first = check_token(&a, "alone");
+  consumer_init(&b, "B");
+  if (pthread_create(&b.thread, NULL, poll_thread, &b) != 0) {
+    die("pthread_create");
+  }
+  wait_until(&a, &b, both_own, "assignment shared by A and B");
+  second = check_token(&a, "after B joined");
+  if (KAT_RDKAFKA_HAVE_GENERATION_ID && !(second > first)) {
+    fail("A's broker generation did not move forward when B joined: %d then %d", (int)first,
+         (int)second);
+  }
+  say("summary token first=%d second=%d", (int)first, (int)second);
+  stop_both(&a, &b);
+}
+
 static void mock_start(void) {
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
   char errstr[512];
@@ -468,8 +600,8 @@ static void mock_start(void) {
 
 int main(int argc, char **argv) {
   const char *env = getenv("KAT_GLUE_SESSION_MS");
-  if (argc != 3 || strcmp(argv[1], "expiry") != 0) {
-    printf("usage: %s expiry range|cooperative-sticky|consumer\n", argv[0]);
+  if (argc != 3 || (strcmp(argv[1], "expiry") != 0 && strcmp(argv[1], "token") != 0)) {
+    printf("usage: %s expiry|token range|cooperative-sticky|consumer\n", argv[0]);
     return 2;
   }
   t0 = now_s();
@@ -484,7 +616,11 @@ int main(int argc, char **argv) {
   say("librdkafka %s, kat %s: %s %s", rd_kafka_version_str(), kat_version(), argv[1], argv[2]);
   g.tracker = kat_tracker_new();
   mock_start();
-  scenario_expiry();
+  if (strcmp(argv[1], "expiry") == 0) {
+    scenario_expiry();
+  } else {
+    scenario_token();
+  }
   rd_kafka_destroy(g.producer);
   kat_tracker_free(g.tracker);
   pthread_mutex_destroy(&g.lock);
