@@ -195,6 +195,20 @@ typedef struct kat_fencing_token_t {
   bool owned;
 } kat_fencing_token_t;
 
+// A group's drain barrier (`kat_group_drain_stats`).
+typedef struct kat_drain_stats_t {
+  // The drain timeout in ms; 0: orderly revokes do not wait for leases.
+  uint64_t timeout_ms;
+  // Drains run.
+  uint64_t drains;
+  // Drains that reached the timeout with leases still held.
+  uint64_t timeouts;
+  // Leases still held when the last drain ended.
+  uint64_t last_held;
+  // Leases held at the timeout, over every drain.
+  uint64_t held_total;
+} kat_drain_stats_t;
+
 // A key's state, read from one atomic load.
 typedef struct kat_partition_state_t {
   // Times assigned (0: never).
@@ -477,6 +491,65 @@ enum kat_result kat_group_member_id(const struct kat_group_t *group,
 //
 // Thread-safe; two atomic loads when not due.
 bool kat_group_broker_refresh_due(const struct kat_group_t *group);
+
+// Takes a lease on the handle's partition at `generation` (normally the one
+// read when the work started): an in-flight claim that an orderly revoke
+// with a drain timeout (`kat_group_set_drain_timeout`) waits for before
+// giving the partition back. Returns false — and holds nothing — unless
+// the partition is assigned at exactly `generation` (not while a revoke is
+// draining it, nor after). Release each successful acquire once with
+// `kat_partition_handle_lease_release` on the same handle (or another
+// handle on the same key). False for NULL.
+//
+// Thread-safe; lock-free: one atomic increment and one load (one
+// decrement more on failure).
+bool kat_partition_handle_lease_acquire(const struct kat_partition_handle_t *handle,
+                                        uint64_t generation);
+
+// Releases a lease taken with `kat_partition_handle_lease_acquire`.
+// `KAT_ERR_INVALID_ARGUMENT` (and nothing changes) if no lease is held on
+// the key.
+//
+// Thread-safe; lock-free: one atomic decrement.
+enum kat_result kat_partition_handle_lease_release(const struct kat_partition_handle_t *handle);
+
+// Whether work under a lease taken at `generation` may still act on the
+// partition (commit, write): it is assigned at that generation, or an
+// orderly revoke is draining it (librdkafka still owns it until the drain
+// ends). False at once after a loss or a poll-deadline expiry, and after
+// the drain ended. False for NULL.
+//
+// Thread-safe; one or two atomic loads.
+bool kat_partition_handle_lease_valid(const struct kat_partition_handle_t *handle,
+                                      uint64_t generation);
+
+// Sets how long an orderly revoke handled by `kat_rdkafka.h` waits for
+// leases on the revoked partitions to be released before the unassign call
+// (0, the default: no wait). Keep it well below `max.poll.interval.ms`.
+//
+// Thread-safe; one store.
+enum kat_result kat_group_set_drain_timeout(const struct kat_group_t *group, uint64_t timeout_ms);
+
+// Writes the drain timeout and what the drains found.
+//
+// Thread-safe; a few atomic loads.
+enum kat_result kat_group_drain_stats(const struct kat_group_t *group,
+                                      struct kat_drain_stats_t *out_stats);
+
+// The drain barrier of an orderly revoke of the listed partitions, called
+// by `kat_rdkafka.h` before the unassign call. With a drain timeout set:
+// records the revoke at once (the partitions stop being assigned for every
+// reader, new leases fail, held leases stay valid while the drain runs),
+// waits until no lease on them is held or the timeout passes, and writes
+// how many were still held to `*out_held` (also counted in
+// `kat_group_drain_stats`). Without a timeout it does nothing and writes 0.
+//
+// `partitions` is librdkafka's `rd_kafka_topic_partition_list_t *`, read
+// during the call. A malformed list changes nothing. Blocks the calling
+// (rebalance) thread up to the timeout.
+enum kat_result kat_group_drain(const struct kat_group_t *group,
+                                const struct rd_kafka_topic_partition_list_s *partitions,
+                                uint64_t *out_held);
 
 // Writes the handle's generation and status, read with one atomic load: a
 // reader never sees an assignment without its generation.

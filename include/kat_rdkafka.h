@@ -149,6 +149,12 @@ static inline kat_result kat_rdkafka_internal_rebalance(const char *function,
   } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
     /* Before unassigning: the assign call clears the flag. */
     lost = rd_kafka_assignment_lost(rk);
+    if (!lost && group != NULL) {
+      /* The drain barrier (kat_group_set_drain_timeout; no-op when off):
+       * records the revoke now and waits for leases before unassigning. */
+      uint64_t held = 0;
+      (void)kat_group_drain(group, partitions, &held);
+    }
     if (cooperative) {
       error = rd_kafka_incremental_unassign(rk, partitions);
     } else {

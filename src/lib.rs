@@ -47,11 +47,12 @@ mod tracker;
 
 pub use error::{Error, ErrorKind};
 pub use name::{validate_group, validate_topic, MAX_GROUP_NAME_LEN, MAX_TOPIC_NAME_LEN};
-pub use runtime::PollStats;
+pub use runtime::{DrainStats, PollStats};
 pub use snapshot::{
     AssignedPartition, GenerationEntry, Generations, GroupStats, GroupView, PartitionRecord,
     Snapshot, Status, TopicIter, TopicList, TopicView,
 };
 pub use tracker::{
-    FencingToken, Group, PartitionHandle, PartitionState, Tracker, DEFAULT_GENERATIONS_TOPICS_LIMIT,
+    FencingToken, Group, Lease, PartitionHandle, PartitionState, Tracker,
+    DEFAULT_GENERATIONS_TOPICS_LIMIT,
 };

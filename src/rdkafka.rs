@@ -231,6 +231,16 @@ pub unsafe fn rebalance(
             // Read before unassigning: unassigning clears the flag.
             // SAFETY: live handle.
             let lost = unsafe { rd_kafka_assignment_lost(rk) } != 0;
+            if !lost {
+                // The drain barrier (Group::set_drain_timeout; nothing when
+                // off): records the revoke now and waits for leases.
+                // A malformed list is reported when the revoke is recorded,
+                // after the unassign call that must happen in any case.
+                // SAFETY: the list is NULL or live until the callback returns.
+                if let Ok(list) = unsafe { read_list(partitions) } {
+                    let _ = group.drain(list);
+                }
+            }
             if cooperative {
                 // SAFETY: live handle and NULL-or-live list.
                 unsafe {

@@ -34,7 +34,7 @@
 //! does this for atomics), and read or write it through a method on
 //! [`Group`](crate::Group).
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
@@ -70,9 +70,38 @@ pub(crate) struct GroupRuntime {
     /// The poll mark (raw `last_poll`) at which the glue last refreshed the
     /// broker generation outside a rebalance. Claimed by the polling thread.
     pub(crate) broker_checked: AtomicU64,
+    /// How long an orderly revoke waits for leases to be released, in ns;
+    /// 0: no drain (the default). Written by `Group::set_drain_timeout`.
+    pub(crate) drain_timeout_ns: AtomicU64,
+    /// An orderly revoke is draining: leases taken before it stay valid
+    /// until it ends. Written by the rebalance thread.
+    pub(crate) draining: AtomicBool,
+    /// Drains run (orderly revokes with a drain timeout).
+    pub(crate) drains: AtomicU64,
+    /// Drains that reached their timeout with leases still held.
+    pub(crate) drain_timeouts: AtomicU64,
+    /// Leases still held when the last drain ended (0 if it completed).
+    pub(crate) last_drain_held: AtomicU64,
+    /// Leases held at the deadline, summed over every drain.
+    pub(crate) drain_held_total: AtomicU64,
     /// The member id at the last rebalance the glue handled. Written by the
     /// glue (lock-free swap of an `Arc`).
     pub(crate) member_id: ArcSwapOption<String>,
+}
+
+/// A group's drain barrier: its timeout and what its drains found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DrainStats {
+    /// The drain timeout (`None`: orderly revokes do not wait for leases).
+    pub timeout: Option<Duration>,
+    /// Drains run.
+    pub drains: u64,
+    /// Drains that reached the timeout with leases still held.
+    pub timeouts: u64,
+    /// Leases still held when the last drain ended.
+    pub last_held: u64,
+    /// Leases held at the timeout, over every drain.
+    pub held_total: u64,
 }
 
 /// A group's poll marks and poll deadline, as of one read of each counter.

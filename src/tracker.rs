@@ -74,8 +74,87 @@ pub struct HandleCell {
     group: Name,
     topic: Name,
     partition: i32,
-    /// The group's state outside snapshots (broker generation for tokens).
+    /// The group's state outside snapshots (broker generation for tokens,
+    /// the drain flag for leases).
     runtime: Arc<GroupRuntime>,
+    /// Leases held on this key (see [`Lease`]). On its own cache line, so
+    /// that lease traffic does not slow readers of `word`.
+    leases: CachePadded<AtomicU64>,
+}
+
+/// A worker's in-flight claim on a partition at a generation, taken with
+/// [`PartitionHandle::lease`] and released when dropped.
+///
+/// While any lease on a partition is held, an orderly revoke handled by the
+/// glue with a drain timeout ([`Group::set_drain_timeout`]) waits (up to
+/// the timeout) before it gives the partition back to librdkafka, so the
+/// worker can finish and commit. `Send + Sync`; borrows the handle.
+#[must_use = "a lease is released when dropped"]
+pub struct Lease<'a> {
+    cell: &'a HandleCell,
+    generation: u64,
+}
+
+impl Lease<'_> {
+    /// Whether the work may still act on the partition (commit, write): the
+    /// partition is assigned at the lease's generation, or an orderly revoke
+    /// is draining it (librdkafka still owns it until the drain ends).
+    /// False at once after a loss or expiry, and after the drain ended. One
+    /// or two atomic loads.
+    #[inline]
+    pub fn valid(&self) -> bool {
+        lease_valid(self.cell, self.generation)
+    }
+
+    /// The generation the lease was taken at.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+}
+
+impl Drop for Lease<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.cell.leases.fetch_sub(1, Ordering::Release);
+    }
+}
+
+/// See [`Lease::valid`].
+#[inline]
+pub(crate) fn lease_valid(cell: &HandleCell, generation: u64) -> bool {
+    let state = PartitionState::from_word(cell.word.load(Ordering::Acquire));
+    state.generation == generation
+        && (state.status == Some(Status::Assigned)
+            || (state.status == Some(Status::Revoked)
+                && cell.runtime.draining.load(Ordering::Acquire)))
+}
+
+/// Takes a lease on `cell` at `generation`; false (nothing held) unless the
+/// key is assigned at exactly that generation.
+#[inline]
+pub(crate) fn lease_acquire(cell: &HandleCell, generation: u64) -> bool {
+    // The increment is published before the state is read; a drain stores
+    // the revoked state before it reads the counters (with a fence): either
+    // this sees the revoke and backs out, or the drain sees the lease.
+    cell.leases.fetch_add(1, Ordering::SeqCst);
+    let word = cell.word.load(Ordering::SeqCst);
+    if PartitionState::from_word(word).is_owned_at(generation) {
+        return true;
+    }
+    cell.leases.fetch_sub(1, Ordering::Release);
+    false
+}
+
+/// Releases one lease taken with [`lease_acquire`]; false (and nothing
+/// changes) if none is held.
+#[inline]
+pub(crate) fn lease_release(cell: &HandleCell) -> bool {
+    let before = cell.leases.fetch_sub(1, Ordering::Release);
+    if before == 0 {
+        cell.leases.fetch_add(1, Ordering::Relaxed);
+        return false;
+    }
+    true
 }
 
 /// What a job carries into its own store's conditional write: the partition's
@@ -161,6 +240,26 @@ impl PartitionHandle {
     #[inline]
     pub fn token(&self) -> Option<FencingToken> {
         Self::token_of(&self.cell)
+    }
+
+    /// Takes a lease on the partition at `generation` (normally the one in
+    /// the state read when the work started): `None` unless the partition
+    /// is assigned at exactly that generation — not while a revoke is
+    /// draining it, nor after. Lock-free: one atomic increment and one load
+    /// (one decrement more on failure); the lease's drop is one decrement.
+    #[inline]
+    pub fn lease(&self, generation: u64) -> Option<Lease<'_>> {
+        // `then`, not `then_some`: a Lease built and dropped on failure
+        // would release a lease that was never taken.
+        lease_acquire(&self.cell, generation).then(|| Lease {
+            cell: &self.cell,
+            generation,
+        })
+    }
+
+    /// Leases held on this partition now. One atomic load.
+    pub fn leases_held(&self) -> u64 {
+        self.cell.leases.load(Ordering::Acquire)
     }
 
     /// [`token`](Self::token) straight from a cell (C ABI).
@@ -1102,6 +1201,86 @@ impl Group {
         self.runtime.member_id.load_full()
     }
 
+    /// Sets how long an orderly revoke handled by the glue waits for leases
+    /// on the revoked partitions to be released before it makes the
+    /// unassign call ([`drain`](Self::drain)); zero turns the drain off (the
+    /// default). Keep it well below `max.poll.interval.ms`: the rebalance
+    /// callback blocks for that long at most. Any thread; one store.
+    pub fn set_drain_timeout(&self, timeout: Duration) {
+        let ns = timeout.as_nanos().min(u128::from(u64::MAX / 2)) as u64;
+        self.runtime.drain_timeout_ns.store(ns, Ordering::Release);
+    }
+
+    /// The drain timeout and what the drains found. A few atomic loads.
+    pub fn drain_stats(&self) -> crate::DrainStats {
+        let rt = &self.runtime;
+        let ns = rt.drain_timeout_ns.load(Ordering::Acquire);
+        crate::DrainStats {
+            timeout: (ns != 0).then(|| Duration::from_nanos(ns)),
+            drains: rt.drains.load(Ordering::Acquire),
+            timeouts: rt.drain_timeouts.load(Ordering::Acquire),
+            last_held: rt.last_drain_held.load(Ordering::Acquire),
+            held_total: rt.drain_held_total.load(Ordering::Acquire),
+        }
+    }
+
+    /// The drain barrier of an orderly revoke, for the glue to call before
+    /// the unassign call. With a drain timeout set: records the revoke now
+    /// (the partitions stop being assigned for every reader, new leases
+    /// fail, leases already held stay valid while the drain runs), then
+    /// waits until no lease on those partitions is held or the timeout
+    /// passes, and returns how many were still held (also counted in
+    /// [`drain_stats`](Self::drain_stats)). Without a timeout it does
+    /// nothing and returns `Ok(None)`; the glue records the revoke after the
+    /// unassign call as usual. Validates the list first; on error nothing
+    /// changes. Blocks the calling (rebalance) thread; takes the writers'
+    /// lock for the record step only.
+    pub fn drain<'a>(
+        &self,
+        partitions: impl IntoIterator<Item = (&'a str, i32)>,
+    ) -> Result<Option<u64>, Error> {
+        let rt = &self.runtime;
+        let ns = rt.drain_timeout_ns.load(Ordering::Acquire);
+        if ns == 0 {
+            return Ok(None);
+        }
+        let by_topic = collect(partitions)?;
+        let deadline = Instant::now() + Duration::from_nanos(ns);
+        rt.draining.store(true, Ordering::SeqCst);
+        let cells: Vec<Arc<HandleCell>> = {
+            let w = self.inner.lock_writer();
+            by_topic
+                .iter()
+                .flat_map(|(topic, parts)| {
+                    let cells = w.cells.get(&(self.name.clone(), Name::new(topic)));
+                    parts
+                        .iter()
+                        .filter_map(move |p| cells.and_then(|c| c.get(p)).cloned())
+                })
+                .collect()
+        };
+        self.apply(Event::Revoked(by_topic));
+        // Pairs with `lease_acquire`: the revoked words are stored before
+        // the counters are read.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        let held = |cells: &[Arc<HandleCell>]| -> u64 {
+            cells.iter().map(|c| c.leases.load(Ordering::SeqCst)).sum()
+        };
+        let mut left = held(&cells);
+        while left > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_micros(200));
+            left = held(&cells);
+        }
+        rt.draining.store(false, Ordering::SeqCst);
+        rt.drains.fetch_add(1, Ordering::Relaxed);
+        rt.last_drain_held.store(left, Ordering::Relaxed);
+        if left > 0 {
+            rt.drain_timeouts.fetch_add(1, Ordering::Relaxed);
+            rt.drain_held_total.fetch_add(left, Ordering::Relaxed);
+        }
+        Ok(Some(left))
+    }
+
     /// The group's poll marks, armed deadline and expiries. A few atomic
     /// loads and one clock read; never locks.
     pub fn poll_stats(&self) -> crate::PollStats {
@@ -1212,6 +1391,7 @@ impl Group {
                 topic: topic_name,
                 partition,
                 runtime: self.runtime.clone(),
+                leases: CachePadded::new(AtomicU64::new(0)),
             })
         });
         Ok(PartitionHandle { cell: cell.clone() })

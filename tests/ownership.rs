@@ -168,3 +168,142 @@ fn a_token_pairs_the_partition_generation_with_the_broker_generation() {
     g.revoked([("a", 0)]).unwrap();
     assert_eq!(h.token(), None);
 }
+
+// ---- leases and the drain barrier ------------------------------------------
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+#[test]
+fn a_lease_is_taken_only_at_the_owned_generation() {
+    let t = Tracker::new();
+    let g = t.group("g").unwrap();
+    let h = g.partition("a", 0).unwrap();
+    assert!(h.lease(0).is_none(), "never assigned");
+    g.assigned([("a", 0)]).unwrap();
+    assert!(h.lease(2).is_none(), "wrong generation");
+    {
+        let lease = h.lease(1).unwrap();
+        assert!(lease.valid());
+        assert_eq!(h.leases_held(), 1);
+        let second = h.lease(1).unwrap();
+        assert_eq!(second.generation(), 1);
+        assert_eq!(h.leases_held(), 2);
+    }
+    assert_eq!(h.leases_held(), 0);
+    g.revoked([("a", 0)]).unwrap();
+    assert!(h.lease(1).is_none(), "revoked");
+    assert_eq!(h.leases_held(), 0, "a failed acquire holds nothing");
+}
+
+#[test]
+fn a_loss_invalidates_leases_at_once() {
+    let t = Tracker::new();
+    let g = t.group("g").unwrap();
+    g.assigned([("a", 0)]).unwrap();
+    g.set_drain_timeout(Duration::from_secs(5));
+    let h = g.partition("a", 0).unwrap();
+    let lease = h.lease(1).unwrap();
+    g.lost();
+    assert!(!lease.valid());
+    // A reassignment does not revive a lease of the old generation.
+    g.assigned([("a", 0)]).unwrap();
+    assert!(!lease.valid());
+}
+
+#[test]
+fn without_a_drain_timeout_drain_does_nothing() {
+    let t = Tracker::new();
+    let g = t.group("g").unwrap();
+    g.assigned([("a", 0)]).unwrap();
+    let h = g.partition("a", 0).unwrap();
+    let _lease = h.lease(1).unwrap();
+    assert_eq!(g.drain([("a", 0)]).unwrap(), None);
+    assert!(t.is_assigned("g", "a", 0));
+    assert_eq!(g.drain_stats().drains, 0);
+}
+
+#[test]
+fn drain_revokes_at_once_and_waits_for_held_leases() {
+    let t = Tracker::new();
+    let g = t.group("g").unwrap();
+    g.assigned([("a", 0), ("a", 1)]).unwrap();
+    g.set_drain_timeout(Duration::from_secs(30));
+    let h0 = g.partition("a", 0).unwrap();
+    let released = Arc::new(AtomicBool::new(false));
+    let worker = {
+        let h0 = h0.clone();
+        let t = t.clone();
+        let released = released.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let worker = thread::spawn(move || {
+            let lease = h0.lease(1).unwrap();
+            tx.send(()).unwrap();
+            // Wait until the revoke is visible: the handle shows not owned,
+            // a new lease fails, this one stays valid while draining.
+            while t.is_assigned("g", "a", 0) {
+                thread::sleep(Duration::from_millis(1));
+            }
+            assert!(!h0.state().is_assigned());
+            assert!(h0.lease(1).is_none());
+            assert!(lease.valid());
+            thread::sleep(Duration::from_millis(50));
+            released.store(true, Ordering::SeqCst);
+            drop(lease);
+        });
+        rx.recv().unwrap();
+        worker
+    };
+    let held = g.drain([("a", 0), ("a", 1)]).unwrap();
+    assert_eq!(held, Some(0));
+    assert!(
+        released.load(Ordering::SeqCst),
+        "drain returned before the release"
+    );
+    worker.join().unwrap();
+    let stats = g.drain_stats();
+    assert_eq!((stats.drains, stats.timeouts, stats.last_held), (1, 0, 0));
+    assert_eq!(h0.state().status, Some(Status::Revoked));
+    // The glue's record after the unassign call changes nothing more.
+    assert!(!g.revoked([("a", 0), ("a", 1)]).unwrap());
+}
+
+#[test]
+fn drain_reports_leases_held_at_the_timeout() {
+    let t = Tracker::new();
+    let g = t.group("g").unwrap();
+    g.assigned([("a", 0)]).unwrap();
+    g.set_drain_timeout(Duration::from_millis(20));
+    let h = g.partition("a", 0).unwrap();
+    let lease = h.lease(1).unwrap();
+    assert_eq!(g.drain([("a", 0)]).unwrap(), Some(1));
+    // The drain is over: the lease no longer entitles the work to act.
+    assert!(!lease.valid());
+    let stats = g.drain_stats();
+    assert_eq!(
+        (
+            stats.drains,
+            stats.timeouts,
+            stats.last_held,
+            stats.held_total
+        ),
+        (1, 1, 1, 1)
+    );
+    assert_eq!(stats.timeout, Some(Duration::from_millis(20)));
+    drop(lease);
+    assert_eq!(h.leases_held(), 0);
+}
+
+#[test]
+fn drain_rejects_a_bad_list_and_changes_nothing() {
+    let t = Tracker::new();
+    let g = t.group("g").unwrap();
+    g.assigned([("a", 0)]).unwrap();
+    g.set_drain_timeout(Duration::from_millis(20));
+    assert_eq!(
+        g.drain([("a", 0), ("bad topic", 0)]).unwrap_err().kind(),
+        ErrorKind::InvalidTopic
+    );
+    assert!(t.is_assigned("g", "a", 0));
+    assert_eq!(g.drain_stats().drains, 0);
+}

@@ -9,9 +9,11 @@
 use std::ffi::c_char;
 use std::time::Duration;
 
+use super::list::{rd_kafka_topic_partition_list_s, read_rdkafka_list};
 use super::result::{guard, kat_result, FfiError};
 use super::{arg, copy_out, out, utf8, write};
 use super::{kat_group_t, kat_partition_handle_t};
+use crate::tracker::{lease_acquire, lease_release, lease_valid};
 use crate::PartitionHandle;
 
 /// A group's poll marks, armed poll deadline and expiries
@@ -255,5 +257,157 @@ pub unsafe extern "C" fn kat_group_broker_refresh_due(group: *const kat_group_t)
     super::result::guard_value("kat_group_broker_refresh_due", false, || {
         // SAFETY: checked for NULL; valid during the call per the contract.
         Ok(unsafe { arg(group, "group") }?.broker_refresh_due())
+    })
+}
+
+/// Takes a lease on the handle's partition at `generation` (normally the one
+/// read when the work started): an in-flight claim that an orderly revoke
+/// with a drain timeout (`kat_group_set_drain_timeout`) waits for before
+/// giving the partition back. Returns false — and holds nothing — unless
+/// the partition is assigned at exactly `generation` (not while a revoke is
+/// draining it, nor after). Release each successful acquire once with
+/// `kat_partition_handle_lease_release` on the same handle (or another
+/// handle on the same key). False for NULL.
+///
+/// Thread-safe; lock-free: one atomic increment and one load (one
+/// decrement more on failure).
+#[no_mangle]
+pub unsafe extern "C" fn kat_partition_handle_lease_acquire(
+    handle: *const kat_partition_handle_t,
+    generation: u64,
+) -> bool {
+    super::result::guard_value("kat_partition_handle_lease_acquire", false, || {
+        // SAFETY: checked for NULL; valid until `kat_partition_handle_free`.
+        Ok(lease_acquire(unsafe { arg(handle, "handle") }?, generation))
+    })
+}
+
+/// Releases a lease taken with `kat_partition_handle_lease_acquire`.
+/// `KAT_ERR_INVALID_ARGUMENT` (and nothing changes) if no lease is held on
+/// the key.
+///
+/// Thread-safe; lock-free: one atomic decrement.
+#[no_mangle]
+pub unsafe extern "C" fn kat_partition_handle_lease_release(
+    handle: *const kat_partition_handle_t,
+) -> kat_result {
+    guard("kat_partition_handle_lease_release", || {
+        // SAFETY: checked for NULL; valid until `kat_partition_handle_free`.
+        if lease_release(unsafe { arg(handle, "handle") }?) {
+            Ok(())
+        } else {
+            Err(FfiError::new(
+                kat_result::KAT_ERR_INVALID_ARGUMENT,
+                "no lease is held on this partition",
+            ))
+        }
+    })
+}
+
+/// Whether work under a lease taken at `generation` may still act on the
+/// partition (commit, write): it is assigned at that generation, or an
+/// orderly revoke is draining it (librdkafka still owns it until the drain
+/// ends). False at once after a loss or a poll-deadline expiry, and after
+/// the drain ended. False for NULL.
+///
+/// Thread-safe; one or two atomic loads.
+#[no_mangle]
+pub unsafe extern "C" fn kat_partition_handle_lease_valid(
+    handle: *const kat_partition_handle_t,
+    generation: u64,
+) -> bool {
+    super::result::guard_value("kat_partition_handle_lease_valid", false, || {
+        // SAFETY: checked for NULL; valid until `kat_partition_handle_free`.
+        Ok(lease_valid(unsafe { arg(handle, "handle") }?, generation))
+    })
+}
+
+/// A group's drain barrier (`kat_group_drain_stats`).
+#[repr(C)]
+#[allow(non_camel_case_types)]
+#[derive(Debug, Clone, Copy)]
+pub struct kat_drain_stats_t {
+    /// The drain timeout in ms; 0: orderly revokes do not wait for leases.
+    pub timeout_ms: u64,
+    /// Drains run.
+    pub drains: u64,
+    /// Drains that reached the timeout with leases still held.
+    pub timeouts: u64,
+    /// Leases still held when the last drain ended.
+    pub last_held: u64,
+    /// Leases held at the timeout, over every drain.
+    pub held_total: u64,
+}
+
+/// Sets how long an orderly revoke handled by `kat_rdkafka.h` waits for
+/// leases on the revoked partitions to be released before the unassign call
+/// (0, the default: no wait). Keep it well below `max.poll.interval.ms`.
+///
+/// Thread-safe; one store.
+#[no_mangle]
+pub unsafe extern "C" fn kat_group_set_drain_timeout(
+    group: *const kat_group_t,
+    timeout_ms: u64,
+) -> kat_result {
+    guard("kat_group_set_drain_timeout", || {
+        // SAFETY: checked for NULL; valid during the call per the contract.
+        unsafe { arg(group, "group") }?.set_drain_timeout(Duration::from_millis(timeout_ms));
+        Ok(())
+    })
+}
+
+/// Writes the drain timeout and what the drains found.
+///
+/// Thread-safe; a few atomic loads.
+#[no_mangle]
+pub unsafe extern "C" fn kat_group_drain_stats(
+    group: *const kat_group_t,
+    out_stats: *mut kat_drain_stats_t,
+) -> kat_result {
+    guard("kat_group_drain_stats", || {
+        // SAFETY: checked for NULL; valid during the call per the contract.
+        let g = unsafe { arg(group, "group") }?;
+        let o = out(out_stats, "out_stats")?;
+        let d = g.drain_stats();
+        let stats = kat_drain_stats_t {
+            timeout_ms: d.timeout.map_or(0, |t| t.as_millis() as u64),
+            drains: d.drains,
+            timeouts: d.timeouts,
+            last_held: d.last_held,
+            held_total: d.held_total,
+        };
+        // SAFETY: checked output slot.
+        unsafe { write(o, stats) };
+        Ok(())
+    })
+}
+
+/// The drain barrier of an orderly revoke of the listed partitions, called
+/// by `kat_rdkafka.h` before the unassign call. With a drain timeout set:
+/// records the revoke at once (the partitions stop being assigned for every
+/// reader, new leases fail, held leases stay valid while the drain runs),
+/// waits until no lease on them is held or the timeout passes, and writes
+/// how many were still held to `*out_held` (also counted in
+/// `kat_group_drain_stats`). Without a timeout it does nothing and writes 0.
+///
+/// `partitions` is librdkafka's `rd_kafka_topic_partition_list_t *`, read
+/// during the call. A malformed list changes nothing. Blocks the calling
+/// (rebalance) thread up to the timeout.
+#[no_mangle]
+pub unsafe extern "C" fn kat_group_drain(
+    group: *const kat_group_t,
+    partitions: *const rd_kafka_topic_partition_list_s,
+    out_held: *mut u64,
+) -> kat_result {
+    guard("kat_group_drain", || {
+        // SAFETY: checked for NULL; valid during the call per the contract.
+        let g = unsafe { arg(group, "group") }?;
+        let o = out(out_held, "out_held")?;
+        // SAFETY: the list is valid during the call per the contract.
+        let list = unsafe { read_rdkafka_list(partitions) }?;
+        let held = g.drain(list)?.unwrap_or(0);
+        // SAFETY: checked output slot.
+        unsafe { write(o, held) };
+        Ok(())
     })
 }
