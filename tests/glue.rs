@@ -898,3 +898,90 @@ fn poll_deadline_expiry_on_bundled_librdkafka_2_12_1() {
         assert_expiry(&run, true);
     }
 }
+
+/// The drain barrier with real consumers: a worker holds a lease on each of
+/// A's partitions for 500 ms into their revoke; the program checks that the
+/// unassign call and B's assignment come after the release (drain) or that
+/// the timeout reports the held leases (drain-deadline).
+fn assert_drain(run: &Run) {
+    assert!(summary(run, "drain", "released") >= 1, "{}", run.stdout);
+    assert!(summary(run, "drain", "drains") >= 1, "{}", run.stdout);
+    if run.args.starts_with("drain-deadline") {
+        assert!(summary(run, "drain", "held_total") >= 1, "{}", run.stdout);
+    } else {
+        assert_eq!(summary(run, "drain", "timeouts"), 0, "{}", run.stdout);
+    }
+}
+
+/// Eager and cooperative-sticky revokes with leases held, on Debian's
+/// librdkafka 2.0.2: plainly, under ASan/UBSan and under valgrind.
+#[test]
+fn drain_barrier_on_debian_librdkafka_2_0_2() {
+    let _turn = heavy_turn();
+    let plain = build_source(
+        "ownership.c",
+        "ownership-202",
+        Rdkafka::System,
+        Lang::C11,
+        Libkat::Shared,
+        &[],
+    );
+    let san = build_source(
+        "ownership.c",
+        "ownership-202-san",
+        Rdkafka::System,
+        Lang::C11,
+        Libkat::Shared,
+        SANITIZE,
+    );
+    let jobs: Vec<(&Path, &str)> = vec![
+        (&plain, "drain range"),
+        (&plain, "drain cooperative-sticky"),
+        (&plain, "drain-deadline cooperative-sticky"),
+        (&san, "drain range"),
+        (&san, "drain-deadline range"),
+    ];
+    for run in run_all(&jobs, false, 3) {
+        assert!(run.stdout.contains("librdkafka 2.0.2"), "{}", run.stdout);
+        assert_drain(&run);
+    }
+    if have_valgrind() {
+        let vg = build_source(
+            "ownership.c",
+            "ownership-202-vg",
+            Rdkafka::System,
+            Lang::C11,
+            Libkat::Shared,
+            &[],
+        );
+        for run in run_all(&[(&vg, "drain cooperative-sticky")], true, 1) {
+            assert_drain(&run);
+        }
+    }
+}
+
+/// The drain barrier on the bundled librdkafka 2.12.1: eager,
+/// cooperative-sticky and KIP-848.
+#[cfg(feature = "rdkafka")]
+#[test]
+fn drain_barrier_on_bundled_librdkafka_2_12_1() {
+    let _turn = heavy_turn();
+    let exe = build_source(
+        "ownership.c",
+        "ownership-212",
+        Rdkafka::Bundled,
+        Lang::C11,
+        Libkat::Shared,
+        &[],
+    );
+    let jobs: Vec<(&Path, &str)> = vec![
+        (&exe, "drain range"),
+        (&exe, "drain cooperative-sticky"),
+        (&exe, "drain consumer"),
+        (&exe, "drain-deadline consumer"),
+    ];
+    for run in run_all(&jobs, false, 4) {
+        assert!(run.stdout.contains("librdkafka 2.12.1"), "{}", run.stdout);
+        assert_drain(&run);
+    }
+}

@@ -25,6 +25,19 @@
  *     and the member id is rd_kafka_memberid()'s. With the generation
  *     known, it moved forward when B joined. A partition A does not own
  *     has no token.
+ *   ownership drain <protocol>          (drain timeout 5 s)
+ *   ownership drain-deadline <protocol> (drain timeout 200 ms)
+ *     A owns every partition and has a drain timeout; a worker thread holds
+ *     a lease on each. B joins, so A revokes some (cooperative) or all
+ *     (eager) of them. For each revoked partition the worker sees the
+ *     handle not owned while its lease stays valid, holds the lease 500 ms
+ *     more, then releases it. drain: at each release librdkafka still
+ *     lists the partition in A's assignment (the unassign call comes after
+ *     the release), B has not been assigned it, and B's first assignment of
+ *     one of them comes after the last release; no drain timed out.
+ *     drain-deadline: the drain ends at its timeout with the leases held
+ *     and reports them (kat_group_drain_stats), the lease is no longer
+ *     valid and the unassign call was made.
  *   protocol: range | cooperative-sticky | consumer (KIP-848, 2.12 only)
  *
  * Prints PASS and exits 0 when every check held.
@@ -573,6 +586,205 @@ static void scenario_token(void) {
   stop_both(&a, &b);
 }
 
+/* ---- drain: a worker holds leases across a revoke ---------------------- */
+
+typedef struct worker {
+  consumer *a, *b;
+  int deadline_path;
+  const kat_partition_handle_t *h[NPART];
+  uint64_t generation[NPART];
+  int held[NPART];
+  pthread_mutex_t lock;
+  int stop;
+  int released;           /* revoked partitions released */
+  int pending;            /* revoked partitions whose lease is still held */
+  double last_release;
+} worker;
+
+static int rd_owns(rd_kafka_t *rk, int32_t p) {
+  rd_kafka_topic_partition_list_t *list = NULL;
+  int owns;
+  if (rd_kafka_assignment(rk, &list) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    fail("rd_kafka_assignment failed");
+    return 0;
+  }
+  owns = (list_mask(list) & (1u << p)) != 0;
+  rd_kafka_topic_partition_list_destroy(list);
+  return owns;
+}
+
+static void *worker_thread(void *arg) {
+  worker *w = (worker *)arg;
+  double seen[NPART] = {0};
+  for (;;) {
+    int p, stop, pending = 0;
+    pthread_mutex_lock(&w->lock);
+    stop = w->stop;
+    pthread_mutex_unlock(&w->lock);
+    for (p = 0; p < NPART; p++) {
+      kat_partition_state_t st;
+      if (!w->held[p]) {
+        continue;
+      }
+      expect_ok(kat_partition_handle_state(w->h[p], &st), "kat_partition_handle_state");
+      if (st.assigned && !stop) {
+        continue;
+      }
+      if (stop) { /* kept through the rebalance: release at the end */
+        expect_ok(kat_partition_handle_lease_release(w->h[p]), "lease release");
+        w->held[p] = 0;
+        continue;
+      }
+      if (seen[p] == 0) {
+        seen[p] = now_s();
+        if (kat_partition_handle_lease_acquire(w->h[p], w->generation[p])) {
+          fail("a new lease on revoking partition %d succeeded", (int)p);
+          expect_ok(kat_partition_handle_lease_release(w->h[p]), "lease release");
+        }
+        if (!w->deadline_path && !kat_partition_handle_lease_valid(w->h[p], w->generation[p])) {
+          fail("the lease on partition %d is not valid while its revoke drains", (int)p);
+        }
+      }
+      if (now_s() - seen[p] < 0.5) {
+        pending++;
+        continue;
+      }
+      if (!w->deadline_path) {
+        if (!rd_owns(w->a->rk, p)) {
+          fail("partition %d was unassigned before its lease was released", (int)p);
+        }
+        if (owned_of(w->b) & (1u << p)) {
+          fail("B was assigned partition %d while A's lease was held", (int)p);
+        }
+      } else {
+        if (kat_partition_handle_lease_valid(w->h[p], w->generation[p])) {
+          fail("the lease on partition %d is still valid after the drain timed out", (int)p);
+        }
+        if (rd_owns(w->a->rk, p)) {
+          fail("partition %d still assigned to A after the drain timed out", (int)p);
+        }
+      }
+      expect_ok(kat_partition_handle_lease_release(w->h[p]), "lease release");
+      w->held[p] = 0;
+      pthread_mutex_lock(&w->lock);
+      w->released++;
+      w->last_release = now_s();
+      pthread_mutex_unlock(&w->lock);
+    }
+    if (stop) {
+      return NULL;
+    }
+    pthread_mutex_lock(&w->lock);
+    w->pending = pending;
+    pthread_mutex_unlock(&w->lock);
+    sleep_ms(1);
+  }
+}
+
+/* Waits until the worker released a revoked partition and holds none. */
+static void wait_released(worker *w) {
+  double start = now_s();
+  for (;;) {
+    int done;
+    pthread_mutex_lock(&w->lock);
+    done = w->released > 0 && w->pending == 0;
+    pthread_mutex_unlock(&w->lock);
+    if (done) {
+      return;
+    }
+    if (now_s() - start > 30.0) {
+      die("the worker released no revoked partition in 30 s");
+    }
+    sleep_ms(5);
+  }
+}
+
+static int worker_released(worker *w) {
+  int n;
+  pthread_mutex_lock(&w->lock);
+  n = w->released;
+  pthread_mutex_unlock(&w->lock);
+  return n;
+}
+
+static void scenario_drain(int deadline_path) {
+  consumer a, b;
+  worker w;
+  pthread_t wt;
+  kat_drain_stats_t ds;
+  double got, last_release;
+  int p, released;
+  consumer_init(&a, "A");
+  expect_ok(kat_group_set_drain_timeout(a.group, deadline_path ? 200 : 5000), "drain timeout");
+  if (pthread_create(&a.thread, NULL, poll_thread, &a) != 0) {
+    die("pthread_create");
+  }
+  wait_until(&a, &a, a_owns_all, "assignment of every partition to A");
+  memset(&w, 0, sizeof w);
+  pthread_mutex_init(&w.lock, NULL);
+  w.a = &a;
+  w.b = &b;
+  w.deadline_path = deadline_path;
+  for (p = 0; p < NPART; p++) {
+    kat_partition_state_t st;
+    expect_ok(kat_group_partition(a.group, TOPIC, p, &w.h[p]), "kat_group_partition");
+    expect_ok(kat_partition_handle_state(w.h[p], &st), "kat_partition_handle_state");
+    w.generation[p] = st.generation;
+    w.held[p] = kat_partition_handle_lease_acquire(w.h[p], st.generation);
+    if (!w.held[p]) {
+      fail("no lease on owned partition %d", (int)p);
+    }
+  }
+  consumer_init(&b, "B");
+  pthread_mutex_lock(&b.lock);
+  b.foreign = (1u << NPART) - 1;
+  pthread_mutex_unlock(&b.lock);
+  if (pthread_create(&wt, NULL, worker_thread, &w) != 0 ||
+      pthread_create(&b.thread, NULL, poll_thread, &b) != 0) {
+    die("pthread_create");
+  }
+  wait_until(&a, &b, both_own, "assignment shared by A and B");
+  wait_until(&a, &b, b_got_foreign, "B's first assignment");
+  wait_released(&w);
+  pthread_mutex_lock(&w.lock);
+  w.stop = 1;
+  pthread_mutex_unlock(&w.lock);
+  pthread_join(wt, NULL);
+  released = worker_released(&w);
+  last_release = w.last_release;
+  pthread_mutex_lock(&b.lock);
+  got = b.got_foreign;
+  pthread_mutex_unlock(&b.lock);
+  expect_ok(kat_group_drain_stats(a.group, &ds), "kat_group_drain_stats");
+  if (released == 0) {
+    fail("no leased partition was revoked");
+  }
+  if (ds.drains < 1) {
+    fail("no drain ran");
+  }
+  if (!deadline_path) {
+    if (ds.timeouts != 0 || ds.last_held != 0) {
+      fail("a drain timed out: %llu timeouts, %llu held", (unsigned long long)ds.timeouts,
+           (unsigned long long)ds.last_held);
+    }
+    if (!(got > last_release)) {
+      fail("B was assigned a partition %.1f ms before the last lease release",
+           (last_release - got) * 1000.0);
+    }
+  } else if (ds.timeouts < 1 || ds.held_total < 1) {
+    fail("the drain deadline did not report the held leases: %llu timeouts, %llu held",
+         (unsigned long long)ds.timeouts, (unsigned long long)ds.held_total);
+  }
+  say("summary drain released=%d drains=%llu timeouts=%llu held_total=%llu b_after_release_ms=%.1f",
+      released, (unsigned long long)ds.drains, (unsigned long long)ds.timeouts,
+      (unsigned long long)ds.held_total, (got - last_release) * 1000.0);
+  for (p = 0; p < NPART; p++) {
+    kat_partition_handle_free(w.h[p]);
+  }
+  pthread_mutex_destroy(&w.lock);
+  stop_both(&a, &b);
+}
+
 static void mock_start(void) {
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
   char errstr[512];
@@ -600,8 +812,10 @@ static void mock_start(void) {
 
 int main(int argc, char **argv) {
   const char *env = getenv("KAT_GLUE_SESSION_MS");
-  if (argc != 3 || (strcmp(argv[1], "expiry") != 0 && strcmp(argv[1], "token") != 0)) {
-    printf("usage: %s expiry|token range|cooperative-sticky|consumer\n", argv[0]);
+  if (argc != 3 || (strcmp(argv[1], "expiry") != 0 && strcmp(argv[1], "token") != 0 &&
+                    strcmp(argv[1], "drain") != 0 && strcmp(argv[1], "drain-deadline") != 0)) {
+    printf("usage: %s expiry|token|drain|drain-deadline range|cooperative-sticky|consumer\n",
+           argv[0]);
     return 2;
   }
   t0 = now_s();
@@ -618,8 +832,10 @@ int main(int argc, char **argv) {
   mock_start();
   if (strcmp(argv[1], "expiry") == 0) {
     scenario_expiry();
-  } else {
+  } else if (strcmp(argv[1], "token") == 0) {
     scenario_token();
+  } else {
+    scenario_drain(strcmp(argv[1], "drain-deadline") == 0);
   }
   rd_kafka_destroy(g.producer);
   kat_tracker_free(g.tracker);
