@@ -4,6 +4,7 @@
 //! - `ownership/handle_state`: a partition handle's `state()` in a group
 //!   with a poll deadline armed (must stay one atomic load), and
 //!   `ownership/handle_state_no_deadline`, the same without, in the same run;
+//! - `ownership/lease_acquire_release`: taking a lease and dropping it;
 //! - `ownership/mark_poll`: one poll mark (`Group::mark_poll`, what
 //!   `kat_check_lost` adds to a poll), and `ownership/clock_read`, one
 //!   `Instant::now()` (the monotonic clock read a mark makes), in the same run;
@@ -44,6 +45,12 @@ fn hot_paths(c: &mut Criterion) {
     });
     c.bench_function("ownership/mark_poll", |b| {
         b.iter(|| black_box(&group).mark_poll())
+    });
+    c.bench_function("ownership/lease_acquire_release", |b| {
+        b.iter(|| {
+            let lease = black_box(&handle).lease(black_box(1));
+            black_box(lease.is_some())
+        })
     });
     // What a poll mark is mostly made of, in the same run.
     c.bench_function("ownership/clock_read", |b| {

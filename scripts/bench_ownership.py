@@ -28,6 +28,7 @@ def section(target, out_dir):
     state = median("ownership_handle_state")
     state_plain = median("ownership_handle_state_no_deadline")
     mark = median("ownership_mark_poll")
+    lease = median("ownership_lease_acquire_release")
     clock = median("ownership_clock_read")
     lines = [
         "## 6. Ownership that ends on time",
@@ -38,6 +39,7 @@ def section(target, out_dir):
         "|---|---:|",
         f"| handle `state()` in a group with a poll deadline armed | {ns(state)} |",
         f"| handle `state()`, no deadline (same run) | {ns(state_plain)} |",
+        f"| lease acquire + release (`PartitionHandle::lease`, then drop; target ≤ 20 ns) | {ns(lease)} |",
         f"| poll mark (`Group::mark_poll`, what `kat_check_lost` adds per poll) | {ns(mark)} |",
         f"| one `Instant::now()` (the clock read inside a mark, same run) | {ns(clock)} |",
         "",
