@@ -43,6 +43,7 @@
 #ifndef KAT_RDKAFKA_H
 #define KAT_RDKAFKA_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,6 +359,61 @@ static inline kat_result kat_check_lost(const kat_group_t *group, rd_kafka_t *rk
   }
   if (rd_kafka_assignment_lost(rk)) {
     return kat_group_lost(group);
+  }
+  return KAT_OK;
+}
+
+/**
+ * The commit guard: removes from `offsets` (an offsets list about to be
+ * committed with rd_kafka_commit() or rd_kafka_commit_queue()) every entry
+ * for a partition `group` does not own now, and writes how many it removed
+ * to `*out_removed` (may be NULL). With a non-zero `broker_generation` (from
+ * a fencing token taken when the work started), every entry is removed when
+ * the group's broker generation is no longer that one. Entries are removed
+ * with rd_kafka_topic_partition_list_del_by_idx(); the list stays the
+ * caller's. An empty list after the guard means: commit nothing.
+ *
+ * Bad input changes nothing: KAT_ERR_NULL_POINTER for a NULL `group` or
+ * `offsets`, and the error of the first element kat cannot read (NULL or
+ * illegal topic, negative partition), before anything is removed.
+ *
+ * Thread: any (the list must not be used by another thread meanwhile).
+ * Cost: one wait-free kat read per entry (two passes), plus librdkafka's
+ * removal of each removed entry.
+ */
+static inline kat_result kat_rdkafka_commit_guard(const kat_group_t *group,
+                                                  rd_kafka_topic_partition_list_t *offsets,
+                                                  int32_t broker_generation, size_t *out_removed) {
+  int i;
+  size_t removed = 0;
+  int32_t current = 0;
+  bool assigned = false;
+  if (group == NULL || offsets == NULL) {
+    kat_set_last_error_message("kat_rdkafka_commit_guard",
+                               group == NULL ? "group is NULL" : "offsets is NULL");
+    return KAT_ERR_NULL_POINTER;
+  }
+  for (i = 0; i < offsets->cnt; i++) {
+    kat_result r = kat_group_is_assigned(group, offsets->elems[i].topic,
+                                         offsets->elems[i].partition, &assigned);
+    if (r != KAT_OK) {
+      return r;
+    }
+  }
+  if (broker_generation != 0) {
+    (void)kat_group_broker_generation(group, &current);
+  }
+  for (i = offsets->cnt - 1; i >= 0; i--) {
+    assigned = false;
+    (void)kat_group_is_assigned(group, offsets->elems[i].topic, offsets->elems[i].partition,
+                                &assigned);
+    if (!assigned || (broker_generation != 0 && current != broker_generation)) {
+      rd_kafka_topic_partition_list_del_by_idx(offsets, i);
+      removed++;
+    }
+  }
+  if (out_removed != NULL) {
+    *out_removed = removed;
   }
   return KAT_OK;
 }

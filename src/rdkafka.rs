@@ -491,6 +491,39 @@ pub unsafe fn record_broker(group: &Group, rk: *mut rd_kafka_t) {
     }
 }
 
+/// The commit guard: removes from `offsets` (about to be committed) every
+/// entry for a partition `group` does not own now, and with
+/// `broker_generation` (from a [`crate::FencingToken`] taken when the work
+/// started), every entry when the group's broker generation is no longer
+/// that one. Returns how many entries it removed. Validates every entry
+/// first: an entry kat cannot read (NULL or illegal topic, negative
+/// partition) is an error and nothing is removed. Any thread; one wait-free
+/// read per entry.
+///
+/// # Safety
+/// `offsets` must be a live list not used by another thread during the call.
+pub unsafe fn commit_guard(
+    group: &Group,
+    offsets: *mut rd_kafka_topic_partition_list_t,
+    broker_generation: Option<i32>,
+) -> Result<usize, Error> {
+    // SAFETY: live list (caller's contract); read through its public layout.
+    let entries = unsafe { read_list(offsets) }?;
+    let stale = broker_generation.is_some_and(|g| g != group.broker_generation());
+    let doomed: Vec<usize> = entries
+        .iter()
+        .enumerate()
+        .filter(|(_, (t, p))| stale || !group.is_assigned(t, *p))
+        .map(|(i, _)| i)
+        .collect();
+    for &i in doomed.iter().rev() {
+        // SAFETY: live list; `i` is in range and indices above it were
+        // removed first.
+        unsafe { rdkafka_sys::rd_kafka_topic_partition_list_del_by_idx(offsets, i as c_int) };
+    }
+    Ok(doomed.len())
+}
+
 /// Reads the protocol once.
 ///
 /// # Safety

@@ -985,3 +985,69 @@ fn drain_barrier_on_bundled_librdkafka_2_12_1() {
         assert_drain(&run);
     }
 }
+
+/// The commit guard with real consumers: after B takes some of A's
+/// partitions, A's offsets for them are removed before the commit and the
+/// broker's committed offsets for them stay as they were (checked with
+/// `rd_kafka_committed` inside the program); on 2.0.2 plainly, under
+/// ASan/UBSan and valgrind, and on the bundled 2.12.1 with KIP-848.
+#[test]
+fn commit_guard_on_debian_librdkafka_2_0_2() {
+    let _turn = heavy_turn();
+    let plain = build_source(
+        "ownership.c",
+        "ownership-202",
+        Rdkafka::System,
+        Lang::C11,
+        Libkat::Shared,
+        &[],
+    );
+    let san = build_source(
+        "ownership.c",
+        "ownership-202-san",
+        Rdkafka::System,
+        Lang::C11,
+        Libkat::Shared,
+        SANITIZE,
+    );
+    let jobs: Vec<(&Path, &str)> =
+        vec![(&plain, "guard range"), (&san, "guard cooperative-sticky")];
+    for run in run_all(&jobs, false, 2) {
+        assert!(run.stdout.contains("librdkafka 2.0.2"), "{}", run.stdout);
+        assert!(summary(&run, "guard", "removed") >= 1, "{}", run.stdout);
+    }
+    if have_valgrind() {
+        let vg = build_source(
+            "ownership.c",
+            "ownership-202-vg",
+            Rdkafka::System,
+            Lang::C11,
+            Libkat::Shared,
+            &[],
+        );
+        run_all(&[(&vg, "guard cooperative-sticky")], true, 1);
+    }
+}
+
+#[cfg(feature = "rdkafka")]
+#[test]
+fn commit_guard_on_bundled_librdkafka_2_12_1() {
+    let _turn = heavy_turn();
+    let exe = build_source(
+        "ownership.c",
+        "ownership-212",
+        Rdkafka::Bundled,
+        Lang::C11,
+        Libkat::Shared,
+        &[],
+    );
+    let jobs: Vec<(&Path, &str)> = vec![
+        (&exe, "guard range"),
+        (&exe, "guard cooperative-sticky"),
+        (&exe, "guard consumer"),
+    ];
+    for run in run_all(&jobs, false, 3) {
+        assert!(run.stdout.contains("librdkafka 2.12.1"), "{}", run.stdout);
+        assert!(summary(&run, "guard", "removed") >= 1, "{}", run.stdout);
+    }
+}

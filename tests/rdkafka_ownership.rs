@@ -143,3 +143,86 @@ fn kip848_token_follows_the_member_epoch() {
     b.close();
     a.close();
 }
+
+/// The commit guard drops the offsets of partitions the member lost in a
+/// rebalance: the broker's committed offsets stay unchanged for them, and
+/// move for the partitions it kept.
+#[test]
+fn commit_guard_keeps_the_broker_offsets_of_revoked_partitions() {
+    use rdkafka_sys::*;
+    let _serial = mock::serial();
+    let cluster = Cluster::new(1, TOPICS);
+    let tracker = Tracker::new();
+    let gid = "guard-cooperative";
+    let a = Consumer::start(&cluster, &tracker, gid, 0, Strategy::CooperativeSticky);
+    wait_settled("a alone", &cluster, &[&a]);
+    let all: Vec<(&str, i32)> = (0..6).map(|p| ("orders", p)).collect();
+    let offsets = |offset: i64| {
+        let list = mock::partition_list(&all);
+        // SAFETY: a list we own with `all.len()` elements.
+        unsafe {
+            for i in 0..(*list).cnt as usize {
+                (*(*list).elems.add(i)).offset = offset;
+            }
+        }
+        list
+    };
+    let commit = |list| {
+        // SAFETY: live consumer and list; synchronous commit.
+        let e = unsafe { rd_kafka_commit(a.rk(), list, 0) };
+        assert_eq!(e, rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR);
+    };
+    let first = offsets(1);
+    // SAFETY: a live list used by this thread only.
+    assert_eq!(
+        unsafe { kat::rdkafka::commit_guard(a.group(), first, None) }.unwrap(),
+        0
+    );
+    commit(first);
+    // SAFETY: we own the list.
+    unsafe { rd_kafka_topic_partition_list_destroy(first) };
+
+    let b = Consumer::start(&cluster, &tracker, gid, 1, Strategy::CooperativeSticky);
+    wait_settled("a and b", &cluster, &[&a, &b]);
+    let mine = mock::owned(a.group());
+    let second = offsets(10);
+    // SAFETY: as above.
+    let removed = unsafe { kat::rdkafka::commit_guard(a.group(), second, None) }.unwrap();
+    assert_eq!(removed, all.len() - mine.len());
+    // SAFETY: as above.
+    assert_eq!(unsafe { (*second).cnt } as usize, mine.len());
+    commit(second);
+    // SAFETY: we own the list.
+    unsafe { rd_kafka_topic_partition_list_destroy(second) };
+
+    let committed = offsets(RD_KAFKA_OFFSET_INVALID as i64);
+    // SAFETY: live consumer and list.
+    unsafe {
+        assert_eq!(
+            rd_kafka_committed(a.rk(), committed, 10_000),
+            rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
+        );
+        for i in 0..(*committed).cnt as usize {
+            let e = &*(*committed).elems.add(i);
+            let want = if mine.contains(&("orders".to_string(), e.partition)) {
+                10
+            } else {
+                1
+            };
+            assert_eq!(e.offset, want, "partition {}", e.partition);
+        }
+        rd_kafka_topic_partition_list_destroy(committed);
+    }
+    // A token from another broker generation guards everything away.
+    let third = offsets(20);
+    let stale = a.group().broker_generation() - 1;
+    // SAFETY: as above.
+    assert_eq!(
+        unsafe { kat::rdkafka::commit_guard(a.group(), third, Some(stale)) }.unwrap(),
+        all.len()
+    );
+    // SAFETY: we own the list.
+    unsafe { rd_kafka_topic_partition_list_destroy(third) };
+    b.close();
+    a.close();
+}

@@ -38,6 +38,14 @@
  *     drain-deadline: the drain ends at its timeout with the leases held
  *     and reports them (kat_group_drain_stats), the lease is no longer
  *     valid and the unassign call was made.
+ *   ownership guard <protocol>
+ *     A owns every partition and commits offset 1 for each. B joins and
+ *     takes some. A's offsets list for every partition at offset 10 goes
+ *     through kat_rdkafka_commit_guard(): the entries of the partitions A
+ *     lost are removed (the count is returned), and after A commits what is
+ *     left, the broker's committed offsets (rd_kafka_committed) are 10 for
+ *     A's partitions and still 1 for the others. With a broker generation
+ *     that is not the group's, everything is removed (2.12 only).
  *   protocol: range | cooperative-sticky | consumer (KIP-848, 2.12 only)
  *
  * Prints PASS and exits 0 when every check held.
@@ -785,6 +793,101 @@ static void scenario_drain(int deadline_path) {
   stop_both(&a, &b);
 }
 
+/* ---- commit guard -------------------------------------------------------- */
+
+static rd_kafka_topic_partition_list_t *offsets_all(int64_t offset) {
+  rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(NPART);
+  int p;
+  for (p = 0; p < NPART; p++) {
+    rd_kafka_topic_partition_list_add(list, TOPIC, p)->offset = offset;
+  }
+  return list;
+}
+
+static void commit_sync(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *list) {
+  rd_kafka_resp_err_t err = rd_kafka_commit(rk, list, 0);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    fail("rd_kafka_commit: %s", rd_kafka_err2str(err));
+  }
+}
+
+static void scenario_guard(void) {
+  consumer a, b;
+  rd_kafka_topic_partition_list_t *list, *committed;
+  unsigned mine;
+  size_t removed = 99;
+  int i;
+  consumer_init(&a, "A");
+  if (pthread_create(&a.thread, NULL, poll_thread, &a) != 0) {
+    die("pthread_create");
+  }
+  wait_until(&a, &a, a_owns_all, "assignment of every partition to A");
+  list = offsets_all(1);
+  expect_ok(kat_rdkafka_commit_guard(a.group, list, 0, &removed), "commit guard");
+  if (removed != 0 || list->cnt != NPART) {
+    fail("the guard removed %zu entries of an owner's list", removed);
+  }
+  commit_sync(a.rk, list);
+  rd_kafka_topic_partition_list_destroy(list);
+
+  consumer_init(&b, "B");
+  if (pthread_create(&b.thread, NULL, poll_thread, &b) != 0) {
+    die("pthread_create");
+  }
+  wait_until(&a, &b, both_own, "assignment shared by A and B");
+  mine = owned_of(&a);
+
+  list = offsets_all(10);
+  expect_ok(kat_rdkafka_commit_guard(a.group, list, 0, &removed), "commit guard");
+  if ((int)removed != NPART - (int)__builtin_popcount(mine) || list_mask(list) != mine) {
+    fail("the guard removed %zu entries, left %#x; A owns %#x", removed, list_mask(list), mine);
+  }
+  commit_sync(a.rk, list);
+  rd_kafka_topic_partition_list_destroy(list);
+
+  committed = offsets_all(RD_KAFKA_OFFSET_INVALID);
+  if (rd_kafka_committed(a.rk, committed, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    fail("rd_kafka_committed failed");
+  }
+  for (i = 0; i < committed->cnt; i++) {
+    int32_t p = committed->elems[i].partition;
+    int64_t want = (mine & (1u << p)) ? 10 : 1;
+    if (committed->elems[i].offset != want) {
+      fail("partition %d: committed offset %lld, want %lld", (int)p,
+           (long long)committed->elems[i].offset, (long long)want);
+    }
+  }
+  rd_kafka_topic_partition_list_destroy(committed);
+
+#if KAT_RDKAFKA_HAVE_GENERATION_ID
+  {
+    int32_t gen = 0;
+    expect_ok(kat_group_broker_generation(a.group, &gen), "kat_group_broker_generation");
+    list = offsets_all(20);
+    expect_ok(kat_rdkafka_commit_guard(a.group, list, gen - 1, &removed), "commit guard");
+    if (list->cnt != 0 || removed != NPART) {
+      fail("an old broker generation left %d entries", list->cnt);
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+  }
+#endif
+  {
+    /* Bad input changes nothing. */
+    rd_kafka_topic_partition_list_t *bad = offsets_all(30);
+    rd_kafka_topic_partition_list_add(bad, "bad topic", 0);
+    if (kat_rdkafka_commit_guard(a.group, bad, 0, &removed) != KAT_ERR_INVALID_TOPIC ||
+        bad->cnt != NPART + 1) {
+      fail("a list with an illegal topic was changed or accepted");
+    }
+    rd_kafka_topic_partition_list_destroy(bad);
+    if (kat_rdkafka_commit_guard(a.group, NULL, 0, &removed) != KAT_ERR_NULL_POINTER) {
+      fail("a NULL list was accepted");
+    }
+  }
+  say("summary guard owned=%d removed=%zu", __builtin_popcount(mine), removed);
+  stop_both(&a, &b);
+}
+
 static void mock_start(void) {
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
   char errstr[512];
@@ -813,8 +916,9 @@ static void mock_start(void) {
 int main(int argc, char **argv) {
   const char *env = getenv("KAT_GLUE_SESSION_MS");
   if (argc != 3 || (strcmp(argv[1], "expiry") != 0 && strcmp(argv[1], "token") != 0 &&
-                    strcmp(argv[1], "drain") != 0 && strcmp(argv[1], "drain-deadline") != 0)) {
-    printf("usage: %s expiry|token|drain|drain-deadline range|cooperative-sticky|consumer\n",
+                    strcmp(argv[1], "drain") != 0 && strcmp(argv[1], "drain-deadline") != 0 &&
+                    strcmp(argv[1], "guard") != 0)) {
+    printf("usage: %s expiry|token|drain|drain-deadline|guard range|cooperative-sticky|consumer\n",
            argv[0]);
     return 2;
   }
@@ -834,6 +938,8 @@ int main(int argc, char **argv) {
     scenario_expiry();
   } else if (strcmp(argv[1], "token") == 0) {
     scenario_token();
+  } else if (strcmp(argv[1], "guard") == 0) {
+    scenario_guard();
   } else {
     scenario_drain(strcmp(argv[1], "drain-deadline") == 0);
   }
