@@ -209,6 +209,11 @@ typedef struct kat_drain_stats_t {
   uint64_t held_total;
 } kat_drain_stats_t;
 
+// A C callback told that a group lost partitions: `group` is the group's
+// name (NUL-terminated, valid during the call), `opaque` what was passed to
+// `kat_group_set_loss_callback`.
+typedef void (*kat_loss_cb)(const char *group, void *opaque);
+
 // A key's state, read from one atomic load.
 typedef struct kat_partition_state_t {
   // Times assigned (0: never).
@@ -550,6 +555,49 @@ enum kat_result kat_group_drain_stats(const struct kat_group_t *group,
 enum kat_result kat_group_drain(const struct kat_group_t *group,
                                 const struct rd_kafka_topic_partition_list_s *partitions,
                                 uint64_t *out_held);
+
+// Blocks until the handle's partition is no longer assigned at `generation`
+// (revoked, lost, expired, drained, or reassigned at another generation)
+// or `timeout_ms` passes, and writes whether ownership at `generation`
+// ended to `*out_ended`. Returns at once if it already has. Woken by every
+// tracker event; costs nothing while waiting.
+//
+// Thread-safe; blocks the calling thread (worker or monitoring threads,
+// never a hot path or the rebalance thread).
+enum kat_result kat_partition_handle_wait_not_owned(const struct kat_partition_handle_t *handle,
+                                                    uint64_t generation,
+                                                    uint64_t timeout_ms,
+                                                    bool *out_ended);
+
+// Sets (or, with `cb == NULL`, removes) the group's loss notifier: `cb` is
+// called after every event that took partitions away from the group (an
+// orderly revoke, a loss, a reset, a poll-deadline expiry, the start of a
+// drain), on the thread that applied it — the polling thread in a
+// rebalance, or kat's `kat-deadline` timer thread — after kat's writers'
+// lock is released. It must be quick and must not block; readers then
+// check their handles. One notifier per group: this replaces an eventfd
+// set with `kat_group_loss_eventfd`. `opaque` must stay valid, and usable
+// from those threads, until the callback is removed.
+//
+// Thread-safe; lock-free swap.
+enum kat_result kat_group_set_loss_callback(const struct kat_group_t *group,
+                                            kat_loss_cb cb,
+                                            void *opaque);
+
+// Linux: writes an eventfd that becomes readable whenever the group loses
+// partitions (as `kat_group_set_loss_callback` would be called): watch it
+// with poll/epoll in an event loop, read its 8-byte counter to reset it,
+// then check your handles. The fd is kat's (non-blocking, close-on-exec):
+// never close it yourself; `kat_group_close_loss_eventfd` closes it.
+// Repeated calls return the same fd. Replaces a loss callback.
+//
+// Cost: one `write(2)` per event that took partitions away, on the thread
+// that applied it; nothing otherwise. Thread-safe.
+enum kat_result kat_group_loss_eventfd(const struct kat_group_t *group, int *out_fd);
+
+// Closes the group's loss eventfd (`kat_group_loss_eventfd`) and removes
+// its notifier. No-op without one. Thread-safe; do not use the fd after.
+enum kat_result kat_group_close_loss_eventfd(const struct kat_group_t *group);
 
 // Writes the handle's generation and status, read with one atomic load: a
 // reader never sees an assignment without its generation.

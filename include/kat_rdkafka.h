@@ -87,9 +87,10 @@ static inline void kat_rdkafka_internal_error(const char *function, const char *
  * (see KAT_RDKAFKA_HAVE_GENERATION_ID; 0 = unknown otherwise), and the
  * member id from rd_kafka_memberid() (all versions).
  *
- * The rebalance functions here call it at every rebalance, before
- * recording it, and kat_check_lost() about once a second (the KIP-848
- * member epoch can move without a rebalance callback). Thread: any. Cost:
+ * The rebalance functions here call it at every assign, before recording
+ * it, and kat_check_lost() about once a second (the KIP-848 member epoch can
+ * move without a rebalance callback). Do not call it while the consumer is
+ * closing (the round trip may then never be answered). Thread: any. Cost:
  * one round trip to librdkafka's consumer group thread where the
  * generation is read, and a copy of the member id.
  */
@@ -183,9 +184,13 @@ static inline kat_result kat_rdkafka_internal_rebalance(const char *function,
     kat_set_last_error_message(function, "group is NULL: the assign call was made, nothing was recorded");
     return KAT_ERR_NULL_POINTER;
   }
-  /* Before the rebalance is recorded: whoever sees its partitions assigned
-   * sees this generation in their fencing tokens. */
-  kat_rdkafka_record_broker_generation(group, rk);
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    /* Before the assignment is recorded: whoever sees its partitions
+     * assigned sees this generation in their fencing tokens. Not on revokes:
+     * the round trip could wait forever while the consumer closes, and a
+     * revoked partition has no token anyway. */
+    kat_rdkafka_record_broker_generation(group, rk);
+  }
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     recorded = cooperative ? kat_group_assigned(group, partitions)
                            : kat_group_replace(group, partitions);

@@ -47,7 +47,7 @@ mod tracker;
 
 pub use error::{Error, ErrorKind};
 pub use name::{validate_group, validate_topic, MAX_GROUP_NAME_LEN, MAX_TOPIC_NAME_LEN};
-pub use runtime::{DrainStats, PollStats};
+pub use runtime::{DrainStats, LossNotifier, PollStats};
 pub use snapshot::{
     AssignedPartition, GenerationEntry, Generations, GroupStats, GroupView, PartitionRecord,
     Snapshot, Status, TopicIter, TopicList, TopicView,

@@ -253,8 +253,6 @@ pub unsafe fn rebalance(
                 // SAFETY: live handle; NULL means "unassign everything".
                 unsafe { eager("rd_kafka_assign", rd_kafka_assign(rk, ptr::null())) }?;
             }
-            // SAFETY: live handle.
-            unsafe { record_broker(group, rk) };
             if lost {
                 let changed = group.lost();
                 Ok(Rebalanced {
@@ -276,8 +274,6 @@ pub unsafe fn rebalance(
         _ => {
             // SAFETY: live handle; NULL means "unassign everything".
             unsafe { eager("rd_kafka_assign", rd_kafka_assign(rk, ptr::null())) }?;
-            // SAFETY: live handle.
-            unsafe { record_broker(group, rk) };
             let changed = group.lost();
             Ok(Rebalanced {
                 protocol,
@@ -463,10 +459,11 @@ pub unsafe fn set_poll_deadline(
 /// Records the broker's generation id (classic) or member epoch (KIP-848)
 /// and the member id of the consumer in the group, for fencing tokens
 /// ([`Group::record_broker_generation`], [`crate::PartitionHandle::token`]).
-/// The rebalance functions call it at every rebalance and [`check_lost`]
-/// about once a second (the KIP-848 member epoch can move without a
-/// rebalance callback). Any thread. One round trip to librdkafka's consumer
-/// group thread.
+/// The rebalance functions call it at every assign (not on revokes: the
+/// round trip could wait forever while the consumer closes) and
+/// [`check_lost`] about once a second (the KIP-848 member epoch can move
+/// without a rebalance callback). Any thread, but not while the consumer
+/// closes. One round trip to librdkafka's consumer group thread.
 ///
 /// # Safety
 /// `rk` must be a live consumer handle.

@@ -34,7 +34,7 @@
 //! does this for atomics), and read or write it through a method on
 //! [`Group`](crate::Group).
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
@@ -84,9 +84,35 @@ pub(crate) struct GroupRuntime {
     pub(crate) last_drain_held: AtomicU64,
     /// Leases held at the deadline, summed over every drain.
     pub(crate) drain_held_total: AtomicU64,
+    /// Called after every event that took partitions away from the group
+    /// (revoke, loss, reset, expiry, the start of a drain), on the thread
+    /// that applied it, after the writers' lock is released.
+    pub(crate) on_loss: OnLoss,
+    /// The eventfd kat made for loss notifications, plus one (0: none).
+    /// Owned by kat; written by the C ABI.
+    pub(crate) loss_fd: AtomicI32,
     /// The member id at the last rebalance the glue handled. Written by the
     /// glue (lock-free swap of an `Arc`).
     pub(crate) member_id: ArcSwapOption<String>,
+}
+
+/// A callback told that a group lost partitions (see
+/// [`Group::set_loss_notifier`](crate::Group::set_loss_notifier)); its
+/// argument is the group name.
+pub type LossNotifier = Box<dyn Fn(&str) + Send + Sync>;
+
+/// The loss callback slot (lock-free to swap and to load).
+#[derive(Default)]
+pub(crate) struct OnLoss(pub(crate) ArcSwapOption<LossNotifier>);
+
+impl std::fmt::Debug for OnLoss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.load().is_some() {
+            "OnLoss(set)"
+        } else {
+            "OnLoss(none)"
+        })
+    }
 }
 
 /// A group's drain barrier: its timeout and what its drains found.

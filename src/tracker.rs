@@ -80,6 +80,8 @@ pub struct HandleCell {
     /// Leases held on this key (see [`Lease`]). On its own cache line, so
     /// that lease traffic does not slow readers of `word`.
     leases: CachePadded<AtomicU64>,
+    /// The tracker, for blocking waits on its change signal.
+    tracker: std::sync::Weak<Inner>,
 }
 
 /// A worker's in-flight claim on a partition at a generation, taken with
@@ -116,6 +118,40 @@ impl Drop for Lease<'_> {
     #[inline]
     fn drop(&mut self) {
         self.cell.leases.fetch_sub(1, Ordering::Release);
+    }
+}
+
+/// See [`PartitionHandle::wait_not_owned`].
+pub(crate) fn wait_not_owned(cell: &HandleCell, generation: u64, timeout: Duration) -> bool {
+    let ended =
+        || !PartitionState::from_word(cell.word.load(Ordering::Acquire)).is_owned_at(generation);
+    if ended() {
+        return true;
+    }
+    let Some(inner) = cell.tracker.upgrade() else {
+        // No tracker, no event can come.
+        return ended();
+    };
+    let deadline = Instant::now().checked_add(timeout);
+    let (lock, cv) = &inner.changed;
+    let mut guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        // Checked under the lock: a publish stores the word before it takes
+        // the lock to notify, so no wake-up is missed.
+        if ended() {
+            return true;
+        }
+        let wait = match deadline {
+            Some(d) => match d.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => left,
+                _ => return false,
+            },
+            None => Duration::from_secs(3600),
+        };
+        guard = cv
+            .wait_timeout(guard, wait)
+            .unwrap_or_else(|p| p.into_inner())
+            .0;
     }
 }
 
@@ -255,6 +291,17 @@ impl PartitionHandle {
             cell: &self.cell,
             generation,
         })
+    }
+
+    /// Blocks until the partition is no longer assigned at `generation`
+    /// (revoked, lost, expired, drained, or reassigned at another
+    /// generation) or `timeout` passes; returns whether ownership at
+    /// `generation` ended. Returns at once if it already has. Woken by the
+    /// tracker's change signal (every event), so it costs nothing while it
+    /// waits and a mutex round per event; for worker and monitoring
+    /// threads, never for hot paths.
+    pub fn wait_not_owned(&self, generation: u64, timeout: Duration) -> bool {
+        wait_not_owned(&self.cell, generation, timeout)
     }
 
     /// Leases held on this partition now. One atomic load.
@@ -1281,6 +1328,17 @@ impl Group {
         Ok(Some(left))
     }
 
+    /// Sets (or with `None` removes) the callback told when the group loses
+    /// partitions: after every event that took partitions away (an orderly
+    /// revoke, a loss, a reset, a poll-deadline expiry, the start of a
+    /// drain), on the thread that applied it (the rebalance thread, or kat's
+    /// deadline timer), after the writers' lock is released. It must be
+    /// quick and must not block; a panic in it is caught. Readers then check
+    /// their handles. Lock-free swap; any thread.
+    pub fn set_loss_notifier(&self, notifier: Option<crate::LossNotifier>) {
+        self.runtime.on_loss.0.store(notifier.map(Arc::new));
+    }
+
     /// The group's poll marks, armed deadline and expiries. A few atomic
     /// loads and one clock read; never locks.
     pub fn poll_stats(&self) -> crate::PollStats {
@@ -1392,6 +1450,7 @@ impl Group {
                 partition,
                 runtime: self.runtime.clone(),
                 leases: CachePadded::new(AtomicU64::new(0)),
+                tracker: Arc::downgrade(&self.inner),
             })
         });
         Ok(PartitionHandle { cell: cell.clone() })
@@ -1403,6 +1462,25 @@ impl Group {
     }
 
     fn apply(&self, event: Event<'_>) -> bool {
+        let took = matches!(
+            event,
+            Event::Revoked(_) | Event::Replace(_) | Event::Lost | Event::Reset
+        );
+        let (changed, removed) = self.apply_locked(event);
+        if changed && removed && took {
+            if let Some(notify) = self.runtime.on_loss.0.load().as_deref() {
+                // A panicking callback must not poison the rebalance.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    notify(self.name.as_str())
+                }));
+            }
+        }
+        changed
+    }
+
+    /// Applies an event under the writers' lock; returns (changed, removed
+    /// something).
+    fn apply_locked(&self, event: Event<'_>) -> (bool, bool) {
         let mut w = self.inner.lock_writer();
         let cur = self.inner.current.load_full();
         let mut txn = Txn::new(&cur);
@@ -1453,7 +1531,7 @@ impl Group {
             }
         }
         if !assigned_any && !removed_any {
-            return false;
+            return (false, false);
         }
         let now = now_unix_ms();
         let stats = txn.stats(g);
@@ -1470,7 +1548,7 @@ impl Group {
         stats.last_change_unix_ms = now;
         let next = txn.commit(&mut w);
         self.inner.publish(next);
-        true
+        (true, removed_any)
     }
 }
 

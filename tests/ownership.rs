@@ -307,3 +307,61 @@ fn drain_rejects_a_bad_list_and_changes_nothing() {
     assert!(t.is_assigned("g", "a", 0));
     assert_eq!(g.drain_stats().drains, 0);
 }
+
+// ---- being told ----------------------------------------------------------
+
+#[test]
+fn wait_not_owned_returns_when_ownership_at_the_generation_ends() {
+    let t = Tracker::new();
+    let g = t.group("g").unwrap();
+    g.assigned([("a", 0)]).unwrap();
+    let h = g.partition("a", 0).unwrap();
+    assert!(
+        !h.wait_not_owned(1, Duration::from_millis(20)),
+        "still owned: times out"
+    );
+    assert!(
+        h.wait_not_owned(2, Duration::ZERO),
+        "not owned at another generation"
+    );
+    let waiter = {
+        let h = h.clone();
+        thread::spawn(move || h.wait_not_owned(1, Duration::from_secs(30)))
+    };
+    thread::sleep(Duration::from_millis(20));
+    g.revoked([("a", 0)]).unwrap();
+    assert!(waiter.join().unwrap());
+}
+
+#[test]
+fn the_loss_notifier_hears_losses_not_assignments() {
+    use std::sync::atomic::AtomicUsize;
+    let t = Tracker::new();
+    let g = t.group("g").unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    g.set_loss_notifier(Some(Box::new(move |name: &str| {
+        assert_eq!(name, "g");
+        c.fetch_add(1, Ordering::SeqCst);
+    })));
+    g.assigned([("a", 0), ("a", 1)]).unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    g.revoked([("a", 1)]).unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    g.revoked([("a", 1)]).unwrap(); // nothing changes: no call
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    g.lost();
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    // An expiry is told from the timer thread.
+    g.assigned([("a", 0)]).unwrap();
+    g.set_poll_deadline(Duration::from_millis(20), Duration::ZERO)
+        .unwrap();
+    eventually("expiry told", || calls.load(Ordering::SeqCst) == 3);
+    g.set_poll_deadline(Duration::ZERO, Duration::ZERO).unwrap();
+    // A panicking notifier does not break the event.
+    g.set_loss_notifier(Some(Box::new(|_: &str| panic!("notifier"))));
+    g.assigned([("a", 0)]).unwrap();
+    assert!(g.revoked([("a", 0)]).unwrap());
+    assert!(!t.is_assigned("g", "a", 0));
+    g.set_loss_notifier(None);
+}

@@ -6,7 +6,7 @@
 //! partitions lost when the deadline passes with no poll mark, so readers on
 //! other threads stop trusting them on time.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_int, c_void};
 use std::time::Duration;
 
 use super::list::{rd_kafka_topic_partition_list_s, read_rdkafka_list};
@@ -408,6 +408,179 @@ pub unsafe extern "C" fn kat_group_drain(
         let held = g.drain(list)?.unwrap_or(0);
         // SAFETY: checked output slot.
         unsafe { write(o, held) };
+        Ok(())
+    })
+}
+
+/// Blocks until the handle's partition is no longer assigned at `generation`
+/// (revoked, lost, expired, drained, or reassigned at another generation)
+/// or `timeout_ms` passes, and writes whether ownership at `generation`
+/// ended to `*out_ended`. Returns at once if it already has. Woken by every
+/// tracker event; costs nothing while waiting.
+///
+/// Thread-safe; blocks the calling thread (worker or monitoring threads,
+/// never a hot path or the rebalance thread).
+#[no_mangle]
+pub unsafe extern "C" fn kat_partition_handle_wait_not_owned(
+    handle: *const kat_partition_handle_t,
+    generation: u64,
+    timeout_ms: u64,
+    out_ended: *mut bool,
+) -> kat_result {
+    guard("kat_partition_handle_wait_not_owned", || {
+        // SAFETY: checked for NULL; valid until `kat_partition_handle_free`.
+        let cell = unsafe { arg(handle, "handle") }?;
+        let o = out(out_ended, "out_ended")?;
+        let ended =
+            crate::tracker::wait_not_owned(cell, generation, Duration::from_millis(timeout_ms));
+        // SAFETY: checked output slot.
+        unsafe { write(o, ended) };
+        Ok(())
+    })
+}
+
+/// A C callback told that a group lost partitions: `group` is the group's
+/// name (NUL-terminated, valid during the call), `opaque` what was passed to
+/// `kat_group_set_loss_callback`.
+#[allow(non_camel_case_types)]
+pub type kat_loss_cb = Option<unsafe extern "C" fn(group: *const c_char, opaque: *mut c_void)>;
+
+struct SendPtr(*mut c_void);
+// SAFETY: the opaque is the caller's; they promise it may be used from the
+// threads that apply events (documented on `kat_group_set_loss_callback`).
+unsafe impl Send for SendPtr {}
+// SAFETY: as above.
+unsafe impl Sync for SendPtr {}
+
+/// Sets (or, with `cb == NULL`, removes) the group's loss notifier: `cb` is
+/// called after every event that took partitions away from the group (an
+/// orderly revoke, a loss, a reset, a poll-deadline expiry, the start of a
+/// drain), on the thread that applied it — the polling thread in a
+/// rebalance, or kat's `kat-deadline` timer thread — after kat's writers'
+/// lock is released. It must be quick and must not block; readers then
+/// check their handles. One notifier per group: this replaces an eventfd
+/// set with `kat_group_loss_eventfd`. `opaque` must stay valid, and usable
+/// from those threads, until the callback is removed.
+///
+/// Thread-safe; lock-free swap.
+#[no_mangle]
+pub unsafe extern "C" fn kat_group_set_loss_callback(
+    group: *const kat_group_t,
+    cb: kat_loss_cb,
+    opaque: *mut c_void,
+) -> kat_result {
+    guard("kat_group_set_loss_callback", || {
+        // SAFETY: checked for NULL; valid during the call per the contract.
+        let g = unsafe { arg(group, "group") }?;
+        close_eventfd(g);
+        let notifier: Option<crate::LossNotifier> = cb.map(|f| {
+            let name = g.name_with_nul().to_owned();
+            let opaque = SendPtr(opaque);
+            Box::new(move |_: &str| {
+                let opaque = &opaque;
+                // SAFETY: a C function pointer given by the caller, with a
+                // NUL-terminated name and the caller's opaque.
+                unsafe { f(name.as_ptr().cast(), opaque.0) }
+            }) as crate::LossNotifier
+        });
+        g.set_loss_notifier(notifier);
+        Ok(())
+    })
+}
+
+/// Unhooks the eventfd kat made for the group, if any. The fd itself is
+/// owned by its notifier and closed when the last reference to it is gone
+/// (after any call running on another thread has returned).
+fn close_eventfd(g: &crate::Group) {
+    let old = g
+        .runtime()
+        .loss_fd
+        .swap(0, std::sync::atomic::Ordering::AcqRel);
+    if old != 0 {
+        g.set_loss_notifier(None);
+    }
+}
+
+/// An eventfd owned by a notifier: closed when dropped.
+struct EventFd(c_int);
+
+impl Drop for EventFd {
+    fn drop(&mut self) {
+        // SAFETY: kat opened this fd and nothing else closes it.
+        unsafe { libc::close(self.0) };
+    }
+}
+
+/// Linux: writes an eventfd that becomes readable whenever the group loses
+/// partitions (as `kat_group_set_loss_callback` would be called): watch it
+/// with poll/epoll in an event loop, read its 8-byte counter to reset it,
+/// then check your handles. The fd is kat's (non-blocking, close-on-exec):
+/// never close it yourself; `kat_group_close_loss_eventfd` closes it.
+/// Repeated calls return the same fd. Replaces a loss callback.
+///
+/// Cost: one `write(2)` per event that took partitions away, on the thread
+/// that applied it; nothing otherwise. Thread-safe.
+#[cfg(target_os = "linux")]
+#[no_mangle]
+pub unsafe extern "C" fn kat_group_loss_eventfd(
+    group: *const kat_group_t,
+    out_fd: *mut c_int,
+) -> kat_result {
+    guard("kat_group_loss_eventfd", || {
+        use std::sync::atomic::Ordering;
+        // SAFETY: checked for NULL; valid during the call per the contract.
+        let g = unsafe { arg(group, "group") }?;
+        let o = out(out_fd, "out_fd")?;
+        let rt = g.runtime();
+        let existing = rt.loss_fd.load(Ordering::Acquire);
+        if existing != 0 {
+            // SAFETY: checked output slot.
+            unsafe { write(o, existing - 1) };
+            return Ok(());
+        }
+        // SAFETY: plain syscall; the result is checked.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if fd < 0 {
+            return Err(FfiError::new(
+                kat_result::KAT_ERR_INTERNAL,
+                format!("eventfd failed: {}", std::io::Error::last_os_error()),
+            ));
+        }
+        if let Err(other) =
+            rt.loss_fd
+                .compare_exchange(0, fd + 1, Ordering::AcqRel, Ordering::Acquire)
+        {
+            // Another thread made one first: use it.
+            // SAFETY: `fd` is ours and unused.
+            unsafe { libc::close(fd) };
+            // SAFETY: checked output slot.
+            unsafe { write(o, other - 1) };
+            return Ok(());
+        }
+        let owned = EventFd(fd);
+        g.set_loss_notifier(Some(Box::new(move |_: &str| {
+            // The whole `EventFd` is moved in (not just its field, as a
+            // closure would capture `owned.0` alone), so the fd lives as long
+            // as the closure.
+            let owned = &owned;
+            let one: u64 = 1;
+            // SAFETY: the fd lives as long as this closure (it owns it); an
+            // 8-byte write to an eventfd; EAGAIN (counter full) is harmless.
+            unsafe { libc::write(owned.0, std::ptr::from_ref(&one).cast(), 8) };
+        })));
+        // SAFETY: checked output slot.
+        unsafe { write(o, fd) };
+        Ok(())
+    })
+}
+
+/// Closes the group's loss eventfd (`kat_group_loss_eventfd`) and removes
+/// its notifier. No-op without one. Thread-safe; do not use the fd after.
+#[no_mangle]
+pub unsafe extern "C" fn kat_group_close_loss_eventfd(group: *const kat_group_t) -> kat_result {
+    guard("kat_group_close_loss_eventfd", || {
+        // SAFETY: checked for NULL; valid during the call per the contract.
+        close_eventfd(unsafe { arg(group, "group") }?);
         Ok(())
     })
 }

@@ -16,6 +16,9 @@
  *       < A polls again;
  *     then A's own lost revoke arrives and changes nothing more in kat, and
  *     kat counted exactly one expiry. Prints the delay after the deadline.
+ *     Also told: a thread blocked in kat_partition_handle_wait_not_owned()
+ *     returns with the expiry, and the group's loss eventfd
+ *     (kat_group_loss_eventfd) becomes readable.
  *   ownership token <protocol>
  *     A joins alone, then B joins. After each, A's fencing token on a
  *     partition it owns (kat_partition_handle_token) carries kat's
@@ -54,7 +57,9 @@
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <poll.h>
 #include <pthread.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -337,6 +342,21 @@ static void *reader_thread(void *arg) {
   }
 }
 
+typedef struct waiter {
+  const kat_partition_handle_t *h;
+  uint64_t generation;
+  bool ended;
+  double at;
+} waiter;
+
+static void *waiter_thread(void *arg) {
+  waiter *wt = (waiter *)arg;
+  expect_ok(kat_partition_handle_wait_not_owned(wt->h, wt->generation, 60000, &wt->ended),
+            "kat_partition_handle_wait_not_owned");
+  wt->at = now_s();
+  return NULL;
+}
+
 static int b_got_foreign(consumer *a, consumer *b) {
   int got;
   (void)a;
@@ -358,7 +378,11 @@ static int a_lost_revoke(consumer *a, consumer *b) {
 static void scenario_expiry(void) {
   consumer a, b;
   reader r;
-  pthread_t rt;
+  waiter wt;
+  pthread_t rt, wtt;
+  int efd = -1;
+  struct pollfd pfd;
+  uint64_t count = 0;
   kat_poll_stats_t ps;
   kat_group_stats_t gs;
   double deadline_s, seen, got, resumed, mark;
@@ -388,6 +412,19 @@ static void scenario_expiry(void) {
   pthread_mutex_lock(&b.lock);
   b.foreign = r.watch;
   pthread_mutex_unlock(&b.lock);
+  expect_ok(kat_group_loss_eventfd(a.group, &efd), "kat_group_loss_eventfd");
+  memset(&wt, 0, sizeof wt);
+  for (p = 0; p < NPART && !(r.watch & (1u << p)); p++) {
+  }
+  wt.h = r.h[p];
+  {
+    kat_partition_state_t st;
+    expect_ok(kat_partition_handle_state(wt.h, &st), "kat_partition_handle_state");
+    wt.generation = st.generation;
+  }
+  if (pthread_create(&wtt, NULL, waiter_thread, &wt) != 0) {
+    die("pthread_create");
+  }
   pthread_mutex_lock(&a.lock);
   a.pause = 1;
   pthread_mutex_unlock(&a.lock);
@@ -408,6 +445,19 @@ static void scenario_expiry(void) {
   }
   pthread_join(rt, NULL);
   seen = r.seen;
+  pthread_join(wtt, NULL);
+  if (!wt.ended || wt.at < mark + deadline_s) {
+    fail("the blocking wait returned ended=%d at %.1f ms after the deadline", wt.ended,
+         (wt.at - mark - deadline_s) * 1000.0);
+  }
+  pfd.fd = efd;
+  pfd.events = POLLIN;
+  pfd.revents = 0;
+  if (poll(&pfd, 1, 5000) != 1 || read(efd, &count, sizeof count) != (ssize_t)sizeof count ||
+      count < 1) {
+    fail("the loss eventfd did not become readable with the expiry");
+  }
+  expect_ok(kat_group_close_loss_eventfd(a.group), "kat_group_close_loss_eventfd");
   wait_until(&a, &b, b_got_foreign, "assignment of A's partitions to B");
   pthread_mutex_lock(&b.lock);
   got = b.got_foreign;
@@ -571,10 +621,23 @@ static void stop_both(consumer *a, consumer *b) {
   pthread_mutex_destroy(&b->lock);
 }
 
+static int loss_calls;
+static char loss_group[16];
+
+static void on_loss(const char *group, void *opaque) {
+  pthread_mutex_lock(&g.lock);
+  loss_calls += *(int *)opaque;
+  snprintf(loss_group, sizeof loss_group, "%s", group);
+  pthread_mutex_unlock(&g.lock);
+}
+
 static void scenario_token(void) {
   consumer a, b;
   int32_t first, second;
+  static int one = 1;
+  int calls;
   consumer_init(&a, "A");
+  expect_ok(kat_group_set_loss_callback(a.group, on_loss, &one), "kat_group_set_loss_callback");
   if (pthread_create(&a.thread, NULL, poll_thread, &a) != 0) {
     die("pthread_create");
   }
@@ -590,7 +653,15 @@ static void scenario_token(void) {
     fail("A's broker generation did not move forward when B joined: %d then %d", (int)first,
          (int)second);
   }
-  say("summary token first=%d second=%d", (int)first, (int)second);
+  pthread_mutex_lock(&g.lock);
+  calls = loss_calls;
+  pthread_mutex_unlock(&g.lock);
+  /* B's join took partitions from A: the loss callback was told. */
+  if (calls < 1 || strcmp(loss_group, "A") != 0) {
+    fail("loss callback: %d calls, group %s", calls, loss_group);
+  }
+  expect_ok(kat_group_set_loss_callback(a.group, NULL, NULL), "remove the loss callback");
+  say("summary token first=%d second=%d loss_calls=%d", (int)first, (int)second, calls);
   stop_both(&a, &b);
 }
 
