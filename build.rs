@@ -44,6 +44,8 @@ fn main() {
         generated.display()
     );
 
+    soname(&out_dir);
+
     // With the `rdkafka` feature, rdkafka-sys builds librdkafka from source;
     // tests that compile C programs against that same librdkafka (header
     // `<root>/src/rdkafka.h`, static library `<root>/src/librdkafka.a`, link
@@ -51,5 +53,39 @@ fn main() {
     println!("cargo:rerun-if-env-changed=DEP_RDKAFKA_ROOT");
     if let Ok(root) = env::var("DEP_RDKAFKA_ROOT") {
         println!("cargo:rustc-env=KAT_RDKAFKA_ROOT={root}");
+    }
+}
+
+/// Gives `libkat.so` its SONAME, `libkat.so.<major>.<minor>` while the major
+/// version is 0 (a 0.x minor release may break the ABI) and
+/// `libkat.so.<major>` from 1.0 on, so that programs record the ABI they were
+/// linked against. `scripts/install.sh` installs the library as
+/// `libkat.so.<version>` with symlinks from the SONAME and from `libkat.so`.
+///
+/// A program linked to the `libkat.so` of a cargo build records the SONAME
+/// too, so a symlink of that name is kept next to it in the profile's output
+/// directory (`<target>/<profile>/`, three levels above `OUT_DIR`): programs
+/// linked in the checkout then load with `-Wl,-rpath,target/<profile>`.
+fn soname(out_dir: &std::path::Path) {
+    let major = env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets it");
+    let minor = env::var("CARGO_PKG_VERSION_MINOR").expect("cargo sets it");
+    let soname = if major == "0" {
+        format!("libkat.so.0.{minor}")
+    } else {
+        format!("libkat.so.{major}")
+    };
+    if env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("linux") {
+        return;
+    }
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}");
+    println!("cargo:rustc-env=KAT_SONAME={soname}");
+    if let Some(profile_dir) = out_dir.ancestors().nth(3) {
+        let link = profile_dir.join(&soname);
+        // Best effort: a read-only target directory only costs the
+        // in-checkout convenience, never the build.
+        #[cfg(unix)]
+        if std::fs::symlink_metadata(&link).is_err() {
+            let _ = std::os::unix::fs::symlink("libkat.so", &link);
+        }
     }
 }

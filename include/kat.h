@@ -5,8 +5,14 @@
  *  - Handles are opaque; every `_new`/getter that returns an owned handle has
  *    a matching `_free`, and `_free(NULL)` is a no-op.
  *  - Fallible functions return `kat_result` and write their outputs only on
- *    KAT_OK. kat_last_error_message() gives the detail of the last failure on
- *    the calling thread; kat_result_message() a static text per code.
+ *    KAT_OK (exception: KAT_ERR_BUFFER_TOO_SMALL writes the needed length to
+ *    `out_len`). kat_last_error_message() gives the detail of the calling
+ *    thread's last call if it failed (every successful call clears it);
+ *    kat_result_message() a static text per code.
+ *  - `const`: a function taking a `const` handle only reads through it (or
+ *    hands out something new from it, like a group, a snapshot or a handle);
+ *    a function that records an event, changes a setting or frees takes a
+ *    non-const pointer. Owned pointers kat hands out are non-const.
  *  - Strings in are NUL-terminated UTF-8. Strings and arrays out are borrowed
  *    from the handle they came from and live as long as it does.
  *  - Every function may be called from any thread unless it says otherwise.
@@ -34,6 +40,13 @@
 struct rd_kafka_topic_partition_list_s;
 
 
+// Default number of entries kept per group.
+#define DEFAULT_HISTORY_LIMIT 64
+
+// At most this many partitions are listed in one entry (the counts are
+// always exact).
+#define HISTORY_PARTITIONS_LIMIT 32
+
 // Longest group name accepted, in bytes.
 #define KAT_MAX_GROUP_NAME_LEN 1024
 
@@ -45,8 +58,10 @@ struct rd_kafka_topic_partition_list_s;
 
 // The result of every fallible kat function. Numbers are never reused.
 //
-// On anything but `KAT_OK` no output was written and nothing changed;
-// `kat_last_error_message()` gives the details on the calling thread.
+// On anything but `KAT_OK` nothing changed and no output was written — with
+// one documented exception: `KAT_ERR_BUFFER_TOO_SMALL` writes the needed
+// length to `out_len`. `kat_last_error_message()` gives the details on the
+// calling thread (cleared again by the thread's next successful call).
 typedef enum kat_result {
   // Success.
   KAT_OK = 0,
@@ -91,6 +106,36 @@ typedef enum kat_status {
   KAT_STATUS_LOST = 3,
 } kat_status;
 
+// A group's health (`kat_group_health`).
+typedef enum kat_health {
+  // No event was ever recorded for the group (or since `kat_tracker_clear`).
+  KAT_HEALTH_NEVER_JOINED = 0,
+  // Joined (at least one rebalance reached it), owns nothing.
+  KAT_HEALTH_STANDBY = 1,
+  // Owns at least one partition, no rebalance in progress.
+  KAT_HEALTH_ASSIGNED = 2,
+  // Between a revoke and the following assign.
+  KAT_HEALTH_REBALANCING = 3,
+  // The assignment was lost (or the client reset); nothing assigned since.
+  KAT_HEALTH_LOST = 4,
+  // Joined, but its consumer has not polled for longer than the group's
+  // stall threshold (`kat_group_set_stall_after_ms`; only when polls are
+  // marked).
+  KAT_HEALTH_STALLED = 5,
+} kat_health;
+
+// The text formats of `kat_tracker_metrics`.
+typedef enum kat_metrics_format {
+  // Prometheus' text exposition format 0.0.4
+  // (`text/plain; version=0.0.4`).
+  KAT_METRICS_PROMETHEUS = 0,
+  // OpenMetrics 1.0.0 text (`application/openmetrics-text`).
+  KAT_METRICS_OPENMETRICS = 1,
+} kat_metrics_format;
+
+// A group's health, as one wait-free read.
+typedef struct Health Health;
+
 // A frozen copy of every generation (revoked and lost included), sorted by
 // group, topic and partition. Free with `kat_generations_free`. Read-only,
 // thread-safe.
@@ -118,7 +163,8 @@ typedef struct kat_snapshot_t kat_snapshot_t;
 // A tracker: the registry of which partitions each group of this process
 // owns and how many times each was assigned. Any number may exist; one per
 // process (`kat_tracker_global()`) is normal. Thread-safe: every function
-// taking a `const kat_tracker_t *` may be called from any thread at once.
+// on a tracker may be called from any thread at once (`const` marks the
+// ones that only read).
 typedef struct kat_tracker_t kat_tracker_t;
 
 // One key of a generations list. Names are borrowed from the list and valid
@@ -160,7 +206,52 @@ typedef struct kat_group_stats_t {
   uint64_t reset_events;
   // Time of the group's last change, ms since the Unix epoch (0: never).
   uint64_t last_change_unix_ms;
+  // Rebalances the librdkafka glue failed to handle for this group
+  // (`kat_group_glue_failure`). Runtime state, not part of snapshots:
+  // filled by `kat_group_stats`, always 0 in a snapshot's group view.
+  uint64_t glue_failures;
 } kat_group_stats_t;
+
+// A group's health and since when it holds.
+typedef struct kat_group_health_t {
+  // The state.
+  enum kat_health health;
+  // When it began, ms since the Unix epoch (0 for never joined).
+  uint64_t since_unix_ms;
+} kat_group_health_t;
+
+// One topic a group has generations for (assigned now or not), in a
+// snapshot. Pointers are borrowed from the snapshot and valid until
+// `kat_snapshot_free`.
+typedef struct kat_known_topic_view_t {
+  // NUL-terminated group name.
+  const char *group;
+  // Its length in bytes.
+  size_t group_len;
+  // NUL-terminated topic name.
+  const char *name;
+  // Its length in bytes.
+  size_t name_len;
+  // Identifies this topic's records: two views taken from snapshots held
+  // at the same time have the same `records_id` only if their records are
+  // the same (the topic did not change between them). Never dereference.
+  const void *records_id;
+  // Number of records (partitions with a generation; ≥ 1).
+  size_t record_count;
+  // How many of them are assigned now.
+  size_t assigned_count;
+} kat_known_topic_view_t;
+
+// One partition's record: its generation and status (never
+// `KAT_STATUS_NONE` here).
+typedef struct kat_partition_record_t {
+  // Times assigned (≥ 1).
+  uint64_t generation;
+  // The partition number.
+  int32_t partition;
+  // Assigned, revoked or lost.
+  enum kat_status status;
+} kat_partition_record_t;
 
 // A group's poll marks, armed poll deadline and expiries
 // (`kat_group_poll_stats`).
@@ -266,9 +357,80 @@ typedef struct kat_topic_view_t {
   size_t partition_count;
 } kat_topic_view_t;
 
+
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+// `kat_tracker_group` with the name as pointer + length (`name` need not be
+// NUL-terminated; all `name_len` bytes are the name, checked as UTF-8 of
+// 1..=1024 bytes without a NUL byte). On success writes a new group handle
+// to `*out_group`; free it with `kat_group_free`. `name` is only read during
+// the call.
+//
+// Thread-safe; never blocks; allocates the handle.
+enum kat_result kat_tracker_group_n(const struct kat_tracker_t *tracker,
+                                    const char *name,
+                                    size_t name_len,
+                                    struct kat_group_t **out_group);
+
+// `kat_tracker_generation` with group and topic as pointer + length: writes
+// how many times `group` was assigned `topic`/`partition` (0 if never, or
+// evicted). Names are only read during the call.
+//
+// Thread-safe; wait-free; never allocates (unless it fails).
+enum kat_result kat_tracker_generation_n(const struct kat_tracker_t *tracker,
+                                         const char *group,
+                                         size_t group_len,
+                                         const char *topic,
+                                         size_t topic_len,
+                                         int32_t partition,
+                                         uint64_t *out_generation);
+
+// `kat_tracker_is_assigned` with group and topic as pointer + length:
+// writes whether `group` owns `topic`/`partition` now.
+//
+// Thread-safe; wait-free; never allocates (unless it fails).
+enum kat_result kat_tracker_is_assigned_n(const struct kat_tracker_t *tracker,
+                                          const char *group,
+                                          size_t group_len,
+                                          const char *topic,
+                                          size_t topic_len,
+                                          int32_t partition,
+                                          bool *out_assigned);
+
+// `kat_group_generation` with the topic as pointer + length: writes how
+// many times this group was assigned `topic`/`partition` (0 if never).
+//
+// Thread-safe; wait-free; never allocates (unless it fails).
+enum kat_result kat_group_generation_n(const struct kat_group_t *group,
+                                       const char *topic,
+                                       size_t topic_len,
+                                       int32_t partition,
+                                       uint64_t *out_generation);
+
+// `kat_group_is_assigned` with the topic as pointer + length: writes
+// whether this group owns `topic`/`partition` now.
+//
+// Thread-safe; wait-free; never allocates (unless it fails).
+enum kat_result kat_group_is_assigned_n(const struct kat_group_t *group,
+                                        const char *topic,
+                                        size_t topic_len,
+                                        int32_t partition,
+                                        bool *out_assigned);
+
+// `kat_group_partition` with the topic as pointer + length: writes a new
+// handle on `topic`/`partition` of this group (which need not be assigned
+// yet). Free it with `kat_partition_handle_free`.
+//
+// Thread-safe; takes the writers' lock and allocates the first time a key
+// gets a handle.
+enum kat_result kat_group_partition_n(const struct kat_group_t *group,
+                                      const char *topic,
+                                      size_t topic_len,
+                                      int32_t partition,
+                                      struct kat_partition_handle_t **out_handle);
 
 // Frees a generations list. NULL is ignored.
 void kat_generations_free(struct kat_generations_t *generations);
@@ -287,8 +449,21 @@ enum kat_result kat_generations_get(const struct kat_generations_t *generations,
                                     size_t index,
                                     struct kat_generation_entry_t *out_entry);
 
-// Copies the list as JSON (same buffer rules as `kat_snapshot_to_json`):
+// Copies the list as JSON into `buf` (NUL-terminated):
 // `{"epoch":N,"groups":{"group":{"topic":{"partition":{"generation":G,"status":"revoked"}}}}}`.
+//
+// Buffer rules (the same for every kat function that copies text out):
+// - `*out_len` always receives the text's length in bytes **without** the
+//   NUL — on success and on `KAT_ERR_BUFFER_TOO_SMALL` alike;
+// - the text fits when `cap >= length + 1` (the NUL is always written), so a
+//   buffer of exactly `length + 1` bytes works;
+// - `buf == NULL` with `cap == 0` only writes the length (KAT_OK);
+// - on `KAT_ERR_BUFFER_TOO_SMALL` (`cap <= length`) `buf` is not touched.
+//
+// The text can change between two calls on a tracker, never on one
+// snapshot or generations list: size it and copy it from the same object.
+//
+// Thread-safe; allocates the text once per call.
 enum kat_result kat_generations_to_json(const struct kat_generations_t *generations,
                                         char *buf,
                                         size_t cap,
@@ -311,7 +486,7 @@ const char *kat_group_name(const struct kat_group_t *group);
 // `partitions` is librdkafka's `rd_kafka_topic_partition_list_t *`, read
 // through its public layout and only during the call.
 // Thread-safe; takes the writers' lock; never blocks readers.
-enum kat_result kat_group_assigned(const struct kat_group_t *group,
+enum kat_result kat_group_assigned(struct kat_group_t *group,
                                    const struct rd_kafka_topic_partition_list_s *partitions);
 
 // Records an orderly revocation of the listed partitions: they stop being
@@ -319,49 +494,49 @@ enum kat_result kat_group_assigned(const struct kat_group_t *group,
 // group does not own are ignored.
 //
 // Same ownership and thread-safety as `kat_group_assigned`.
-enum kat_result kat_group_revoked(const struct kat_group_t *group,
+enum kat_result kat_group_revoked(struct kat_group_t *group,
                                   const struct rd_kafka_topic_partition_list_s *partitions);
 
 // Records an EAGER assign: the group's assignment becomes exactly the list.
 // Listed partitions get generation + 1; owned ones not listed are revoked.
 //
 // Same ownership and thread-safety as `kat_group_assigned`.
-enum kat_result kat_group_replace(const struct kat_group_t *group,
+enum kat_result kat_group_replace(struct kat_group_t *group,
                                   const struct rd_kafka_topic_partition_list_s *partitions);
 
 // `kat_group_assigned` for callers without librdkafka: `count` partitions of
 // one topic (`partitions` may be NULL when `count` is 0).
-enum kat_result kat_group_assigned_partitions(const struct kat_group_t *group,
+enum kat_result kat_group_assigned_partitions(struct kat_group_t *group,
                                               const char *topic,
                                               const int32_t *partitions,
                                               size_t count);
 
 // `kat_group_revoked` for callers without librdkafka: one topic.
-enum kat_result kat_group_revoked_partitions(const struct kat_group_t *group,
+enum kat_result kat_group_revoked_partitions(struct kat_group_t *group,
                                              const char *topic,
                                              const int32_t *partitions,
                                              size_t count);
 
 // `kat_group_replace` for callers without librdkafka: the assignment becomes
 // exactly these partitions of one topic.
-enum kat_result kat_group_replace_partitions(const struct kat_group_t *group,
+enum kat_result kat_group_replace_partitions(struct kat_group_t *group,
                                              const char *topic,
                                              const int32_t *partitions,
                                              size_t count);
 
 // `kat_group_assigned` for callers without librdkafka: an array of
 // (topic, partition) pairs over any number of topics.
-enum kat_result kat_group_assigned_pairs(const struct kat_group_t *group,
+enum kat_result kat_group_assigned_pairs(struct kat_group_t *group,
                                          const struct kat_topic_partition_t *items,
                                          size_t count);
 
 // `kat_group_revoked` with an array of (topic, partition) pairs.
-enum kat_result kat_group_revoked_pairs(const struct kat_group_t *group,
+enum kat_result kat_group_revoked_pairs(struct kat_group_t *group,
                                         const struct kat_topic_partition_t *items,
                                         size_t count);
 
 // `kat_group_replace` with an array of (topic, partition) pairs.
-enum kat_result kat_group_replace_pairs(const struct kat_group_t *group,
+enum kat_result kat_group_replace_pairs(struct kat_group_t *group,
                                         const struct kat_topic_partition_t *items,
                                         size_t count);
 
@@ -369,13 +544,13 @@ enum kat_result kat_group_replace_pairs(const struct kat_group_t *group,
 // was true): every owned partition stops being assigned, with status lost.
 //
 // Thread-safe; takes the writers' lock.
-enum kat_result kat_group_lost(const struct kat_group_t *group);
+enum kat_result kat_group_lost(struct kat_group_t *group);
 
 // Records that the group's client was reset or re-created: every owned
 // partition stops being assigned, with status lost; counted as a reset.
 //
 // Thread-safe; takes the writers' lock.
-enum kat_result kat_group_reset(const struct kat_group_t *group);
+enum kat_result kat_group_reset(struct kat_group_t *group);
 
 // Writes how many times this group was assigned `topic`/`partition`.
 //
@@ -393,11 +568,21 @@ enum kat_result kat_group_is_assigned(const struct kat_group_t *group,
                                       int32_t partition,
                                       bool *out_assigned);
 
-// Writes the group's event counters.
+// Writes the group's event counters, and the glue failures counted so far.
 //
 // Thread-safe; wait-free.
 enum kat_result kat_group_stats(const struct kat_group_t *group,
                                 struct kat_group_stats_t *out_stats);
+
+// Counts one rebalance the librdkafka glue failed to handle for `group`
+// (`kat_rdkafka.h` calls it on each failure; other glue may too). Shown as
+// `glue_failures` by `kat_group_stats`. Changes no assignment and does not
+// advance the epoch. A NULL `group` is ignored. Unlike every other entry
+// point it leaves the calling thread's last error as it is, since it is
+// called right after a failure whose detail must stay readable.
+//
+// Thread-safe; one atomic add.
+void kat_group_glue_failure(struct kat_group_t *group);
 
 // Gets a handle on `topic`/`partition` of this group, for one-load
 // ownership checks (`kat_partition_handle_state`). The key need not be
@@ -408,7 +593,128 @@ enum kat_result kat_group_stats(const struct kat_group_t *group,
 enum kat_result kat_group_partition(const struct kat_group_t *group,
                                     const char *topic_name,
                                     int32_t partition,
-                                    const struct kat_partition_handle_t **out_handle);
+                                    struct kat_partition_handle_t **out_handle);
+
+// Writes the group's health and since when it holds.
+//
+// Thread-safe; wait-free (one lookup in a published map, one atomic load);
+// never allocates.
+enum kat_result kat_group_health(const struct kat_group_t *group,
+                                 struct kat_group_health_t *out_health);
+
+// The snake-case name of a health state ("never_joined", "standby",
+// "assigned", "rebalancing", "lost", "stalled"), static and NUL-terminated; NULL for
+// an unknown value.
+//
+// Thread-safe.
+const char *kat_health_name(unsigned int health);
+
+// Copies the group's rebalance history as a JSON array, oldest first (the
+// README's "Monitoring" section shows an entry). Sizes work like
+// `kat_tracker_metrics`: `*out_len` always receives the length without the
+// NUL, also with `KAT_ERR_BUFFER_TOO_SMALL`; `buf = NULL, cap = 0` only
+// asks for it.
+//
+// Thread-safe; takes the history wait-free, then allocates the text.
+enum kat_result kat_group_history_json(const struct kat_group_t *group,
+                                       char *buf,
+                                       size_t cap,
+                                       size_t *out_len);
+
+// Sets how many entries each group's history keeps (default 64, at least
+// 1); longer histories are cut at their group's next event.
+//
+// Thread-safe; takes the writers' lock.
+enum kat_result kat_tracker_set_history_limit(struct kat_tracker_t *tracker, size_t limit);
+
+// Writes how many entries each group's history keeps.
+//
+// Thread-safe; wait-free.
+enum kat_result kat_tracker_history_limit(const struct kat_tracker_t *tracker, size_t *out_limit);
+
+// Tells the group's rebalance history which protocol its consumer follows
+// (`cooperative`: incremental rebalancing — cooperative-sticky, KIP-848;
+// otherwise eager); later history entries carry it. `kat_rdkafka.h` calls
+// it on every rebalance.
+//
+// Thread-safe; takes the writers' lock.
+enum kat_result kat_group_note_rebalance_protocol(struct kat_group_t *group, bool cooperative);
+
+// Records in the group's rebalance history a rebalance that could not be
+// applied — an entry of kind `error` with `detail` (NUL-terminated; invalid
+// UTF-8 is replaced) — without changing the tracker. `kat_rdkafka.h` calls
+// it when librdkafka refuses an assign call (before recording the refusal
+// as the thread's last error: like every successful kat call, this one
+// clears it).
+//
+// Thread-safe; takes the writers' lock.
+enum kat_result kat_group_note_rebalance_error(struct kat_group_t *group, const char *detail);
+
+// Makes `kat_group_health` report `KAT_HEALTH_STALLED` once the consumer's
+// last poll mark is older than `ms` milliseconds — a fraction of its
+// `max.poll.interval.ms` (half of it warns well before librdkafka gives the
+// partitions away); 0 turns it off (the default). Groups whose polls are
+// never marked are never stalled. Kept across `kat_tracker_clear`.
+//
+// Thread-safe; one atomic store.
+enum kat_result kat_group_set_stall_after_ms(struct kat_group_t *group, uint64_t ms);
+
+// Writes how many topics group `group_index` has generations for (assigned
+// or not) in this snapshot. `KAT_ERR_OUT_OF_RANGE` past the last group.
+//
+// Thread-safe; no allocation.
+enum kat_result kat_snapshot_known_topic_count(const struct kat_snapshot_t *snapshot,
+                                               size_t group_index,
+                                               size_t *out_count);
+
+// Describes known topic `topic_index` of group `group_index` (sorted by
+// name; every topic with generations, assigned or not). No copy: the view
+// borrows from the snapshot. `KAT_ERR_OUT_OF_RANGE` past the end.
+//
+// Thread-safe; no allocation.
+enum kat_result kat_snapshot_known_topic(const struct kat_snapshot_t *snapshot,
+                                         size_t group_index,
+                                         size_t topic_index,
+                                         struct kat_known_topic_view_t *out_view);
+
+// Copies the records of known topic `topic_index` of group `group_index`,
+// sorted by partition, into `buf` (room for `cap` records) and writes their
+// number to `*out_count`. With `buf = NULL, cap = 0` only the number is
+// written; a `cap` below it is `KAT_ERR_BUFFER_TOO_SMALL` and writes nothing.
+//
+// Thread-safe; no allocation.
+enum kat_result kat_snapshot_known_topic_records(const struct kat_snapshot_t *snapshot,
+                                                 size_t group_index,
+                                                 size_t topic_index,
+                                                 struct kat_partition_record_t *buf,
+                                                 size_t cap,
+                                                 size_t *out_count);
+
+// Writes the tracker's metrics as Prometheus text (`format` =
+// `KAT_METRICS_PROMETHEUS`) or OpenMetrics (`KAT_METRICS_OPENMETRICS`) into
+// `buf`, NUL-terminated: one series per partition owned now
+// (`kat_partition_generation`, value = its generation) and the group
+// counters; the README's "Monitoring" section lists them.
+//
+// Sizes work like `snprintf`: `*out_len` always receives the text's length
+// without the NUL — also when `buf` is too small (then
+// `KAT_ERR_BUFFER_TOO_SMALL` is returned and `buf` is not written) — and
+// `buf = NULL, cap = 0` only asks for it. The text can grow between two
+// calls (a rebalance, or a clock second passing); retry with a little
+// headroom.
+//
+// Thread-safe; reads one snapshot (wait-free) and allocates the text.
+enum kat_result kat_tracker_metrics(const struct kat_tracker_t *tracker,
+                                    unsigned int format,
+                                    char *buf,
+                                    size_t cap,
+                                    size_t *out_len);
+
+// The HTTP `Content-Type` of a metrics format, as a static NUL-terminated
+// string; NULL for an unknown format.
+//
+// Thread-safe.
+const char *kat_metrics_content_type(unsigned int format);
 
 // Records that the group's consumer polled now. The poll-deadline timer
 // measures from the last mark. `kat_check_lost()` and the rebalance
@@ -417,7 +723,7 @@ enum kat_result kat_group_partition(const struct kat_group_t *group,
 // Thread-safe; lock-free: one monotonic clock read and two atomic
 // operations (plus, once after an expiry, a wake-up of the timer thread);
 // does not advance the epoch.
-enum kat_result kat_group_mark_poll(const struct kat_group_t *group);
+enum kat_result kat_group_mark_poll(struct kat_group_t *group);
 
 // Arms, changes or (with `max_poll_interval_ms == 0`) disarms the group's
 // poll deadline. While armed, if no poll mark comes for
@@ -439,7 +745,7 @@ enum kat_result kat_group_mark_poll(const struct kat_group_t *group);
 //
 // Returns `KAT_ERR_INVALID_ARGUMENT` if `margin_ms >= max_poll_interval_ms`
 // (with a non-zero interval); nothing changes then. Thread-safe.
-enum kat_result kat_group_set_poll_deadline(const struct kat_group_t *group,
+enum kat_result kat_group_set_poll_deadline(struct kat_group_t *group,
                                             uint64_t max_poll_interval_ms,
                                             uint64_t margin_ms);
 
@@ -466,7 +772,7 @@ enum kat_result kat_partition_handle_token(const struct kat_partition_handle_t *
 // rebalance, before recording it. Does not advance the epoch.
 //
 // Thread-safe; lock-free; allocates when the member id changes.
-enum kat_result kat_group_record_broker_generation(const struct kat_group_t *group,
+enum kat_result kat_group_record_broker_generation(struct kat_group_t *group,
                                                    int32_t generation,
                                                    const char *member_id);
 
@@ -495,7 +801,7 @@ enum kat_result kat_group_member_id(const struct kat_group_t *group,
 // member epoch can advance without a rebalance callback. False for NULL.
 //
 // Thread-safe; two atomic loads when not due.
-bool kat_group_broker_refresh_due(const struct kat_group_t *group);
+bool kat_group_broker_refresh_due(struct kat_group_t *group);
 
 // Takes a lease on the handle's partition at `generation` (normally the one
 // read when the work started): an in-flight claim that an orderly revoke
@@ -533,7 +839,7 @@ bool kat_partition_handle_lease_valid(const struct kat_partition_handle_t *handl
 // (0, the default: no wait). Keep it well below `max.poll.interval.ms`.
 //
 // Thread-safe; one store.
-enum kat_result kat_group_set_drain_timeout(const struct kat_group_t *group, uint64_t timeout_ms);
+enum kat_result kat_group_set_drain_timeout(struct kat_group_t *group, uint64_t timeout_ms);
 
 // Writes the drain timeout and what the drains found.
 //
@@ -552,7 +858,7 @@ enum kat_result kat_group_drain_stats(const struct kat_group_t *group,
 // `partitions` is librdkafka's `rd_kafka_topic_partition_list_t *`, read
 // during the call. A malformed list changes nothing. Blocks the calling
 // (rebalance) thread up to the timeout.
-enum kat_result kat_group_drain(const struct kat_group_t *group,
+enum kat_result kat_group_drain(struct kat_group_t *group,
                                 const struct rd_kafka_topic_partition_list_s *partitions,
                                 uint64_t *out_held);
 
@@ -580,7 +886,7 @@ enum kat_result kat_partition_handle_wait_not_owned(const struct kat_partition_h
 // from those threads, until the callback is removed.
 //
 // Thread-safe; lock-free swap.
-enum kat_result kat_group_set_loss_callback(const struct kat_group_t *group,
+enum kat_result kat_group_set_loss_callback(struct kat_group_t *group,
                                             kat_loss_cb cb,
                                             void *opaque);
 
@@ -593,11 +899,11 @@ enum kat_result kat_group_set_loss_callback(const struct kat_group_t *group,
 //
 // Cost: one `write(2)` per event that took partitions away, on the thread
 // that applied it; nothing otherwise. Thread-safe.
-enum kat_result kat_group_loss_eventfd(const struct kat_group_t *group, int *out_fd);
+enum kat_result kat_group_loss_eventfd(struct kat_group_t *group, int *out_fd);
 
 // Closes the group's loss eventfd (`kat_group_loss_eventfd`) and removes
 // its notifier. No-op without one. Thread-safe; do not use the fd after.
-enum kat_result kat_group_close_loss_eventfd(const struct kat_group_t *group);
+enum kat_result kat_group_close_loss_eventfd(struct kat_group_t *group);
 
 // Writes the handle's generation and status, read with one atomic load: a
 // reader never sees an assignment without its generation.
@@ -615,7 +921,7 @@ bool kat_partition_handle_owned_at(const struct kat_partition_handle_t *handle,
 
 // Frees a handle. NULL is ignored. Once no handle on a key is left, the key
 // may be evicted again.
-void kat_partition_handle_free(const struct kat_partition_handle_t *handle);
+void kat_partition_handle_free(struct kat_partition_handle_t *handle);
 
 // A static, NUL-terminated description of a result code. Unknown codes get
 // "unknown result code". Never returns NULL; the text lives forever.
@@ -623,10 +929,16 @@ void kat_partition_handle_free(const struct kat_partition_handle_t *handle);
 // Thread-safe.
 const char *kat_result_message(unsigned int code);
 
-// Copies the detailed message of the last failed kat call on the calling
-// thread into `buf` (NUL-terminated, truncated to `cap - 1` bytes) and
-// returns its full length in bytes, like `snprintf`. With `buf == NULL` or
-// `cap == 0` nothing is written. Returns 0 if no call failed on this thread.
+// Copies the detailed message of the calling thread's last kat call, if it
+// failed, into `buf` (NUL-terminated, truncated to `cap - 1` bytes) and
+// returns its full length in bytes (without the NUL), like `snprintf`. With
+// `buf == NULL` or `cap == 0` nothing is written.
+//
+// The detail describes the **last** call only: every kat function that
+// succeeds clears it (as does `kat_clear_last_error()`), so 0 (and an empty
+// string when `cap > 0`) means the thread's last kat call succeeded or none
+// failed yet. Reading the detail does not clear it, and neither do
+// `kat_last_error_message`, `kat_result_message` and `kat_version`.
 //
 // The detail names the function and, for lists, the offending element:
 // `kat_group_assigned: element 2: topic name "a b" has an illegal byte …`.
@@ -635,13 +947,24 @@ size_t kat_last_error_message(char *buf, size_t cap);
 
 // Records `message` (NUL-terminated UTF-8; invalid bytes are replaced) as
 // the calling thread's last error detail, as if the kat call named
-// `function` had failed with it. For glue code that lives outside libkat —
-// the header-only `kat_rdkafka.h`, language bindings — so that its failures
-// read like kat's own through `kat_last_error_message()`. NULL arguments are
-// ignored.
+// `function` had failed with it: `kat_last_error_message()` then reads
+// `"<function>: <message>"`, or just `"<message>"` when `function` is NULL.
+// For glue code that lives outside libkat — the header-only
+// `kat_rdkafka.h`, language bindings — so that its failures read like kat's
+// own.
+//
+// `message == NULL` clears the detail instead (whatever `function` is), as
+// `kat_clear_last_error()` does.
 //
 // Thread-safe; affects the calling thread only.
 void kat_set_last_error_message(const char *function, const char *message);
+
+// Clears the calling thread's error detail: `kat_last_error_message()`
+// returns 0 until a kat call fails again. Successful kat calls do this
+// themselves; this is for glue code that reports its own outcome.
+//
+// Thread-safe; affects the calling thread only.
+void kat_clear_last_error(void);
 
 // kat's version, as a static NUL-terminated string ("0.1.0").
 const char *kat_version(void);
@@ -654,7 +977,7 @@ enum kat_result kat_test_panic(void);
 
 // Releases a snapshot. NULL is ignored. Views borrowed from it become
 // invalid.
-void kat_snapshot_free(const struct kat_snapshot_t *snapshot);
+void kat_snapshot_free(struct kat_snapshot_t *snapshot);
 
 // Writes the epoch the snapshot was taken at.
 enum kat_result kat_snapshot_epoch(const struct kat_snapshot_t *snapshot, uint64_t *out_epoch);
@@ -702,15 +1025,68 @@ enum kat_result kat_snapshot_is_assigned(const struct kat_snapshot_t *snapshot,
                                          int32_t partition,
                                          bool *out_assigned);
 
-// Copies the snapshot as JSON into `buf` (NUL-terminated) and writes its
-// length without the NUL to `*out_len`:
+// Copies the snapshot as JSON into `buf` (NUL-terminated):
 // `{"epoch":N,"groups":{"group":{"topic":{"partition":generation}}}}`.
-// With `buf == NULL` and `cap == 0`, only writes the length.
-// `KAT_ERR_BUFFER_TOO_SMALL` (nothing written) if `cap <= length`.
+//
+// Buffer rules (the same for every kat function that copies text out):
+// - `*out_len` always receives the text's length in bytes **without** the
+//   NUL — on success and on `KAT_ERR_BUFFER_TOO_SMALL` alike;
+// - the text fits when `cap >= length + 1` (the NUL is always written), so a
+//   buffer of exactly `length + 1` bytes works;
+// - `buf == NULL` with `cap == 0` only writes the length (KAT_OK);
+// - on `KAT_ERR_BUFFER_TOO_SMALL` (`cap <= length`) `buf` is not touched.
+//
+// The text can change between two calls on a tracker, never on one
+// snapshot or generations list: size it and copy it from the same object.
+//
+// Thread-safe; allocates the text once per call.
 enum kat_result kat_snapshot_to_json(const struct kat_snapshot_t *snapshot,
                                      char *buf,
                                      size_t cap,
                                      size_t *out_len);
+
+// Hands kat the statistics JSON librdkafka gave this group's consumer (the
+// `json`, `json_len` arguments of its `stats_cb`, or an
+// `RD_KAFKA_EVENT_STATS` event's text): kat keeps its consumer group fields
+// (`cgrp.state`, `join_state`, `rebalance_age`, `rebalance_cnt`,
+// `rebalance_reason`, `assignment_size`) and exposes them in
+// `kat_tracker_metrics` (`kat_rdkafka_cgrp_*`) and
+// `kat_group_rdkafka_cgrp_json`. Statistics without `cgrp` change nothing.
+// Malformed JSON gets `KAT_ERR_INVALID_ARGUMENT` naming the byte offset,
+// invalid UTF-8 `KAT_ERR_INVALID_UTF8`; nothing changes then.
+//
+// The JSON is only read during the call. Thread-safe; allocates while
+// parsing; the first call for a group takes the writers' lock once.
+enum kat_result kat_group_rdkafka_stats(struct kat_group_t *group,
+                                        const char *json,
+                                        size_t json_len);
+
+// Copies librdkafka's statistics JSON with every partition this group does
+// not own right now taken out (`topics.<topic>.partitions` entries,
+// librdkafka's internal `-1` partition included, and
+// `brokers.<broker>.toppars` entries); the rest is kept, compacted. Sizes
+// work like `kat_tracker_metrics`: `*out_len` always receives the length
+// without the NUL (also with `KAT_ERR_BUFFER_TOO_SMALL`); `buf = NULL,
+// cap = 0` only asks for it.
+//
+// Thread-safe; reads the current snapshot (wait-free); allocates.
+enum kat_result kat_group_rdkafka_stats_strip(const struct kat_group_t *group,
+                                              const char *json,
+                                              size_t json_len,
+                                              char *buf,
+                                              size_t cap,
+                                              size_t *out_len);
+
+// Copies the consumer group fields of the group's last statistics as JSON
+// (`{"state":…,"join_state":…,"rebalance_age":ms,"rebalance_cnt":N,
+// "rebalance_reason":…,"assignment_size":N|null,"received_unix_ms":ms}`),
+// or `null` when none were handed over. Sizes as `kat_tracker_metrics`.
+//
+// Thread-safe; wait-free read, then allocates the text.
+enum kat_result kat_group_rdkafka_cgrp_json(const struct kat_group_t *group,
+                                            char *buf,
+                                            size_t cap,
+                                            size_t *out_len);
 
 // Creates an empty tracker (generations limit 100 000). Never returns NULL.
 // Free it with `kat_tracker_free`; groups and snapshots taken from it stay
@@ -726,10 +1102,12 @@ enum kat_result kat_tracker_new_with_limit(size_t generations_topics_limit,
                                            struct kat_tracker_t **out_tracker);
 
 // The process-wide tracker. Created on first call; lives until the process
-// exits; never NULL. `kat_tracker_free` on it is a no-op.
+// exits; never NULL. Not `const`: events and settings may go through it like
+// through any tracker. `kat_tracker_free` on it is a no-op, so code that
+// frees "its" tracker may be handed the global one.
 //
 // Thread-safe.
-const struct kat_tracker_t *kat_tracker_global(void);
+struct kat_tracker_t *kat_tracker_global(void);
 
 // Frees a tracker made by `kat_tracker_new*`. NULL and the global tracker
 // are ignored. Groups, snapshots, generations and handles taken from it stay
@@ -753,7 +1131,7 @@ enum kat_result kat_tracker_group(const struct kat_tracker_t *tracker,
 // stay valid and read generation 0. Advances the epoch if anything was there.
 //
 // Thread-safe; takes the writers' lock (never blocks readers).
-enum kat_result kat_tracker_clear(const struct kat_tracker_t *tracker);
+enum kat_result kat_tracker_clear(struct kat_tracker_t *tracker);
 
 // Writes the current epoch (advances by one per changing event).
 //
@@ -795,7 +1173,7 @@ enum kat_result kat_tracker_is_assigned(const struct kat_tracker_t *tracker,
 // Thread-safe; wait-free (one atomic load and a reference count increment;
 // no allocation).
 enum kat_result kat_tracker_snapshot(const struct kat_tracker_t *tracker,
-                                     const struct kat_snapshot_t **out_snapshot);
+                                     struct kat_snapshot_t **out_snapshot);
 
 // Copies every generation the tracker holds (revoked and lost included),
 // sorted by group, topic and partition. Free it with `kat_generations_free`.
@@ -808,7 +1186,7 @@ enum kat_result kat_tracker_generations(const struct kat_tracker_t *tracker,
 // Evicts at once, least recently assigned first, if more are held.
 //
 // Thread-safe; takes the writers' lock.
-enum kat_result kat_tracker_set_generations_topics_limit(const struct kat_tracker_t *tracker,
+enum kat_result kat_tracker_set_generations_topics_limit(struct kat_tracker_t *tracker,
                                                          size_t limit);
 
 // Writes the bound on retained (group, topic) generation entries.

@@ -9,7 +9,8 @@
  * rd_kafka_assignment_lost()), whether a system librdkafka.so.1, a copy
  * bundled by a language binding, or a static one.
  *
- * What a rebalance does (SPEC section 6):
+ * What a rebalance does (README.md, "Using kat from a librdkafka C/C++
+ * consumer", has the same table and the tests behind it):
  *
  *   event (err)                protocol     assign call (exactly one)            recorded in kat, after it succeeded
  *   ------------------------   -----------  -----------------------------------  ------------------------------------
@@ -29,6 +30,12 @@
  * Errors: every function returns a kat_result. On anything but KAT_OK the
  * calling thread's last error detail (kat_last_error_message()) says what
  * went wrong; for KAT_ERR_RDKAFKA it carries librdkafka's own error text.
+ * A rebalance function that returns KAT_OK ends with a successful kat call,
+ * which clears the detail; kat_check_lost() while nothing is lost makes no
+ * kat call and leaves the detail as it was. Every failure of a rebalance
+ * function (and of kat_check_lost()) with a non-NULL group is also counted
+ * in that group's glue_failures (kat_group_stats()): the one way to see
+ * that kat_rebalance_cb, which cannot return anything, failed.
  *
  * Threads: call the rebalance functions where librdkafka hands you the
  * rebalance, which is the thread that polls the consumer (rd_kafka_poll(),
@@ -94,7 +101,7 @@ static inline void kat_rdkafka_internal_error(const char *function, const char *
  * one round trip to librdkafka's consumer group thread where the
  * generation is read, and a copy of the member id.
  */
-static inline void kat_rdkafka_record_broker_generation(const kat_group_t *group, rd_kafka_t *rk) {
+static inline void kat_rdkafka_record_broker_generation(kat_group_t *group, rd_kafka_t *rk) {
   int32_t generation = 0;
   char *member = rd_kafka_memberid(rk);
 #if KAT_RDKAFKA_HAVE_GENERATION_ID
@@ -111,10 +118,25 @@ static inline void kat_rdkafka_record_broker_generation(const kat_group_t *group
   }
 }
 
+/* Not part of the API: librdkafka refused an assign call. Adds an `error`
+ * entry to the group's rebalance history (monitoring), then records
+ * `what: detail` as the calling thread's last kat error, attributed to
+ * `function` (in that order: a successful kat call clears the last error). */
+static inline void kat_rdkafka_internal_refused(const char *function, kat_group_t *group,
+                                                const char *what, const char *detail) {
+  char entry[640];
+  if (group != NULL) {
+    snprintf(entry, sizeof entry, "%s: %s: %s", function, what,
+             detail != NULL ? detail : "(no detail)");
+    (void)kat_group_note_rebalance_error(group, entry);
+  }
+  kat_rdkafka_internal_error(function, what, detail);
+}
+
 /* Not part of the API: the rebalance logic shared by kat_rebalance() and
  * kat_rebalance_event(); `function` names the caller in error details. */
-static inline kat_result kat_rdkafka_internal_rebalance(const char *function,
-                                                        const kat_group_t *group, rd_kafka_t *rk,
+static inline kat_result kat_rdkafka_internal_apply(const char *function,
+                                                        kat_group_t *group, rd_kafka_t *rk,
                                                         rd_kafka_resp_err_t err,
                                                         rd_kafka_topic_partition_list_t *partitions) {
   const char *protocol;
@@ -141,6 +163,7 @@ static inline kat_result kat_rdkafka_internal_rebalance(const char *function,
   /* A round trip to librdkafka's main thread: read once. */
   protocol = rd_kafka_rebalance_protocol(rk);
   cooperative = protocol != NULL && strcmp(protocol, "COOPERATIVE") == 0;
+  if (group != NULL) (void)kat_group_note_rebalance_protocol(group, cooperative != 0);
 
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     if (cooperative) {
@@ -167,16 +190,17 @@ static inline kat_result kat_rdkafka_internal_rebalance(const char *function,
   }
 
   if (error != NULL) {
-    kat_rdkafka_internal_error(function,
-                               err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS
-                                   ? "rd_kafka_incremental_assign failed"
-                                   : "rd_kafka_incremental_unassign failed",
-                               rd_kafka_error_string(error));
+    kat_rdkafka_internal_refused(function, group,
+                                 err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS
+                                     ? "rd_kafka_incremental_assign failed"
+                                     : "rd_kafka_incremental_unassign failed",
+                                 rd_kafka_error_string(error));
     rd_kafka_error_destroy(error);
     return KAT_ERR_RDKAFKA;
   }
   if (assign_err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    kat_rdkafka_internal_error(function, "rd_kafka_assign failed", rd_kafka_err2str(assign_err));
+    kat_rdkafka_internal_refused(function, group, "rd_kafka_assign failed",
+                                 rd_kafka_err2str(assign_err));
     return KAT_ERR_RDKAFKA;
   }
 
@@ -200,6 +224,19 @@ static inline kat_result kat_rdkafka_internal_rebalance(const char *function,
     recorded = kat_group_lost(group);
   }
   return recorded;
+}
+
+/* Not part of the API: kat_rdkafka_internal_apply(), and each failure
+ * counted in the group's glue_failures (kat_group_stats()), which leaves
+ * the failure's detail as the last error. */
+static inline kat_result kat_rdkafka_internal_rebalance(const char *function, kat_group_t *group,
+                                                        rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                                        rd_kafka_topic_partition_list_t *partitions) {
+  kat_result r = kat_rdkafka_internal_apply(function, group, rk, err, partitions);
+  if (r != KAT_OK && group != NULL) {
+    kat_group_glue_failure(group);
+  }
+  return r;
 }
 
 /**
@@ -227,7 +264,7 @@ static inline kat_result kat_rdkafka_internal_rebalance(const char *function,
  * protocol, the assign call itself, and one kat event (the writers' lock,
  * one snapshot publish when something changed).
  */
-static inline kat_result kat_rebalance(const kat_group_t *group, rd_kafka_t *rk,
+static inline kat_result kat_rebalance(kat_group_t *group, rd_kafka_t *rk,
                                        rd_kafka_resp_err_t err,
                                        rd_kafka_topic_partition_list_t *partitions) {
   return kat_rdkafka_internal_rebalance("kat_rebalance", group, rk, err, partitions);
@@ -249,7 +286,7 @@ static inline kat_result kat_rebalance(const kat_group_t *group, rd_kafka_t *rk,
  */
 static inline void kat_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                     rd_kafka_topic_partition_list_t *partitions, void *opaque) {
-  (void)kat_rdkafka_internal_rebalance("kat_rebalance_cb", (const kat_group_t *)opaque, rk, err,
+  (void)kat_rdkafka_internal_rebalance("kat_rebalance_cb", (kat_group_t *)opaque, rk, err,
                                        partitions);
 }
 
@@ -270,7 +307,7 @@ static inline void kat_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
  * Thread: the thread polling the queue the event came from. Cost: as
  * kat_rebalance().
  */
-static inline kat_result kat_rebalance_event(const kat_group_t *group, rd_kafka_t *rk,
+static inline kat_result kat_rebalance_event(kat_group_t *group, rd_kafka_t *rk,
                                              rd_kafka_event_t *ev) {
   if (ev == NULL) {
     kat_set_last_error_message("kat_rebalance_event", "ev is NULL: no assign call was made");
@@ -304,7 +341,7 @@ static inline kat_result kat_rebalance_event(const kat_group_t *group, rd_kafka_
  * cannot be read, or KAT_ERR_INVALID_ARGUMENT if `margin_ms` is not below
  * it (nothing armed then). Thread: any. Cost: one configuration lookup.
  */
-static inline kat_result kat_rdkafka_set_poll_deadline(const kat_group_t *group, rd_kafka_t *rk,
+static inline kat_result kat_rdkafka_set_poll_deadline(kat_group_t *group, rd_kafka_t *rk,
                                                        uint64_t margin_ms) {
   char value[32];
   size_t size = sizeof value;
@@ -353,7 +390,7 @@ static inline kat_result kat_rdkafka_set_poll_deadline(const kat_group_t *group,
  * error of kat_group_lost(). Thread: any thread that may use `rk`, usually
  * the polling one.
  */
-static inline kat_result kat_check_lost(const kat_group_t *group, rd_kafka_t *rk) {
+static inline kat_result kat_check_lost(kat_group_t *group, rd_kafka_t *rk) {
   if (group == NULL || rk == NULL) {
     kat_set_last_error_message("kat_check_lost", group == NULL ? "group is NULL" : "rk is NULL");
     return KAT_ERR_NULL_POINTER;
@@ -363,7 +400,11 @@ static inline kat_result kat_check_lost(const kat_group_t *group, rd_kafka_t *rk
     kat_rdkafka_record_broker_generation(group, rk);
   }
   if (rd_kafka_assignment_lost(rk)) {
-    return kat_group_lost(group);
+    kat_result r = kat_group_lost(group);
+    if (r != KAT_OK) {
+      kat_group_glue_failure(group);
+    }
+    return r;
   }
   return KAT_OK;
 }
@@ -421,6 +462,137 @@ static inline kat_result kat_rdkafka_commit_guard(const kat_group_t *group,
     *out_removed = removed;
   }
   return KAT_OK;
+}
+
+/**
+ * Tells kat that consumer `rk` is closed, whichever way it was closed: if
+ * kat still lists partitions for `group`, they were unassigned without
+ * going through kat, and kat drops them with a `reset` (status lost: kat
+ * saw no hand-over). After a close whose final revoke went through the glue
+ * (a rebalance_cb consumer closed with rd_kafka_consumer_close(), or an
+ * event-API consumer closed with kat_consumer_close_queue()) the group is
+ * already empty and nothing changes.
+ *
+ * Needed for event-API consumers closed with plain rd_kafka_consumer_close():
+ * librdkafka then serves the final revoke itself (no
+ * RD_KAFKA_EVENT_REBALANCE reaches the application) and kat would otherwise
+ * keep the partitions as assigned. The group's reset_events counter (group
+ * stats, snapshot JSON) shows when that happened.
+ *
+ * Call it after rd_kafka_consumer_close() returned (or
+ * rd_kafka_consumer_closed() became true) and before rd_kafka_destroy().
+ *
+ * Returns KAT_OK, KAT_ERR_NULL_POINTER for a NULL `group` or `rk`,
+ * KAT_ERR_INVALID_ARGUMENT if the consumer is not closed yet (nothing is
+ * recorded), or the error of kat_group_reset(). Thread: any. Cost: one
+ * atomic load in librdkafka, one kat event when something was left.
+ */
+static inline kat_result kat_after_close(kat_group_t *group, rd_kafka_t *rk) {
+  if (group == NULL || rk == NULL) {
+    kat_set_last_error_message("kat_after_close", group == NULL ? "group is NULL" : "rk is NULL");
+    return KAT_ERR_NULL_POINTER;
+  }
+  if (!rd_kafka_consumer_closed(rk)) {
+    kat_set_last_error_message("kat_after_close",
+                               "the consumer is not closed (rd_kafka_consumer_closed() is false): "
+                               "nothing recorded");
+    return KAT_ERR_INVALID_ARGUMENT;
+  }
+  return kat_group_reset(group);
+}
+
+/**
+ * Closes an event-API consumer (rd_kafka_conf_set_events() with
+ * RD_KAFKA_EVENT_REBALANCE) and keeps kat right: starts
+ * rd_kafka_consumer_close_queue(rk, queue), serves `queue` until
+ * rd_kafka_consumer_closed(rk), hands every RD_KAFKA_EVENT_REBALANCE to the
+ * glue (as kat_rebalance_event() would: the final revoke is recorded as
+ * `revoked`, or `lost` if librdkafka flagged the assignment lost) and
+ * destroys every event it polls, rebalance or not; then calls
+ * kat_after_close(). The consumer is closed when it returns, also on error;
+ * rd_kafka_destroy() it as usual.
+ *
+ * `queue` is the queue the application polls for the consumer's events
+ * (usually rd_kafka_queue_get_consumer(rk)); NULL means that queue. It stays
+ * the caller's.
+ *
+ * Blocks the calling thread until librdkafka has closed the consumer, like
+ * rd_kafka_consumer_close(). Call it on the thread that polled the
+ * consumer, instead of rd_kafka_consumer_close().
+ *
+ * Returns KAT_OK; KAT_ERR_NULL_POINTER for a NULL `rk` (nothing done) or
+ * `group` (the consumer is still closed, nothing recorded);
+ * KAT_ERR_INVALID_ARGUMENT if `rk` has no consumer group queue;
+ * KAT_ERR_RDKAFKA if librdkafka refused to start the close (nothing done)
+ * or an assign call during it; or the first error of recording. The last
+ * error detail says which.
+ */
+static inline kat_result kat_consumer_close_queue(kat_group_t *group, rd_kafka_t *rk,
+                                                  rd_kafka_queue_t *queue) {
+  rd_kafka_queue_t *own = NULL;
+  rd_kafka_error_t *error;
+  kat_result first = KAT_OK, r;
+  char detail[512];
+
+  if (rk == NULL) {
+    kat_set_last_error_message("kat_consumer_close_queue", "rk is NULL: nothing done");
+    return KAT_ERR_NULL_POINTER;
+  }
+  if (queue == NULL) {
+    own = rd_kafka_queue_get_consumer(rk);
+    if (own == NULL) {
+      kat_set_last_error_message("kat_consumer_close_queue",
+                                 "rk has no consumer group queue (not a group consumer)");
+      return KAT_ERR_INVALID_ARGUMENT;
+    }
+    queue = own;
+  }
+  error = rd_kafka_consumer_close_queue(rk, queue);
+  if (error != NULL) {
+    kat_rdkafka_internal_error("kat_consumer_close_queue", "rd_kafka_consumer_close_queue failed",
+                               rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
+    if (own != NULL) {
+      rd_kafka_queue_destroy(own);
+    }
+    return KAT_ERR_RDKAFKA;
+  }
+  detail[0] = '\0';
+  while (!rd_kafka_consumer_closed(rk)) {
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(queue, 100);
+    if (ev == NULL) {
+      continue;
+    }
+    if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE) {
+      r = kat_rdkafka_internal_rebalance("kat_consumer_close_queue", group, rk,
+                                         rd_kafka_event_error(ev),
+                                         rd_kafka_event_topic_partition_list(ev));
+      if (r != KAT_OK && first == KAT_OK) {
+        first = r;
+        kat_last_error_message(detail, sizeof detail);
+      }
+    }
+    rd_kafka_event_destroy(ev);
+  }
+  if (own != NULL) {
+    rd_kafka_queue_destroy(own);
+  }
+  if (group == NULL) {
+    kat_set_last_error_message("kat_consumer_close_queue",
+                               "group is NULL: the consumer was closed, nothing was recorded");
+    return KAT_ERR_NULL_POINTER;
+  }
+  r = kat_after_close(group, rk);
+  if (first != KAT_OK) {
+    /* The first failure is the one reported, with its detail. */
+    const char *prefix = "kat_consumer_close_queue: ";
+    kat_set_last_error_message("kat_consumer_close_queue",
+                               strncmp(detail, prefix, strlen(prefix)) == 0
+                                   ? detail + strlen(prefix)
+                                   : detail);
+    return first;
+  }
+  return r;
 }
 
 #ifdef __cplusplus

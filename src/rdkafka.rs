@@ -1,8 +1,8 @@
 //! Rebalance glue for Rust programs built on `rdkafka-sys` (feature `rdkafka`).
 //!
-//! The same behaviour as the C header `include/kat_rdkafka.h` (SPEC §6), for
-//! consumers that drive librdkafka through `rdkafka-sys`, directly or through
-//! rust-rdkafka:
+//! The same behaviour as the C header `include/kat_rdkafka.h` (README: "Using
+//! kat from a librdkafka C/C++ consumer"), for consumers that drive librdkafka
+//! through `rdkafka-sys`, directly or through rust-rdkafka:
 //!
 //! | entry point | use it when |
 //! |---|---|
@@ -171,13 +171,39 @@ impl From<Error> for RebalanceError {
 /// [`RebalanceError::Rdkafka`] when librdkafka refused the assign call (the
 /// tracker is unchanged, like librdkafka's assignment);
 /// [`RebalanceError::Kat`] when kat rejected the list after librdkafka
-/// accepted it (cannot happen with lists librdkafka delivers).
+/// accepted it (cannot happen with lists librdkafka delivers). Either way
+/// the failure is also counted in the group's
+/// [`glue_failures`](Group::glue_failures).
 ///
 /// # Safety
 /// `rk` must be a live consumer handle and `partitions` NULL or a live
 /// partition list — in practice, exactly the arguments librdkafka passed to
 /// the rebalance callback, used before the callback returns.
 pub unsafe fn rebalance(
+    group: &Group,
+    rk: *mut rd_kafka_t,
+    err: rd_kafka_resp_err_t,
+    partitions: *mut rd_kafka_topic_partition_list_t,
+) -> Result<Rebalanced, RebalanceError> {
+    // SAFETY: the caller's contract, passed on unchanged.
+    let result = unsafe { apply(group, rk, err, partitions) };
+    if let Err(e) = &result {
+        // Counted per group ([`Group::glue_failures`]): a ready callback
+        // has no other way to make its failures observable.
+        group.record_glue_failure();
+        if let RebalanceError::Rdkafka { .. } = e {
+            // The group's rebalance history keeps the refusal (monitoring).
+            group.note_rebalance_error(&e.to_string());
+        }
+    }
+    result
+}
+
+/// The body of [`rebalance`] (which counts its failures).
+///
+/// # Safety
+/// As [`rebalance`].
+unsafe fn apply(
     group: &Group,
     rk: *mut rd_kafka_t,
     err: rd_kafka_resp_err_t,
@@ -192,6 +218,7 @@ pub unsafe fn rebalance(
     // SAFETY: `rk` is a live handle (caller's contract).
     let protocol = unsafe { protocol_of(rk) };
     let cooperative = protocol == Protocol::Cooperative;
+    group.note_rebalance_protocol(cooperative);
     match err {
         RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
             if cooperative {

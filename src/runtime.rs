@@ -50,6 +50,14 @@ pub(crate) struct GroupRuntime {
     pub(crate) last_poll: AtomicU64,
     /// Poll marks so far. Written by the polling thread (see `mark_poll`).
     pub(crate) polls: AtomicU64,
+    /// Rebalances the librdkafka glue failed to handle for this group (an
+    /// assign call librdkafka refused, a list kat rejected, a missing
+    /// argument). A failure changes no assignment, so it is counted here and
+    /// never advances the epoch. Written by the polling thread.
+    pub(crate) glue_failures: AtomicU64,
+    /// Health reports `stalled` once the last poll mark is older than this,
+    /// in nanoseconds (0: never). Set by `Group::set_stall_after`.
+    pub(crate) stall_after_ns: AtomicU64,
     /// The poll deadline in nanoseconds (`max.poll.interval.ms` minus the
     /// margin); 0: no deadline armed. Written by `Group::set_poll_deadline`.
     pub(crate) deadline_ns: AtomicU64,
@@ -257,6 +265,22 @@ mod tests {
         assert_eq!(a.poll_count(), 2);
         assert!(a.since_last_poll().is_some());
         assert_eq!(t.group("h").unwrap().poll_count(), 0);
+    }
+
+    #[test]
+    fn glue_failures_are_counted_per_group_without_advancing_the_epoch() {
+        let t = Tracker::new();
+        let a = t.group("g").unwrap();
+        a.assigned([("x", 0)]).unwrap();
+        let epoch = t.epoch();
+        assert_eq!(a.glue_failures(), 0);
+        a.record_glue_failure();
+        t.group("g").unwrap().record_glue_failure();
+        assert_eq!(t.epoch(), epoch);
+        assert_eq!(a.glue_failures(), 2);
+        assert_eq!(t.group("h").unwrap().glue_failures(), 0);
+        assert!(t.clear());
+        assert_eq!(a.glue_failures(), 2, "clear() keeps runtime state");
     }
 
     #[test]

@@ -47,10 +47,14 @@ pub(crate) struct Inner {
     /// cache line, and so per-thread read caches can hold it (see `read`).
     current: Arc<ArcSwap<Snapshot>>,
     writer: Mutex<Writer>,
-    changed: (Mutex<()>, Condvar),
+    /// `wait_for_change` callers waiting now (under the mutex), so a publish
+    /// with nobody waiting skips the wake-up system call.
+    changed: (Mutex<usize>, Condvar),
     /// Per-group state outside snapshots, by group name (see
     /// `crate::runtime`). Entries are never removed: one per group name.
     runtimes: Mutex<HashMap<Name, Arc<GroupRuntime>>>,
+    /// Per-group rebalance history and health (`src/history.rs`).
+    pub(crate) observed: crate::history::Registry,
 }
 
 /// State only writers touch, under `Inner::writer`.
@@ -62,6 +66,9 @@ struct Writer {
     /// Atomic cells behind partition handles, by (group, topic).
     cells: HashMap<(Name, Name), HashMap<i32, Arc<HandleCell>>>,
     cells_sweep_at: usize,
+    /// Set only at process exit (see [`Tracker::release_at_exit`]): a plain
+    /// pointer to the start of the published snapshot's allocation.
+    exit_anchor: Option<Arc<Snapshot>>,
 }
 
 /// The atomic word a [`PartitionHandle`] reads: `generation << 2 | status`.
@@ -852,16 +859,30 @@ impl Tracker {
                     lru: BTreeMap::new(),
                     cells: HashMap::new(),
                     cells_sweep_at: 64,
+                    exit_anchor: None,
                 }),
-                changed: (Mutex::new(()), Condvar::new()),
+                changed: (Mutex::new(0), Condvar::new()),
                 runtimes: Mutex::new(HashMap::new()),
+                observed: crate::history::Registry::new(),
             }),
         }
     }
 
     /// The process-wide tracker, created on first use and never dropped.
+    ///
+    /// At process exit (`exit()` or a return from `main`, through the C
+    /// runtime's `atexit`) it is emptied as by [`clear`](Tracker::clear), so
+    /// that memory checkers such as valgrind see nothing of it left
+    /// allocated; a thread still running then reads an empty tracker.
     pub fn global() -> &'static Tracker {
-        GLOBAL.get_or_init(Tracker::new)
+        GLOBAL.get_or_init(|| {
+            // SAFETY: `atexit` only stores the function pointer; the function
+            // is a plain `extern "C" fn()` that never unwinds (it catches
+            // panics), as the C runtime requires. Registration can only fail
+            // for lack of memory, which costs nothing but the release.
+            unsafe { libc::atexit(release_global_at_exit) };
+            Tracker::new()
+        })
     }
 
     /// The process-wide tracker if something already created it.
@@ -960,10 +981,12 @@ impl Tracker {
                 },
                 None => Duration::from_secs(3600),
             };
+            *guard += 1;
             guard = cv
                 .wait_timeout(guard, wait)
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
+            *guard -= 1;
         }
     }
 
@@ -973,6 +996,7 @@ impl Tracker {
     pub fn clear(&self) -> bool {
         let mut w = self.inner.lock_writer();
         let cur = self.inner.current.load_full();
+        self.inner.observed.clear();
         let had_cells = w
             .cells
             .values()
@@ -1023,6 +1047,62 @@ impl Tracker {
     fn publish(&self, next: Snapshot) {
         self.inner.publish(next);
     }
+
+    /// The tracker's history and health registry (`src/history.rs`).
+    pub(crate) fn observed(&self) -> &crate::history::Registry {
+        &self.inner.observed
+    }
+
+    /// Runs `f` under the writers' lock (settings that must not race with
+    /// an event).
+    pub(crate) fn with_writer_lock<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _w = self.inner.lock_writer();
+        f()
+    }
+
+    /// Empties the tracker for process exit: what [`clear`](Tracker::clear)
+    /// does, plus dropping the writer's tables.
+    ///
+    /// Why: the published snapshot is reachable only through the pointer
+    /// `arc-swap` keeps (`Arc::into_raw`, which points past the reference
+    /// counts), and hash tables only through pointers into the middle of
+    /// their allocations, so memcheck reports a live global tracker's memory
+    /// as "possibly lost". After this, what is left is one empty snapshot
+    /// (with no table allocated) that `exit_anchor` points to from its start.
+    fn release_at_exit(&self) {
+        self.clear();
+        let mut w = self.inner.lock_writer();
+        // Keep only the cells of handles still held (they keep following
+        // their key); free the table's allocation if none is.
+        w.cells
+            .retain(|_, cells| cells.values().any(|c| Arc::strong_count(c) > 1));
+        if w.cells.is_empty() {
+            w.cells = HashMap::new();
+        }
+        w.lru = BTreeMap::new();
+        w.exit_anchor = Some(self.inner.current.load_full());
+        // The history registry's (empty) map, likewise.
+        self.inner.observed.anchor_for_exit();
+        drop(w);
+        // The per-group runtime registry goes whole: a group the program
+        // keeps until exit (a `kat_group_t` in a static, as the README
+        // suggests) keeps its own runtime alive, and the table would only be
+        // reachable through its control pointer.
+        *self
+            .inner
+            .runtimes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = HashMap::new();
+    }
+}
+
+/// Registered with `atexit` when the global tracker is created.
+extern "C" fn release_global_at_exit() {
+    let _ = std::panic::catch_unwind(|| {
+        if let Some(t) = GLOBAL.get() {
+            t.release_at_exit();
+        }
+    });
 }
 
 /// Trackers a thread keeps a cached snapshot of (most threads read one).
@@ -1053,8 +1133,11 @@ impl Inner {
     /// previous read: no atomic read-modify-write, no write to shared memory
     /// (`arc_swap::Cache`). After a change the thread loads the new snapshot
     /// once. Because the cache checks the very pointer that `snapshot()` and
-    /// writers use, a thread never reads an older state than one it already
-    /// saw through any other read.
+    /// writers use, a thread never reads an older snapshot than one it
+    /// already saw through any other read of the snapshot. (Partition
+    /// handles are written before the snapshot is published, so a read here
+    /// may be one event behind a handle read before it: see the README's
+    /// "Consistency" and `tests/consistency.rs`.)
     ///
     /// Each reading thread keeps the last snapshot it read of up to four
     /// trackers alive until its next read of that tracker (or its exit);
@@ -1093,12 +1176,15 @@ impl Inner {
 
     /// Stores the next snapshot and wakes `wait_for_change` callers. The wait
     /// mutex is taken after the store, so a waiter that saw the old epoch is
-    /// already waiting when it is notified.
+    /// already waiting (and counted) when the count is read; with nobody
+    /// waiting there is no wake-up (no system call).
     fn publish(&self, next: Snapshot) {
         self.current.store(Arc::new(next));
         let (lock, cv) = &self.changed;
-        drop(lock.lock().unwrap_or_else(|p| p.into_inner()));
-        cv.notify_all();
+        let waiting = *lock.lock().unwrap_or_else(|p| p.into_inner());
+        if waiting > 0 {
+            cv.notify_all();
+        }
     }
 }
 
@@ -1150,6 +1236,24 @@ impl Group {
         self.runtime
             .last_poll_ns()
             .map(|t| Duration::from_nanos(mono_ns().saturating_sub(t)))
+    }
+
+    /// Counts one rebalance the librdkafka glue failed to handle for this
+    /// group (the glue calls it; see [`glue_failures`](Self::glue_failures)).
+    /// One atomic add on the group's runtime state; publishes nothing, so
+    /// the epoch does not advance. Any thread.
+    #[inline]
+    pub fn record_glue_failure(&self) {
+        self.runtime.glue_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many rebalances the librdkafka glue failed to handle for this
+    /// group (an assign call librdkafka refused, a list kat rejected, a
+    /// missing argument): the way to see failures of a ready callback, which
+    /// cannot return them. Shared by every `Group` value of this name; kept
+    /// by `Tracker::clear`. One atomic load.
+    pub fn glue_failures(&self) -> u64 {
+        self.runtime.glue_failures.load(Ordering::Relaxed)
     }
 
     /// The group's state outside snapshots (shared by every `Group` value of
@@ -1456,6 +1560,11 @@ impl Group {
         Ok(PartitionHandle { cell: cell.clone() })
     }
 
+    /// The tracker's history and health registry (`src/history.rs`).
+    pub(crate) fn observed(&self) -> &crate::history::Registry {
+        &self.inner.observed
+    }
+
     #[inline]
     fn tracker_peek(&self) -> Guard<Arc<Snapshot>> {
         self.inner.current.load()
@@ -1530,10 +1639,11 @@ impl Group {
                 }
             }
         }
+        let now = now_unix_ms();
         if !assigned_any && !removed_any {
+            self.observe(&event, &cur, &cur, now);
             return (false, false);
         }
-        let now = now_unix_ms();
         let stats = txn.stats(g);
         match event {
             Event::Assigned(_) => stats.assigned_events += 1,
@@ -1548,13 +1658,84 @@ impl Group {
         stats.last_change_unix_ms = now;
         let next = txn.commit(&mut w);
         self.inner.publish(next);
+        self.observe(&event, &cur, &self.inner.current.load(), now);
         (true, removed_any)
+    }
+
+    /// Hands the event to the history and health of the group (writer lock
+    /// held).
+    fn observe(&self, event: &Event<'_>, before: &Snapshot, after: &Snapshot, now: u64) {
+        use crate::history::{HistoryKind, Observed};
+        let (kind, by_topic) = match event {
+            Event::Assigned(b) => (HistoryKind::Assign, Some(b)),
+            Event::Revoked(b) => (HistoryKind::Revoke, Some(b)),
+            Event::Replace(b) => (HistoryKind::Replace, Some(b)),
+            Event::Lost => (HistoryKind::Lost, None),
+            Event::Reset => (HistoryKind::Reset, None),
+        };
+        let listed: Vec<(&str, &[i32])> = by_topic.map_or_else(Vec::new, |b| b.iter().collect());
+        let observed = Observed {
+            kind,
+            listed: &listed,
+            unix_ms: now,
+        };
+        self.inner
+            .observed
+            .record(&self.name, &self.runtime, &observed, before, after);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the global tracker goes through at process exit leaves a working
+    /// tracker: empty, handles reading generation 0, and events after it
+    /// (a consumer closed by another exit handler) recorded as usual.
+    #[test]
+    fn release_at_exit_empties_the_tracker_and_keeps_it_usable() {
+        let t = Tracker::new();
+        let g = t.group("exit").expect("group");
+        g.assigned([("orders", 0), ("orders", 1)]).expect("assign");
+        let h = g.partition("orders", 0).expect("handle");
+        drop(g.partition("orders", 1).expect("handle"));
+        let epoch = t.epoch();
+        t.release_at_exit();
+        assert!(t.snapshot().groups.is_empty());
+        assert_eq!(t.epoch(), epoch + 1);
+        assert_eq!(h.state().generation, 0);
+        assert!(!g.is_assigned("orders", 1));
+        {
+            let w = t.inner.lock_writer();
+            // Only the cell of the handle still held is left.
+            assert_eq!(w.cells.len(), 1);
+            assert!(w.lru.is_empty());
+            let anchored = w.exit_anchor.as_ref().expect("anchored");
+            assert!(Arc::ptr_eq(anchored, &t.snapshot()));
+        }
+        g.assigned([("orders", 0)]).expect("assign after release");
+        assert_eq!(g.generation("orders", 0), 1);
+        assert!(g.is_assigned("orders", 0));
+        // The handle held across the release follows its key again.
+        assert_eq!(h.state().generation, 1);
+        assert!(h.state().is_assigned());
+        assert_eq!(t.inner.runtimes.lock().expect("lock").capacity(), 0);
+        drop(h);
+        // Nothing assigned, a handle taken and dropped: its table goes too.
+        let fresh = Tracker::new();
+        drop(
+            fresh
+                .group("x")
+                .expect("group")
+                .partition("t", 0)
+                .expect("handle"),
+        );
+        assert!(fresh.inner.lock_writer().cells.capacity() > 0);
+        fresh.release_at_exit();
+        assert_eq!(fresh.inner.lock_writer().cells.capacity(), 0);
+        g.revoked([("orders", 0)]).expect("revoke after release");
+        assert!(!g.is_assigned("orders", 0));
+    }
 
     fn grouped<'a>(list: &[(&'a str, i32)]) -> Vec<(&'a str, Vec<i32>)> {
         let by_topic = collect(list.iter().copied()).expect("valid list");

@@ -370,6 +370,17 @@ fn assert_scenario(run: &Run) {
     let args: Vec<&str> = run.args.split_whitespace().collect();
     let (scenario, protocol, api) = (args[0], args[1], args[2]);
     let counted = api != "cb";
+    if scenario != "edge" {
+        // Glue failures counted per group: only the refused assign the
+        // program makes on purpose (own callback, cooperative).
+        let refused = u64::from(api == "own" && protocol != "range");
+        assert_eq!(
+            summary(run, "A", "glue_failures"),
+            refused,
+            "{}",
+            run.stdout
+        );
+    }
     match scenario {
         "join-leave" => {
             // Both consumers' rebalances reached kat: A was assigned at least
@@ -425,13 +436,44 @@ fn assert_scenario(run: &Run) {
                 );
             }
         }
-        "edge" => assert!(
-            run.stdout.contains(
-                "librdkafka refused the assign call: kat_rebalance: rd_kafka_assign failed"
-            ),
-            "{}",
-            run.stdout
-        ),
+        "edge" => {
+            assert!(
+                run.stdout.contains(
+                    "librdkafka refused the assign call: kat_rebalance: rd_kafka_assign failed"
+                ),
+                "{}",
+                run.stdout
+            );
+            assert!(
+                run.stdout.contains("glue failures counted: 6"),
+                "{}",
+                run.stdout
+            );
+        }
+        "close-queue" => {
+            assert!(
+                run.stdout
+                    .contains("A closed through kat_consumer_close_queue"),
+                "{}",
+                run.stdout
+            );
+            assert!(
+                summary(run, "A", "kat_revoked_events") >= 1,
+                "{}",
+                run.stdout
+            );
+        }
+        "close-plain" => {
+            // With the event API the plain close left kat stale, and
+            // kat_after_close() recorded a reset; with a callback the final
+            // revoke went through the glue and nothing was left.
+            let marker = if api == "event" {
+                "kat_after_close recorded the stale partitions [0,1,2,3] as reset"
+            } else {
+                "kat_after_close found nothing stale"
+            };
+            assert!(run.stdout.contains(marker), "{}", run.stdout);
+        }
         other => panic!("unknown scenario {other}"),
     }
 }
@@ -557,6 +599,11 @@ fn debian_librdkafka_2_0_2() {
         (&static_, "lost-poll range cb"),
         (&shared, "lost-poll cooperative-sticky own"),
         (&shared, "edge range own"),
+        (&shared, "close-queue range event"),
+        (&static_, "close-queue cooperative-sticky event"),
+        (&shared, "close-plain range event"),
+        (&cxx, "close-plain cooperative-sticky event"),
+        (&shared, "close-plain cooperative-sticky cb"),
     ];
     for run in run_all(&jobs, false, jobs.len()) {
         assert!(run.stdout.contains("librdkafka 2.0.2"), "{}", run.stdout);
@@ -585,6 +632,8 @@ fn debian_librdkafka_2_0_2_under_valgrind() {
         (&exe, "join-leave cooperative-sticky event"),
         (&exe, "lost-poll cooperative-sticky cb"),
         (&exe, "edge range own"),
+        (&exe, "close-queue cooperative-sticky event"),
+        (&exe, "close-plain range event"),
     ];
     for run in run_all(&jobs, true, 2) {
         assert!(run.stdout.contains("librdkafka 2.0.2"), "{}", run.stdout);
@@ -620,6 +669,13 @@ fn bundled_librdkafka_2_12_1() {
         "lost-poll cooperative-sticky cb",
         "lost-poll consumer event",
         "edge range own",
+        "close-queue range event",
+        "close-queue cooperative-sticky event",
+        "close-queue consumer event",
+        "close-plain range event",
+        "close-plain cooperative-sticky event",
+        "close-plain consumer event",
+        "close-plain consumer cb",
     ] {
         jobs.push((&c, args.to_string()));
     }
@@ -1049,5 +1105,176 @@ fn commit_guard_on_bundled_librdkafka_2_12_1() {
     for run in run_all(&jobs, false, 3) {
         assert!(run.stdout.contains("librdkafka 2.12.1"), "{}", run.stdout);
         assert!(summary(&run, "guard", "removed") >= 1, "{}", run.stdout);
+    }
+}
+
+/// Compiles `tests/glue/cpp_rdkafkacpp.cpp` (kat_rdkafkacpp.hpp, librdkafka's
+/// C++ API) against one librdkafka and its librdkafka++, and libkat.so.
+fn build_rdkafkacpp_consumer(name: &str, rdkafka: Rdkafka) -> PathBuf {
+    let libdir = libkat_dir();
+    let out = work_dir().join(name);
+    let (includes, libs): (Vec<String>, Vec<String>) = match rdkafka {
+        Rdkafka::System => {
+            assert!(
+                Path::new("/usr/include/librdkafka/rdkafkacpp.h").exists(),
+                "Debian's librdkafka-dev (with rdkafkacpp.h) is missing"
+            );
+            (
+                vec![],
+                vec!["-lrdkafka++".into(), "-lrdkafka".into(), "-lpthread".into()],
+            )
+        }
+        #[cfg(feature = "rdkafka")]
+        Rdkafka::Bundled => {
+            // rdkafka-sys's `make libs` builds the C++ library beside the C
+            // one; <librdkafka/rdkafkacpp.h> resolves through links.
+            let root = bundled_root();
+            let include = work_dir().join("bundled-include-cpp");
+            let dir = include.join("librdkafka");
+            std::fs::create_dir_all(&dir).expect("create include dir");
+            for (header, from) in [
+                ("rdkafka.h", "src"),
+                ("rdkafka_mock.h", "src"),
+                ("rdkafkacpp.h", "src-cpp"),
+            ] {
+                let link = dir.join(header);
+                let _ = std::fs::remove_file(&link);
+                std::os::unix::fs::symlink(root.join(from).join(header), &link)
+                    .expect("symlink a librdkafka header");
+            }
+            let cpp = root.join("src-cpp").join("librdkafka++.a");
+            assert!(cpp.exists(), "rdkafka-sys did not build {}", cpp.display());
+            let mut libs = vec![
+                cpp.display().to_string(),
+                root.join("src").join("librdkafka.a").display().to_string(),
+            ];
+            libs.extend(bundled_link_libs(&root));
+            (vec!["-isystem".into(), include.display().to_string()], libs)
+        }
+    };
+    let mut cmd = Command::new("g++");
+    cmd.arg("-std=c++17")
+        .args(WARNINGS)
+        .arg("-g")
+        .arg("-I")
+        .arg(Path::new(MANIFEST_DIR).join("include"))
+        .arg("-I")
+        .arg(Path::new(MANIFEST_DIR).join("bindings/cpp"))
+        .args(&includes)
+        .arg(Path::new(MANIFEST_DIR).join("tests/glue/cpp_rdkafkacpp.cpp"))
+        .arg("-o")
+        .arg(&out)
+        .arg(format!("-L{}", libdir.display()))
+        .arg("-lkat")
+        .arg(format!("-Wl,-rpath,{}", libdir.display()))
+        .args(&libs);
+    let output = cmd.output().expect("run the compiler");
+    assert!(
+        output.status.success(),
+        "compiling {name} failed: {cmd:?}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    out
+}
+
+/// What every run of cpp_rdkafkacpp must have shown beyond its PASS line.
+fn assert_rdkafkacpp_run(run: &Run) {
+    let out = &run.stdout;
+    assert!(
+        out.contains("kat-rdkafkacpp/A kat::rdkafkacpp::check_lost recorded the loss of [0,1,2,3]"),
+        "{out}"
+    );
+    // A (kat::rdkafkacpp::rebalance_callback): assigned alone, again when B
+    // left, again after its loss; no failure counted.
+    assert!(
+        summary(run, "kat-rdkafkacpp/A", "kat_assigned_events") >= 3,
+        "{out}"
+    );
+    assert!(
+        summary(run, "kat-rdkafkacpp/A", "kat_lost_events") >= 1,
+        "{out}"
+    );
+    assert!(
+        summary(run, "kat-rdkafkacpp/A", "kat_revoked_events") >= 1,
+        "{out}"
+    );
+    assert_eq!(summary(run, "kat-rdkafkacpp/A", "failures"), 0, "{out}");
+    assert_eq!(
+        summary(run, "kat-rdkafkacpp/A", "glue_failures"),
+        0,
+        "{out}"
+    );
+    // B repeats its first cooperative assign on purpose: refused, counted.
+    let refused = u64::from(run.args != "range");
+    assert_eq!(
+        summary(run, "kat-rdkafkacpp/B", "glue_failures"),
+        refused,
+        "{out}"
+    );
+    // B (its own RdKafka::RebalanceCb calling kat::rdkafkacpp::rebalance):
+    // assigned, then revoked by its close, never lost.
+    assert!(summary(run, "kat-rdkafkacpp/B", "assigns") >= 1, "{out}");
+    assert!(summary(run, "kat-rdkafkacpp/B", "revokes") >= 1, "{out}");
+    assert!(
+        summary(run, "kat-rdkafkacpp/B", "kat_revoked_events") >= 1,
+        "{out}"
+    );
+    assert_eq!(
+        summary(run, "kat-rdkafkacpp/B", "kat_lost_events"),
+        0,
+        "{out}"
+    );
+}
+
+/// The RdKafka::RebalanceCb adapter (`kat_rdkafkacpp.hpp`) with two real
+/// RdKafka::KafkaConsumer consumers on Debian's librdkafka++ 2.0.2, eager
+/// and cooperative-sticky, plainly and (cooperative) under valgrind.
+#[test]
+fn rdkafkacpp_adapter_on_debian_librdkafka_2_0_2() {
+    let _turn = heavy_turn();
+    let exe = build_rdkafkacpp_consumer("cpp-rdkafkacpp-202", Rdkafka::System);
+    let jobs: Vec<(&Path, &str)> = vec![(&exe, "range"), (&exe, "cooperative-sticky")];
+    let runs: Vec<Run> = thread::scope(|scope| {
+        let valgrind = scope.spawn(|| {
+            if have_valgrind() {
+                run_all(&[(&exe, "cooperative-sticky")], true, 1)
+            } else {
+                eprintln!("valgrind is not installed (scripts/setup.sh installs it): skipped");
+                Vec::new()
+            }
+        });
+        let mut runs = run_all(&jobs, false, jobs.len());
+        runs.extend(valgrind.join().expect("valgrind runs"));
+        runs
+    });
+    for run in &runs {
+        assert!(
+            run.stdout.contains("librdkafka 2.0.2 (C++ 2.0.2)"),
+            "{}",
+            run.stdout
+        );
+        assert_rdkafkacpp_run(run);
+    }
+}
+
+/// The same adapter on the librdkafka++ 2.12.1 that rdkafka-sys builds:
+/// eager, cooperative-sticky and KIP-848 (`group.protocol=consumer`).
+#[cfg(feature = "rdkafka")]
+#[test]
+fn rdkafkacpp_adapter_on_bundled_librdkafka_2_12_1() {
+    let _turn = heavy_turn();
+    let exe = build_rdkafkacpp_consumer("cpp-rdkafkacpp-212", Rdkafka::Bundled);
+    let jobs: Vec<(&Path, &str)> = vec![
+        (&exe, "range"),
+        (&exe, "cooperative-sticky"),
+        (&exe, "consumer"),
+    ];
+    for run in run_all(&jobs, false, jobs.len()) {
+        assert!(
+            run.stdout.contains("librdkafka 2.12.1 (C++ 2.12.1)"),
+            "{}",
+            run.stdout
+        );
+        assert_rdkafkacpp_run(&run);
     }
 }

@@ -58,6 +58,7 @@ fn refused_eager_assign_leaves_the_tracker_unchanged() {
     assert_eq!(tracker.epoch(), epoch, "nothing recorded");
     assert!(group.is_assigned("orders", 0));
     assert!(!group.is_assigned("orders", 1));
+    assert_eq!(group.glue_failures(), 1, "the failure is counted");
 
     // The ready callback cannot return the error: it becomes the thread's
     // last error, as with the C glue.
@@ -76,6 +77,8 @@ fn refused_eager_assign_leaves_the_tracker_unchanged() {
         last_error_message()
     );
     assert_eq!(tracker.epoch(), epoch);
+    // ... and is counted in the group, seen by every Group of that name.
+    assert_eq!(tracker.group("manual").unwrap().glue_failures(), 2);
     // SAFETY: ours, destroyed once.
     unsafe {
         rd_kafka_topic_partition_list_destroy(list);
@@ -110,6 +113,7 @@ fn refused_incremental_unassign_leaves_the_tracker_unchanged() {
     }
     assert_eq!(tracker.epoch(), epoch, "nothing recorded");
     assert!(group.is_assigned("orders", 3));
+    assert_eq!(group.glue_failures(), 1);
     // SAFETY: ours, destroyed once.
     unsafe {
         rd_kafka_topic_partition_list_destroy(list);

@@ -392,7 +392,7 @@ fn ffi_reader(shared: Arc<Shared>) -> Counts {
     let names: Vec<CString> = GROUPS.iter().map(|g| CString::new(*g).unwrap()).collect();
     let topics: Vec<CString> = TOPICS.iter().map(|t| CString::new(*t).unwrap()).collect();
     let mut group = std::ptr::null_mut();
-    let mut handle = std::ptr::null();
+    let mut handle = std::ptr::null_mut();
     unsafe {
         assert_eq!(
             kat_tracker_group(t, names[0].as_ptr(), &mut group),
@@ -410,7 +410,7 @@ fn ffi_reader(shared: Arc<Shared>) -> Counts {
         s
     };
     while !shared.stop.load(Ordering::Relaxed) {
-        let mut snap = std::ptr::null();
+        let mut snap = std::ptr::null_mut();
         let (mut epoch, mut ngroups) = (0u64, 0usize);
         unsafe {
             assert_eq!(kat_tracker_snapshot(t, &mut snap), kat_result::KAT_OK);

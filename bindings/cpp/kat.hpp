@@ -1,28 +1,47 @@
 // kat.hpp: header-only C++17 wrapper over kat.h, the C ABI of kat, the
-// Kafka assignments tracker.
+// Kafka assignments tracker. The librdkafka glue is in kat_rdkafka.hpp
+// (librdkafka's C API) and kat_rdkafkacpp.hpp (its C++ API, RdKafka::*).
 //
 // - Ownership: `kat::tracker`, `kat::group`, `kat::snapshot`,
 //   `kat::generations` and `kat::partition_handle` own one C handle each;
 //   they are move-only and free it in their destructor. `kat::tracker_ref`
-//   is a non-owning, copyable view of a tracker (`kat::tracker::global()`
-//   returns one). A moved-from object holds no handle; calling a throwing
-//   member on it throws `kat::error` (KAT_ERR_NULL_POINTER).
-// - Errors: every failing C call throws `kat::error`, a std::runtime_error
-//   that carries the `kat_result` code (`code()`) and, in `what()`, the
-//   detailed message of kat_last_error_message(). kat only fails on bad input
-//   (names, partitions, lists) or misuse, never on the hot path of correct
-//   programs, so exceptions cost nothing there; the wait-free reads and
-//   `partition_handle::state()` / `owned_at()` never throw on a live handle.
-//   Never let an exception escape a librdkafka callback: use the glue at
-//   the end of this file (`kat::rebalance_cb`, `kat::rebalance`), which is
-//   noexcept and reports by return code.
-// - Strings in are std::string_view. The C API wants NUL-terminated strings,
-//   so each name is copied (into a stack buffer when short, a std::string
-//   otherwise); a view is never read past its end. A name containing a NUL
-//   byte is rejected with KAT_ERR_INVALID_ARGUMENT.
-// - Strings and arrays out are std::string_view / `kat::partitions` ranges
-//   borrowed from the snapshot or generations list they came from: valid
-//   while that object lives (and is not moved from).
+//   is a non-owning, copyable reference to a tracker (`kat::tracker::global()`
+//   returns one). An owning type never converts into a borrowing one by
+//   slicing: a `kat::tracker` lvalue converts to a `kat::tracker_ref` that
+//   borrows it, a temporary `kat::tracker` does not convert at all
+//   (`kat::tracker_ref r = kat::tracker();` does not compile).
+// - Borrowed views (`group_view`, `topic_view`, `partitions`, the ranges of
+//   `snapshot::groups()`, `generation_entry`, `group::name()`) point into the
+//   object they came from and are valid while it lives (and is not moved
+//   from). They cannot be taken from a temporary: those members are deleted
+//   on rvalues, so `t.snapshot().find("g", "t")` does not compile; hold the
+//   snapshot in a variable first.
+// - Errors, two ways:
+//   * every fallible call has a `try_` form that returns `kat::result<T>`
+//     (a value or a `kat::error`), never throws a kat::error, and works with
+//     `-fno-exceptions`;
+//   * when exceptions are enabled (and KAT_NO_EXCEPTIONS is not defined),
+//     the plain form returns T and throws `kat::error` on failure. With
+//     exceptions disabled the plain forms do not exist: a program compiled
+//     with -fno-exceptions uses the `try_` forms (using a plain form there is
+//     a compile error, not a hidden abort). Every translation unit of a
+//     program must be compiled in the same mode.
+//   kat only fails on bad input (names, partitions, lists) or misuse (a
+//   moved-from object), never on the hot path of a correct program;
+//   `partition_handle::owned_at()` never fails. `result::value()` on an error
+//   throws it, or without exceptions prints it and calls std::abort();
+//   `*r` and `r->` on an error print it and call std::abort() in both modes.
+//   Allocation failures are std::bad_alloc as anywhere in the standard
+//   library (std::abort() without exceptions).
+// - Strings in: anything that converts to `kat::name_arg`: `const char *`
+//   (NUL-terminated), `const std::string &` or `std::string_view`. Reads by
+//   name (tracker/group `generation`, `is_assigned`, `group()`,
+//   `partition()`) never copy a name: a NUL-terminated one goes to kat as
+//   is, a view goes through kat's pointer + length entry points. Events and
+//   snapshot lookups copy a view (not a `const char *` or std::string) into
+//   a NUL-terminated buffer, on the stack when shorter than 256 bytes. A
+//   name containing a NUL byte is rejected (KAT_ERR_INVALID_ARGUMENT or
+//   KAT_ERR_INVALID_TOPIC / _GROUP); a view is never read past its end.
 // - Thread-safety is that of the C API: every object may be used from any
 //   thread; do not move or destroy an object while another thread uses it.
 #ifndef KAT_HPP
@@ -31,6 +50,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <initializer_list>
 #include <iterator>
@@ -38,25 +59,25 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "kat.h"
 
-// The librdkafka glue: used when librdkafka's header came first or
-// KAT_WITH_RDKAFKA is defined, and kat_rdkafka.h is on the include path.
-#if defined(KAT_WITH_RDKAFKA) || defined(RD_KAFKA_VERSION)
-#if defined(__has_include)
-#if __has_include("kat_rdkafka.h")
-#include "kat_rdkafka.h"
-#define KAT_HPP_HAS_RDKAFKA_GLUE 1
-#endif
-#endif
+#if !defined(KAT_NO_EXCEPTIONS) && (defined(__cpp_exceptions) || defined(__EXCEPTIONS))
+/// 1 when the throwing forms exist (exceptions on, KAT_NO_EXCEPTIONS unset).
+#define KAT_HPP_EXCEPTIONS 1
+#else
+#define KAT_HPP_EXCEPTIONS 0
 #endif
 
 namespace kat {
 
-/// The failure of a kat call: its result code and detailed message.
+/// The failure of a kat call: its result code and detailed message. A
+/// std::runtime_error, thrown by the plain forms and carried by
+/// kat::result; usable without exceptions too.
 class error : public std::runtime_error {
 public:
     error(kat_result code, const std::string &detail)
@@ -71,6 +92,130 @@ public:
 
 private:
     kat_result code_;
+};
+
+namespace detail {
+
+[[noreturn]] inline void die(const char *what, const error &e) noexcept {
+    std::fprintf(stderr, "kat.hpp: %s on an error result: %s\n", what, e.what());
+    std::abort();
+}
+
+[[noreturn]] inline void raise(const error &e) {
+#if KAT_HPP_EXCEPTIONS
+    throw e;
+#else
+    die("value()", e);
+#endif
+}
+
+}  // namespace detail
+
+/// A value of type T, or the kat::error that prevented it. Returned by every
+/// `try_` call and by the librdkafka glue; dropping one unread is a warning.
+template <typename T>
+class [[nodiscard]] result {
+public:
+    result(T value) noexcept(std::is_nothrow_move_constructible_v<T>)
+        : v_(std::in_place_index<0>, std::move(value)) {}
+    result(kat::error e) noexcept : v_(std::in_place_index<1>, std::move(e)) {}
+
+    bool ok() const noexcept { return v_.index() == 0; }
+    explicit operator bool() const noexcept { return ok(); }
+
+    /// The value; throws the error (without exceptions: aborts) if there is none.
+    T &value() & {
+        check_value();
+        return *std::get_if<0>(&v_);
+    }
+    const T &value() const & {
+        check_value();
+        return *std::get_if<0>(&v_);
+    }
+    T value() && {
+        check_value();
+        return std::move(*std::get_if<0>(&v_));
+    }
+    /// The value, or `fallback` on an error.
+    template <typename U>
+    T value_or(U &&fallback) const & {
+        return ok() ? *std::get_if<0>(&v_) : static_cast<T>(std::forward<U>(fallback));
+    }
+    template <typename U>
+    T value_or(U &&fallback) && {
+        return ok() ? std::move(*std::get_if<0>(&v_)) : static_cast<T>(std::forward<U>(fallback));
+    }
+
+    /// Checked access: aborts with the error's message if there is no value.
+    T &operator*() & noexcept { return *checked("operator*"); }
+    const T &operator*() const & noexcept { return *checked("operator*"); }
+    T &&operator*() && noexcept { return std::move(*checked("operator*")); }
+    /// Not on a temporary result: what it points to dies with it (hold
+    /// the result, or use `*r`, which moves out of a temporary).
+    T *operator->() & noexcept { return checked("operator->"); }
+    const T *operator->() const & noexcept { return checked("operator->"); }
+    T *operator->() && = delete;
+    const T *operator->() const && = delete;
+
+    /// The error; aborts if there is none (check ok() first).
+    const kat::error &err() const noexcept {
+        if (const kat::error *e = std::get_if<1>(&v_)) {
+            return *e;
+        }
+        std::fputs("kat.hpp: err() on a result holding a value\n", stderr);
+        std::abort();
+    }
+
+private:
+    void check_value() const {
+        if (const kat::error *e = std::get_if<1>(&v_)) {
+            detail::raise(*e);
+        }
+    }
+    T *checked(const char *what) noexcept {
+        if (const kat::error *e = std::get_if<1>(&v_)) {
+            detail::die(what, *e);
+        }
+        return std::get_if<0>(&v_);
+    }
+    const T *checked(const char *what) const noexcept {
+        if (const kat::error *e = std::get_if<1>(&v_)) {
+            detail::die(what, *e);
+        }
+        return std::get_if<0>(&v_);
+    }
+
+    std::variant<T, kat::error> v_;
+};
+
+/// Success, or the kat::error of a call that returns nothing.
+template <>
+class [[nodiscard]] result<void> {
+public:
+    result() noexcept = default;
+    result(kat::error e) noexcept : e_(std::move(e)) {}
+
+    bool ok() const noexcept { return !e_.has_value(); }
+    explicit operator bool() const noexcept { return ok(); }
+
+    /// Throws the error (without exceptions: aborts) if there is one.
+    void value() const {
+        if (e_) {
+            detail::raise(*e_);
+        }
+    }
+
+    /// The error; aborts if there is none (check ok() first).
+    const kat::error &err() const noexcept {
+        if (!e_) {
+            std::fputs("kat.hpp: err() on a successful result\n", stderr);
+            std::abort();
+        }
+        return *e_;
+    }
+
+private:
+    std::optional<kat::error> e_;
 };
 
 /// Status of a key.
@@ -97,67 +242,182 @@ inline std::string last_error() {
     return message;
 }
 
-inline void check(kat_result r) {
+/// The kat::error of a failed C call (the calling thread's last error).
+inline kat::error failure(kat_result r) { return kat::error(r, last_error()); }
+
+inline result<void> status_of(kat_result r) {
     if (r != KAT_OK) {
-        throw error(r, last_error());
+        return failure(r);
     }
+    return {};
 }
 
-/// A NUL-terminated copy of a string_view: on the stack when short.
-class c_string {
-public:
-    explicit c_string(std::string_view s) {
-        if (s.find('\0') != std::string_view::npos) {
-            throw error(KAT_ERR_INVALID_ARGUMENT, "kat.hpp: a name contains a NUL byte");
+/// `*out` after the C call that wrote it returned `r` (a pointer, so that
+/// the value is read after the call, not when the arguments are evaluated).
+template <typename T>
+result<T> value_of(kat_result r, const T *out) {
+    if (r != KAT_OK) {
+        return failure(r);
+    }
+    return *out;
+}
+
+/// Text kat copies out snprintf-style (`f(buf, cap, &len)`): asks for the
+/// length, then fetches; once more if it grew in between (metrics can).
+template <typename F>
+result<std::string> text_of(F f) {
+    std::size_t len = 0;
+    kat_result r = f(nullptr, 0, &len);
+    for (int attempt = 0; r == KAT_OK && attempt < 3; ++attempt) {
+        std::vector<char> buf(len + 1 + 256);
+        r = f(buf.data(), buf.size(), &len);
+        if (r == KAT_OK) {
+            return std::string(buf.data(), len);
         }
-        if (s.size() < sizeof small_) {
-            if (!s.empty()) {
-                std::memcpy(small_, s.data(), s.size());
-            }
-            small_[s.size()] = '\0';
-            ptr_ = small_;
-        } else {
-            large_.assign(s.data(), s.size());
-            ptr_ = large_.c_str();
+        if (r == KAT_ERR_BUFFER_TOO_SMALL) {
+            r = KAT_OK;  // len is the new size: try again
         }
     }
-    c_string(const c_string &) = delete;
-    c_string &operator=(const c_string &) = delete;
+    return failure(r);
+}
 
-    const char *get() const noexcept { return ptr_; }
-
-private:
-    char small_[256];
-    std::string large_;
-    const char *ptr_ = nullptr;
+/// An output handle for a C call whose out parameter is `T **` or
+/// `const T **` (both spellings have been used by kat.h): the handle is kept
+/// as `T *`, which is what the matching `_free` takes.
+template <typename T>
+struct out_handle {
+    T *p = nullptr;
+    operator T **() noexcept { return &p; }
+    operator const T **() noexcept { return const_cast<const T **>(&p); }
 };
 
-/// Owned NUL-terminated copies of (topic, partition) pairs for the C API.
-class pair_list {
+}  // namespace detail
+
+/// A name for kat (group or topic): a `const char *` (NUL-terminated, used
+/// as is), a `const std::string &` (its c_str()) or a `std::string_view`
+/// (copied with a NUL appended when used). Borrowed: only valid for the
+/// call it is passed to.
+class name_arg {
 public:
-    template <typename It>
-    pair_list(It first, It last) {
-        for (It it = first; it != last; ++it) {
-            const std::string_view topic = it->first;
-            if (topic.find('\0') != std::string_view::npos) {
-                throw error(KAT_ERR_INVALID_ARGUMENT, "kat.hpp: a topic contains a NUL byte");
+    name_arg(const char *s) noexcept : data_(s), size_(unknown), terminated_(true) {}
+    name_arg(const std::string &s) noexcept
+        : data_(s.c_str()),
+          size_(s.size()),
+          terminated_(std::memchr(s.data(), '\0', s.size()) == nullptr) {}
+    name_arg(std::string_view s) noexcept : data_(s.data()), size_(s.size()), terminated_(false) {}
+
+    /// Calls `f(const char *)` with a NUL-terminated name: the caller's own
+    /// pointer when it already is one, else a copy. Returns f's kat_result, or
+    /// KAT_ERR_INVALID_ARGUMENT (and nothing called) for an embedded NUL.
+    template <typename F>
+    kat_result with_c_str(F &&f) const {
+        if (terminated_) {
+            return f(data_);
+        }
+        if (size_ != 0 && std::memchr(data_, '\0', size_) != nullptr) {
+            kat_set_last_error_message("kat.hpp", "a name contains a NUL byte");
+            return KAT_ERR_INVALID_ARGUMENT;
+        }
+        if (size_ < 256) {
+            char buf[256];
+            if (size_ != 0) {
+                std::memcpy(buf, data_, size_);
             }
-            names_.emplace_back(topic);
-            parts_.push_back(static_cast<int32_t>(it->second));
+            buf[size_] = '\0';
+            return f(static_cast<const char *>(buf));
         }
-        items_.reserve(names_.size());
-        for (std::size_t i = 0; i < names_.size(); ++i) {
-            items_.push_back(kat_topic_partition_t{names_[i].c_str(), parts_[i]});
-        }
+        const std::string copy(data_, size_);
+        return f(copy.c_str());
     }
-    const kat_topic_partition_t *data() const noexcept { return items_.data(); }
-    std::size_t size() const noexcept { return items_.size(); }
+
+    /// True if data() is NUL-terminated at size() (no copy is ever needed).
+    bool is_c_str() const noexcept { return terminated_; }
+    /// True for a null `const char *`.
+    bool is_null() const noexcept { return data_ == nullptr; }
+    const char *data() const noexcept { return data_; }
+    /// The length in bytes (strlen() of a `const char *`, computed here).
+    std::size_t size() const noexcept {
+        return size_ != unknown ? size_ : data_ != nullptr ? std::strlen(data_) : 0;
+    }
 
 private:
-    std::vector<std::string> names_;
-    std::vector<int32_t> parts_;
-    std::vector<kat_topic_partition_t> items_;
+    static constexpr std::size_t unknown = static_cast<std::size_t>(-1);
+    const char *data_;
+    std::size_t size_;
+    bool terminated_;
 };
+
+namespace detail {
+
+/// Two names made NUL-terminated for one call.
+template <typename F>
+kat_result with_c_strs(const name_arg &a, const name_arg &b, F &&f) {
+    return a.with_c_str([&](const char *x) { return b.with_c_str([&](const char *y) { return f(x, y); }); });
+}
+
+/// A read by one name without copying it: `by_c_str(const char *)` when the
+/// name is NUL-terminated, else `by_len(const char *, size_t)`.
+template <typename C, typename N>
+kat_result by_name(const name_arg &a, C &&by_c_str, N &&by_len) {
+    return a.is_c_str() ? by_c_str(a.data()) : by_len(a.data(), a.size());
+}
+
+/// The same with two names (group, topic). A null `const char *` goes to
+/// the NUL-terminated entry point, which reports it as a null pointer.
+template <typename C, typename N>
+kat_result by_names(const name_arg &a, const name_arg &b, C &&by_c_str, N &&by_len) {
+    if (a.is_c_str() && b.is_c_str()) {
+        return by_c_str(a.data(), b.data());
+    }
+    if (a.is_null() || b.is_null()) {
+        return with_c_strs(a, b, by_c_str);
+    }
+    return by_len(a.data(), a.size(), b.data(), b.size());
+}
+
+/// A contiguous run of int32_t partitions: any contiguous container of
+/// int32_t (std::vector, std::array, ...). Borrowed for the call.
+class partition_span {
+public:
+    template <typename Container,
+              typename = decltype(static_cast<const std::int32_t *>(
+                  std::data(std::declval<const Container &>()))),
+              typename = decltype(std::size(std::declval<const Container &>()))>
+    partition_span(const Container &c) noexcept : p_(std::data(c)), n_(std::size(c)) {}
+    const std::int32_t *data() const noexcept { return p_; }
+    std::size_t size() const noexcept { return n_; }
+
+private:
+    const std::int32_t *p_;
+    std::size_t n_;
+};
+
+}  // namespace detail
+
+/// A (topic, partition) pair for the multi-topic events.
+using topic_partition = std::pair<std::string_view, std::int32_t>;
+
+namespace detail {
+
+/// NUL-terminated copies of (topic, partition) pairs for the C API.
+template <typename Pairs, typename F, typename Group>
+kat_result with_pairs(const Pairs &pairs, F f, Group *g) {
+    std::vector<std::string> names;
+    std::vector<kat_topic_partition_t> items;
+    for (const topic_partition &tp : pairs) {
+        if (tp.first.find('\0') != std::string_view::npos) {
+            kat_set_last_error_message("kat.hpp", "a topic contains a NUL byte");
+            return KAT_ERR_INVALID_ARGUMENT;
+        }
+        names.emplace_back(tp.first);
+    }
+    items.reserve(names.size());
+    std::size_t i = 0;
+    for (const topic_partition &tp : pairs) {
+        items.push_back(kat_topic_partition_t{names[i++].c_str(), tp.second});
+    }
+    return f(g, items.data(), items.size());
+}
 
 inline std::string_view view(const char *p, std::size_t n) noexcept {
     return p ? std::string_view(p, n) : std::string_view();
@@ -217,8 +477,7 @@ namespace detail {
 
 /// An index-based iterator: `Get(handle, index)` makes the value. The handle
 /// is a raw C pointer (or a small struct of them) copied into the iterator,
-/// so iterators stay valid as long as the C object, not the C++ wrapper
-/// temporary they came from.
+/// so iterators stay valid as long as the C object lives.
 template <typename Handle, typename Value, Value (*Get)(Handle, std::size_t)>
 class index_iterator {
 public:
@@ -274,22 +533,30 @@ public:
     std::size_t partition_count() const noexcept { return v_.partition_count; }
     const group_stats &stats() const noexcept { return v_.stats; }
 
-    /// Topic `i` (sorted by name). Throws on an index past the end.
-    topic_view topic(std::size_t i) const { return topic_at(where{snapshot_, index_}, i); }
+    /// Topic `i` (sorted by name); KAT_ERR_OUT_OF_RANGE past the end.
+    [[nodiscard]] result<topic_view> try_topic(std::size_t i) const {
+        kat_topic_view_t tv;
+        const kat_result r = kat_snapshot_topic(snapshot_, index_, i, &tv);
+        if (r != KAT_OK) {
+            return detail::failure(r);
+        }
+        return topic_view(tv);
+    }
+#if KAT_HPP_EXCEPTIONS
+    [[nodiscard]] topic_view topic(std::size_t i) const { return try_topic(i).value(); }
+#endif
 
     struct where {
         const kat_snapshot_t *snapshot;
         std::size_t group;
     };
     static topic_view topic_at(where w, std::size_t i) {
-        kat_topic_view_t tv;
-        detail::check(kat_snapshot_topic(w.snapshot, w.group, i, &tv));
-        return topic_view(tv);
+        return group_view(w.snapshot, w.group, kat_group_view_t{}).try_topic(i).value();
     }
     using topic_iterator = detail::index_iterator<where, topic_view, &group_view::topic_at>;
 
     /// The group's assigned topics, sorted by name; iterated without copying.
-    detail::range<topic_iterator> topics() const noexcept {
+    [[nodiscard]] detail::range<topic_iterator> topics() const noexcept {
         const where w{snapshot_, index_};
         return {topic_iterator(w, 0), topic_iterator(w, v_.topic_count), v_.topic_count};
     }
@@ -300,10 +567,12 @@ private:
     kat_group_view_t v_;
 };
 
-/// An immutable view of a tracker at one epoch. Move-only.
+/// An immutable view of a tracker at one epoch. Move-only. Its views
+/// (groups(), group(), find()) borrow from it and cannot be taken from a
+/// temporary snapshot.
 class snapshot {
 public:
-    explicit snapshot(const kat_snapshot_t *raw) noexcept : raw_(raw) {}
+    explicit snapshot(kat_snapshot_t *raw) noexcept : raw_(raw) {}
     snapshot(snapshot &&o) noexcept : raw_(std::exchange(o.raw_, nullptr)) {}
     snapshot &operator=(snapshot &&o) noexcept {
         if (this != &o) {
@@ -316,81 +585,135 @@ public:
     snapshot &operator=(const snapshot &) = delete;
     ~snapshot() { kat_snapshot_free(raw_); }
 
-    std::uint64_t epoch() const {
+    [[nodiscard]] result<std::uint64_t> try_epoch() const {
         std::uint64_t e = 0;
-        detail::check(kat_snapshot_epoch(raw_, &e));
-        return e;
+        return detail::value_of(kat_snapshot_epoch(raw_, &e), &e);
     }
-    std::size_t group_count() const {
+    [[nodiscard]] result<std::size_t> try_group_count() const {
         std::size_t n = 0;
-        detail::check(kat_snapshot_group_count(raw_, &n));
-        return n;
+        return detail::value_of(kat_snapshot_group_count(raw_, &n), &n);
     }
-    std::size_t partition_count() const {
+    [[nodiscard]] result<std::size_t> try_partition_count() const {
         std::size_t n = 0;
-        detail::check(kat_snapshot_partition_count(raw_, &n));
-        return n;
+        return detail::value_of(kat_snapshot_partition_count(raw_, &n), &n);
     }
 
-    /// Group `i` (sorted by name). Throws on an index past the end.
-    group_view group(std::size_t i) const { return group_at(raw_, i); }
+    /// Group `i` (sorted by name); KAT_ERR_OUT_OF_RANGE past the end.
+    [[nodiscard]] result<group_view> try_group(std::size_t i) const & {
+        kat_group_view_t v;
+        const kat_result r = kat_snapshot_group(raw_, i, &v);
+        if (r != KAT_OK) {
+            return detail::failure(r);
+        }
+        return group_view(raw_, i, v);
+    }
+    result<group_view> try_group(std::size_t i) const && = delete;
 
     static group_view group_at(const kat_snapshot_t *s, std::size_t i) {
-        kat_group_view_t v;
-        detail::check(kat_snapshot_group(s, i, &v));
-        return group_view(s, i, v);
+        return snapshot::borrow(s).try_group(i).value();
     }
     using group_iterator =
         detail::index_iterator<const kat_snapshot_t *, group_view, &snapshot::group_at>;
 
     /// Every group that has had a change, sorted by name; iterated without
-    /// copying (views borrow from the snapshot).
-    detail::range<group_iterator> groups() const {
-        const std::size_t n = group_count();
+    /// copying (views borrow from the snapshot). Empty on a moved-from one.
+    [[nodiscard]] detail::range<group_iterator> groups() const & {
+        const std::size_t n = try_group_count().value_or(0);
         return {group_iterator(raw_, 0), group_iterator(raw_, n), n};
     }
+    detail::range<group_iterator> groups() const && = delete;
 
     /// The assigned partitions of group/topic, or nullopt if it owns none.
-    std::optional<topic_view> find(std::string_view group, std::string_view topic) const {
-        detail::c_string g(group), t(topic);
+    [[nodiscard]] result<std::optional<topic_view>> try_find(name_arg group,
+                                                             name_arg topic) const & {
         kat_topic_view_t v;
-        const kat_result r = kat_snapshot_find_topic(raw_, g.get(), t.get(), &v);
+        const kat_result r = detail::with_c_strs(group, topic, [&](const char *g, const char *t) {
+            return kat_snapshot_find_topic(raw_, g, t, &v);
+        });
         if (r == KAT_ERR_NOT_FOUND) {
-            return std::nullopt;
+            return std::optional<topic_view>();
         }
-        detail::check(r);
-        return topic_view(v);
+        if (r != KAT_OK) {
+            return detail::failure(r);
+        }
+        return std::optional<topic_view>(topic_view(v));
     }
+    result<std::optional<topic_view>> try_find(name_arg, name_arg) const && = delete;
 
-    std::uint64_t generation(std::string_view group, std::string_view topic,
-                             std::int32_t partition) const {
-        detail::c_string g(group), t(topic);
+    [[nodiscard]] result<std::uint64_t> try_generation(name_arg group, name_arg topic,
+                                                       std::int32_t partition) const {
         std::uint64_t gen = 0;
-        detail::check(kat_snapshot_generation(raw_, g.get(), t.get(), partition, &gen));
-        return gen;
+        return detail::value_of(
+            detail::with_c_strs(group, topic,
+                                [&](const char *g, const char *t) {
+                                    return kat_snapshot_generation(raw_, g, t, partition, &gen);
+                                }),
+            &gen);
     }
-
-    bool is_assigned(std::string_view group, std::string_view topic,
-                     std::int32_t partition) const {
-        detail::c_string g(group), t(topic);
+    [[nodiscard]] result<bool> try_is_assigned(name_arg group, name_arg topic,
+                                               std::int32_t partition) const {
         bool a = false;
-        detail::check(kat_snapshot_is_assigned(raw_, g.get(), t.get(), partition, &a));
-        return a;
+        return detail::value_of(
+            detail::with_c_strs(group, topic,
+                                [&](const char *g, const char *t) {
+                                    return kat_snapshot_is_assigned(raw_, g, t, partition, &a);
+                                }),
+            &a);
     }
 
     /// `{"epoch":N,"groups":{"group":{"topic":{"partition":generation}}}}`.
-    std::string to_json() const {
+    [[nodiscard]] result<std::string> try_to_json() const {
         std::size_t len = 0;
-        detail::check(kat_snapshot_to_json(raw_, nullptr, 0, &len));
+        kat_result r = kat_snapshot_to_json(raw_, nullptr, 0, &len);
+        if (r != KAT_OK) {
+            return detail::failure(r);
+        }
         std::vector<char> buf(len + 1);
-        detail::check(kat_snapshot_to_json(raw_, buf.data(), buf.size(), &len));
+        r = kat_snapshot_to_json(raw_, buf.data(), buf.size(), &len);
+        if (r != KAT_OK) {
+            return detail::failure(r);
+        }
         return std::string(buf.data(), len);
     }
+
+#if KAT_HPP_EXCEPTIONS
+    [[nodiscard]] std::uint64_t epoch() const { return try_epoch().value(); }
+    [[nodiscard]] std::size_t group_count() const { return try_group_count().value(); }
+    [[nodiscard]] std::size_t partition_count() const { return try_partition_count().value(); }
+    [[nodiscard]] group_view group(std::size_t i) const & { return try_group(i).value(); }
+    group_view group(std::size_t i) const && = delete;
+    [[nodiscard]] std::optional<topic_view> find(name_arg group, name_arg topic) const & {
+        return try_find(group, topic).value();
+    }
+    std::optional<topic_view> find(name_arg group, name_arg topic) const && = delete;
+    [[nodiscard]] std::uint64_t generation(name_arg group, name_arg topic,
+                                           std::int32_t partition) const {
+        return try_generation(group, topic, partition).value();
+    }
+    [[nodiscard]] bool is_assigned(name_arg group, name_arg topic, std::int32_t partition) const {
+        return try_is_assigned(group, topic, partition).value();
+    }
+    [[nodiscard]] std::string to_json() const { return try_to_json().value(); }
+#endif
 
     const kat_snapshot_t *get() const noexcept { return raw_; }
 
 private:
-    const kat_snapshot_t *raw_;
+    // A non-owning snapshot object for the iterators' static helpers.
+    struct borrowed {
+        const kat_snapshot_t *raw;
+        result<group_view> try_group(std::size_t i) const {
+            kat_group_view_t v;
+            const kat_result r = kat_snapshot_group(raw, i, &v);
+            if (r != KAT_OK) {
+                return detail::failure(r);
+            }
+            return group_view(raw, i, v);
+        }
+    };
+    static borrowed borrow(const kat_snapshot_t *s) noexcept { return borrowed{s}; }
+
+    kat_snapshot_t *raw_;
 };
 
 /// One key of a generations list (names borrowed from the list).
@@ -403,6 +726,7 @@ struct generation_entry {
 };
 
 /// A frozen copy of every generation, sorted by group, topic, partition.
+/// Its entries borrow from it and cannot be taken from a temporary.
 class generations {
 public:
     explicit generations(kat_generations_t *raw) noexcept : raw_(raw) {}
@@ -418,38 +742,66 @@ public:
     generations &operator=(const generations &) = delete;
     ~generations() { kat_generations_free(raw_); }
 
-    std::size_t size() const {
+    [[nodiscard]] result<std::size_t> try_size() const {
         std::size_t n = 0;
-        detail::check(kat_generations_count(raw_, &n));
-        return n;
+        return detail::value_of(kat_generations_count(raw_, &n), &n);
     }
-    std::uint64_t epoch() const {
+    [[nodiscard]] result<std::uint64_t> try_epoch() const {
         std::uint64_t e = 0;
-        detail::check(kat_generations_epoch(raw_, &e));
-        return e;
+        return detail::value_of(kat_generations_epoch(raw_, &e), &e);
     }
-    /// Entry `i`. Throws on an index past the end.
-    generation_entry operator[](std::size_t i) const { return entry_at(raw_, i); }
+    /// Entry `i`; KAT_ERR_OUT_OF_RANGE past the end.
+    [[nodiscard]] result<generation_entry> try_at(std::size_t i) const & {
+        kat_generation_entry_t e;
+        const kat_result r = kat_generations_get(raw_, i, &e);
+        if (r != KAT_OK) {
+            return detail::failure(r);
+        }
+        return generation_entry{detail::view(e.group, e.group_len),
+                                detail::view(e.topic, e.topic_len), e.partition, e.generation,
+                                static_cast<kat::status>(e.status)};
+    }
+    result<generation_entry> try_at(std::size_t i) const && = delete;
 
     static generation_entry entry_at(const kat_generations_t *g, std::size_t i) {
         kat_generation_entry_t e;
-        detail::check(kat_generations_get(g, i, &e));
+        const kat_result r = kat_generations_get(g, i, &e);
+        if (r != KAT_OK) {
+            detail::raise(detail::failure(r));
+        }
         return generation_entry{detail::view(e.group, e.group_len),
                                 detail::view(e.topic, e.topic_len), e.partition, e.generation,
                                 static_cast<kat::status>(e.status)};
     }
     using iterator =
         detail::index_iterator<const kat_generations_t *, generation_entry, &generations::entry_at>;
-    iterator begin() const noexcept { return iterator(raw_, 0); }
-    iterator end() const { return iterator(raw_, size()); }
+    /// Iteration (range-for over a temporary works: the loop keeps it alive).
+    iterator begin() const & noexcept { return iterator(raw_, 0); }
+    iterator end() const & { return iterator(raw_, try_size().value_or(0)); }
+    iterator begin() const && = delete;
+    iterator end() const && = delete;
 
-    std::string to_json() const {
+    [[nodiscard]] result<std::string> try_to_json() const {
         std::size_t len = 0;
-        detail::check(kat_generations_to_json(raw_, nullptr, 0, &len));
+        kat_result r = kat_generations_to_json(raw_, nullptr, 0, &len);
+        if (r != KAT_OK) {
+            return detail::failure(r);
+        }
         std::vector<char> buf(len + 1);
-        detail::check(kat_generations_to_json(raw_, buf.data(), buf.size(), &len));
+        r = kat_generations_to_json(raw_, buf.data(), buf.size(), &len);
+        if (r != KAT_OK) {
+            return detail::failure(r);
+        }
         return std::string(buf.data(), len);
     }
+
+#if KAT_HPP_EXCEPTIONS
+    [[nodiscard]] std::size_t size() const { return try_size().value(); }
+    [[nodiscard]] std::uint64_t epoch() const { return try_epoch().value(); }
+    [[nodiscard]] generation_entry operator[](std::size_t i) const & { return try_at(i).value(); }
+    generation_entry operator[](std::size_t i) const && = delete;
+    [[nodiscard]] std::string to_json() const { return try_to_json().value(); }
+#endif
 
     const kat_generations_t *get() const noexcept { return raw_; }
 
@@ -460,7 +812,7 @@ private:
 /// A long-lived handle on one key: one atomic load per check. Move-only.
 class partition_handle {
 public:
-    explicit partition_handle(const kat_partition_handle_t *raw) noexcept : raw_(raw) {}
+    explicit partition_handle(kat_partition_handle_t *raw) noexcept : raw_(raw) {}
     partition_handle(partition_handle &&o) noexcept : raw_(std::exchange(o.raw_, nullptr)) {}
     partition_handle &operator=(partition_handle &&o) noexcept {
         if (this != &o) {
@@ -473,15 +825,22 @@ public:
     partition_handle &operator=(const partition_handle &) = delete;
     ~partition_handle() { kat_partition_handle_free(raw_); }
 
-    /// Generation and status from one atomic load. Wait-free.
-    partition_state state() const {
+    /// Generation and status from one atomic load. Wait-free; fails only on
+    /// a moved-from handle.
+    [[nodiscard]] result<partition_state> try_state() const {
         kat_partition_state_t s;
-        detail::check(kat_partition_handle_state(raw_, &s));
+        const kat_result r = kat_partition_handle_state(raw_, &s);
+        if (r != KAT_OK) {
+            return detail::failure(r);
+        }
         return partition_state{s.generation, static_cast<kat::status>(s.status), s.assigned};
     }
+#if KAT_HPP_EXCEPTIONS
+    [[nodiscard]] partition_state state() const { return try_state().value(); }
+#endif
 
     /// True if assigned now at exactly `generation` (false when empty).
-    bool owned_at(std::uint64_t generation) const noexcept {
+    [[nodiscard]] bool owned_at(std::uint64_t generation) const noexcept {
         return kat_partition_handle_owned_at(raw_, generation);
     }
 
@@ -489,11 +848,8 @@ public:
     explicit operator bool() const noexcept { return raw_ != nullptr; }
 
 private:
-    const kat_partition_handle_t *raw_;
+    kat_partition_handle_t *raw_;
 };
-
-/// A (topic, partition) pair for the multi-topic events.
-using topic_partition = std::pair<std::string_view, std::int32_t>;
 
 /// One consumer membership, by name. Move-only; the group's state stays in
 /// the tracker when the object is destroyed.
@@ -512,287 +868,425 @@ public:
     group &operator=(const group &) = delete;
     ~group() { kat_group_free(raw_); }
 
-    /// The group's name (empty for a moved-from object).
-    std::string_view name() const noexcept {
+    /// The group's name, borrowed from this object (empty for a moved-from
+    /// one). Not available on a temporary group.
+    [[nodiscard]] std::string_view name() const & noexcept {
         const char *n = raw_ ? kat_group_name(raw_) : nullptr;
         return n ? std::string_view(n) : std::string_view();
     }
+    std::string_view name() const && = delete;
 
     // Events with librdkafka's own list (read through its public layout).
-    void assigned(const rd_kafka_topic_partition_list_s *list) const {
-        detail::check(kat_group_assigned(raw_, list));
+    [[nodiscard]] result<void> try_assigned(const rd_kafka_topic_partition_list_s *list) const {
+        return detail::status_of(kat_group_assigned(raw_, list));
     }
-    void revoked(const rd_kafka_topic_partition_list_s *list) const {
-        detail::check(kat_group_revoked(raw_, list));
+    [[nodiscard]] result<void> try_revoked(const rd_kafka_topic_partition_list_s *list) const {
+        return detail::status_of(kat_group_revoked(raw_, list));
     }
-    void replace(const rd_kafka_topic_partition_list_s *list) const {
-        detail::check(kat_group_replace(raw_, list));
+    [[nodiscard]] result<void> try_replace(const rd_kafka_topic_partition_list_s *list) const {
+        return detail::status_of(kat_group_replace(raw_, list));
     }
 
-    // Events for one topic: an array, or any contiguous container of int32_t.
-    void assigned(std::string_view topic, const std::int32_t *parts, std::size_t n) const {
-        detail::c_string t(topic);
-        detail::check(kat_group_assigned_partitions(raw_, t.get(), parts, n));
+    // Events for one topic: an array, a braced list, or any contiguous
+    // container of int32_t.
+    [[nodiscard]] result<void> try_assigned(name_arg topic, const std::int32_t *parts,
+                                            std::size_t n) const {
+        return one_topic(kat_group_assigned_partitions, topic, parts, n);
     }
-    void revoked(std::string_view topic, const std::int32_t *parts, std::size_t n) const {
-        detail::c_string t(topic);
-        detail::check(kat_group_revoked_partitions(raw_, t.get(), parts, n));
+    [[nodiscard]] result<void> try_revoked(name_arg topic, const std::int32_t *parts,
+                                           std::size_t n) const {
+        return one_topic(kat_group_revoked_partitions, topic, parts, n);
     }
-    void replace(std::string_view topic, const std::int32_t *parts, std::size_t n) const {
-        detail::c_string t(topic);
-        detail::check(kat_group_replace_partitions(raw_, t.get(), parts, n));
+    [[nodiscard]] result<void> try_replace(name_arg topic, const std::int32_t *parts,
+                                           std::size_t n) const {
+        return one_topic(kat_group_replace_partitions, topic, parts, n);
     }
-    void assigned(std::string_view topic, std::initializer_list<std::int32_t> parts) const {
-        assigned(topic, parts.begin(), parts.size());
+    [[nodiscard]] result<void> try_assigned(name_arg topic,
+                                       std::initializer_list<std::int32_t> parts) const {
+        return try_assigned(topic, parts.begin(), parts.size());
     }
-    void revoked(std::string_view topic, std::initializer_list<std::int32_t> parts) const {
-        revoked(topic, parts.begin(), parts.size());
+    [[nodiscard]] result<void> try_revoked(name_arg topic,
+                                       std::initializer_list<std::int32_t> parts) const {
+        return try_revoked(topic, parts.begin(), parts.size());
     }
-    void replace(std::string_view topic, std::initializer_list<std::int32_t> parts) const {
-        replace(topic, parts.begin(), parts.size());
+    [[nodiscard]] result<void> try_replace(name_arg topic,
+                                       std::initializer_list<std::int32_t> parts) const {
+        return try_replace(topic, parts.begin(), parts.size());
     }
-    template <typename Container,
-              typename = decltype(static_cast<const std::int32_t *>(std::data(std::declval<const Container &>())))>
-    void assigned(std::string_view topic, const Container &parts) const {
-        assigned(topic, std::data(parts), std::size(parts));
+    [[nodiscard]] result<void> try_assigned(name_arg topic, detail::partition_span parts) const {
+        return try_assigned(topic, parts.data(), parts.size());
     }
-    template <typename Container,
-              typename = decltype(static_cast<const std::int32_t *>(std::data(std::declval<const Container &>())))>
-    void revoked(std::string_view topic, const Container &parts) const {
-        revoked(topic, std::data(parts), std::size(parts));
+    [[nodiscard]] result<void> try_revoked(name_arg topic, detail::partition_span parts) const {
+        return try_revoked(topic, parts.data(), parts.size());
     }
-    template <typename Container,
-              typename = decltype(static_cast<const std::int32_t *>(std::data(std::declval<const Container &>())))>
-    void replace(std::string_view topic, const Container &parts) const {
-        replace(topic, std::data(parts), std::size(parts));
+    [[nodiscard]] result<void> try_replace(name_arg topic, detail::partition_span parts) const {
+        return try_replace(topic, parts.data(), parts.size());
     }
 
     // Events over several topics: (topic, partition) pairs.
-    void assigned(std::initializer_list<topic_partition> pairs) const {
-        detail::pair_list l(pairs.begin(), pairs.end());
-        detail::check(kat_group_assigned_pairs(raw_, l.data(), l.size()));
+    [[nodiscard]] result<void> try_assigned(std::initializer_list<topic_partition> pairs) const {
+        return detail::status_of(detail::with_pairs(pairs, kat_group_assigned_pairs, raw_));
     }
-    void revoked(std::initializer_list<topic_partition> pairs) const {
-        detail::pair_list l(pairs.begin(), pairs.end());
-        detail::check(kat_group_revoked_pairs(raw_, l.data(), l.size()));
+    [[nodiscard]] result<void> try_assigned(const std::vector<topic_partition> & pairs) const {
+        return detail::status_of(detail::with_pairs(pairs, kat_group_assigned_pairs, raw_));
     }
-    void replace(std::initializer_list<topic_partition> pairs) const {
-        detail::pair_list l(pairs.begin(), pairs.end());
-        detail::check(kat_group_replace_pairs(raw_, l.data(), l.size()));
+    [[nodiscard]] result<void> try_revoked(std::initializer_list<topic_partition> pairs) const {
+        return detail::status_of(detail::with_pairs(pairs, kat_group_revoked_pairs, raw_));
     }
-    void assigned(const std::vector<topic_partition> &pairs) const {
-        detail::pair_list l(pairs.begin(), pairs.end());
-        detail::check(kat_group_assigned_pairs(raw_, l.data(), l.size()));
+    [[nodiscard]] result<void> try_revoked(const std::vector<topic_partition> & pairs) const {
+        return detail::status_of(detail::with_pairs(pairs, kat_group_revoked_pairs, raw_));
     }
-    void revoked(const std::vector<topic_partition> &pairs) const {
-        detail::pair_list l(pairs.begin(), pairs.end());
-        detail::check(kat_group_revoked_pairs(raw_, l.data(), l.size()));
+    [[nodiscard]] result<void> try_replace(std::initializer_list<topic_partition> pairs) const {
+        return detail::status_of(detail::with_pairs(pairs, kat_group_replace_pairs, raw_));
     }
-    void replace(const std::vector<topic_partition> &pairs) const {
-        detail::pair_list l(pairs.begin(), pairs.end());
-        detail::check(kat_group_replace_pairs(raw_, l.data(), l.size()));
+    [[nodiscard]] result<void> try_replace(const std::vector<topic_partition> & pairs) const {
+        return detail::status_of(detail::with_pairs(pairs, kat_group_replace_pairs, raw_));
     }
 
-    void lost() const { detail::check(kat_group_lost(raw_)); }
-    void reset() const { detail::check(kat_group_reset(raw_)); }
+    [[nodiscard]] result<void> try_lost() const { return detail::status_of(kat_group_lost(raw_)); }
+    [[nodiscard]] result<void> try_reset() const {
+        return detail::status_of(kat_group_reset(raw_));
+    }
 
     // Reads: wait-free.
-    std::uint64_t generation(std::string_view topic, std::int32_t partition) const {
-        detail::c_string t(topic);
+    [[nodiscard]] result<std::uint64_t> try_generation(name_arg topic,
+                                                       std::int32_t partition) const {
         std::uint64_t g = 0;
-        detail::check(kat_group_generation(raw_, t.get(), partition, &g));
-        return g;
+        const kat_result r = detail::by_name(
+            topic, [&](const char *t) { return kat_group_generation(raw_, t, partition, &g); },
+            [&](const char *t, std::size_t n) {
+                return kat_group_generation_n(raw_, t, n, partition, &g);
+            });
+        return detail::value_of(r, &g);
     }
-    bool is_assigned(std::string_view topic, std::int32_t partition) const {
-        detail::c_string t(topic);
+    [[nodiscard]] result<bool> try_is_assigned(name_arg topic, std::int32_t partition) const {
         bool a = false;
-        detail::check(kat_group_is_assigned(raw_, t.get(), partition, &a));
-        return a;
+        const kat_result r = detail::by_name(
+            topic, [&](const char *t) { return kat_group_is_assigned(raw_, t, partition, &a); },
+            [&](const char *t, std::size_t n) {
+                return kat_group_is_assigned_n(raw_, t, n, partition, &a);
+            });
+        return detail::value_of(r, &a);
     }
-    group_stats stats() const {
-        group_stats s;
-        detail::check(kat_group_stats(raw_, &s));
-        return s;
+    [[nodiscard]] result<group_stats> try_stats() const {
+        group_stats s{};
+        return detail::value_of(kat_group_stats(raw_, &s), &s);
     }
 
     /// A handle on topic/partition for one-load ownership checks.
-    partition_handle partition(std::string_view topic, std::int32_t partition) const {
-        detail::c_string t(topic);
-        const kat_partition_handle_t *h = nullptr;
-        detail::check(kat_group_partition(raw_, t.get(), partition, &h));
-        return partition_handle(h);
+    [[nodiscard]] result<partition_handle> try_partition(name_arg topic,
+                                                         std::int32_t partition) const {
+        detail::out_handle<kat_partition_handle_t> h;
+        const kat_result r = detail::by_name(
+            topic, [&](const char *t) { return kat_group_partition(raw_, t, partition, h); },
+            [&](const char *t, std::size_t n) {
+                return kat_group_partition_n(raw_, t, n, partition, h);
+            });
+        if (r != KAT_OK) {
+            return detail::failure(r);
+        }
+        return partition_handle(h.p);
     }
+
+    /// Monitoring (README "Monitoring"): the group's health and since when,
+    /// one wait-free read.
+    [[nodiscard]] result<kat_group_health_t> try_health() const {
+        kat_group_health_t h{};
+        return detail::value_of(kat_group_health(raw_, &h), &h);
+    }
+    /// The rebalance history as a JSON array, oldest first.
+    [[nodiscard]] result<std::string> try_history_json() const {
+        return detail::text_of([&](char *b, std::size_t c, std::size_t *n) {
+            return kat_group_history_json(raw_, b, c, n);
+        });
+    }
+    /// Health says `stalled` once the last poll mark is older than `after`
+    /// (0 turns it off).
+    [[nodiscard]] result<void> try_set_stall_after(std::chrono::milliseconds after) const {
+        return detail::status_of(kat_group_set_stall_after_ms(
+            raw_, after.count() > 0 ? static_cast<std::uint64_t>(after.count()) : 0));
+    }
+    /// Hands kat librdkafka's statistics JSON (a stats_cb's `json`, `json_len`).
+    [[nodiscard]] result<void> try_rdkafka_stats(std::string_view json) const {
+        return detail::status_of(kat_group_rdkafka_stats(raw_, json.data(), json.size()));
+    }
+    /// librdkafka's statistics JSON without the partitions this group does not own.
+    [[nodiscard]] result<std::string> try_strip_rdkafka_stats(std::string_view json) const {
+        return detail::text_of([&](char *b, std::size_t c, std::size_t *n) {
+            return kat_group_rdkafka_stats_strip(raw_, json.data(), json.size(), b, c, n);
+        });
+    }
+
+#if KAT_HPP_EXCEPTIONS
+    void assigned(const rd_kafka_topic_partition_list_s *list) const {
+        try_assigned(list).value();
+    }
+    void revoked(const rd_kafka_topic_partition_list_s *list) const { try_revoked(list).value(); }
+    void replace(const rd_kafka_topic_partition_list_s *list) const { try_replace(list).value(); }
+    void assigned(name_arg topic, const std::int32_t *parts, std::size_t n) const {
+        try_assigned(topic, parts, n).value();
+    }
+    void revoked(name_arg topic, const std::int32_t *parts, std::size_t n) const {
+        try_revoked(topic, parts, n).value();
+    }
+    void replace(name_arg topic, const std::int32_t *parts, std::size_t n) const {
+        try_replace(topic, parts, n).value();
+    }
+    void assigned(name_arg topic, detail::partition_span parts) const {
+        try_assigned(topic, parts).value();
+    }
+    void revoked(name_arg topic, detail::partition_span parts) const {
+        try_revoked(topic, parts).value();
+    }
+    void replace(name_arg topic, detail::partition_span parts) const {
+        try_replace(topic, parts).value();
+    }
+    void assigned(name_arg topic, std::initializer_list<std::int32_t> parts) const {
+        try_assigned(topic, parts).value();
+    }
+    void assigned(std::initializer_list<topic_partition> pairs) const { try_assigned(pairs).value(); }
+    void assigned(const std::vector<topic_partition> & pairs) const { try_assigned(pairs).value(); }
+    void revoked(name_arg topic, std::initializer_list<std::int32_t> parts) const {
+        try_revoked(topic, parts).value();
+    }
+    void revoked(std::initializer_list<topic_partition> pairs) const { try_revoked(pairs).value(); }
+    void revoked(const std::vector<topic_partition> & pairs) const { try_revoked(pairs).value(); }
+    void replace(name_arg topic, std::initializer_list<std::int32_t> parts) const {
+        try_replace(topic, parts).value();
+    }
+    void replace(std::initializer_list<topic_partition> pairs) const { try_replace(pairs).value(); }
+    void replace(const std::vector<topic_partition> & pairs) const { try_replace(pairs).value(); }
+    void lost() const { try_lost().value(); }
+    void reset() const { try_reset().value(); }
+    [[nodiscard]] std::uint64_t generation(name_arg topic, std::int32_t partition) const {
+        return try_generation(topic, partition).value();
+    }
+    [[nodiscard]] bool is_assigned(name_arg topic, std::int32_t partition) const {
+        return try_is_assigned(topic, partition).value();
+    }
+    [[nodiscard]] kat_group_health_t health() const { return try_health().value(); }
+    [[nodiscard]] std::string history_json() const { return try_history_json().value(); }
+    void set_stall_after(std::chrono::milliseconds after) const {
+        try_set_stall_after(after).value();
+    }
+    void rdkafka_stats(std::string_view json) const { try_rdkafka_stats(json).value(); }
+    [[nodiscard]] std::string strip_rdkafka_stats(std::string_view json) const {
+        return try_strip_rdkafka_stats(json).value();
+    }
+    [[nodiscard]] group_stats stats() const { return try_stats().value(); }
+    [[nodiscard]] partition_handle partition(name_arg topic, std::int32_t partition) const {
+        return try_partition(topic, partition).value();
+    }
+#endif
 
     /// The C handle, e.g. as the opaque of kat_rebalance_cb. Still owned.
     kat_group_t *get() const noexcept { return raw_; }
 
 private:
+    template <typename F>
+    result<void> one_topic(F f, const name_arg &topic, const std::int32_t *parts,
+                           std::size_t n) const {
+        return detail::status_of(
+            topic.with_c_str([&](const char *t) { return f(raw_, t, parts, n); }));
+    }
+
     kat_group_t *raw_;
 };
 
-/// A non-owning, copyable view of a tracker.
-class tracker_ref {
-public:
-    explicit tracker_ref(const kat_tracker_t *raw) noexcept : raw_(raw) {}
+namespace detail {
 
+/// The reads and events every tracker offers, for kat::tracker (owning)
+/// and kat::tracker_ref (borrowing). Neither derives from the other.
+template <typename Self>
+class tracker_ops {
+public:
     /// The group called `name`, created on first use (get-or-create).
-    kat::group group(std::string_view name) const {
-        detail::c_string n(name);
+    [[nodiscard]] result<kat::group> try_group(name_arg name) const {
         kat_group_t *g = nullptr;
-        detail::check(kat_tracker_group(raw_, n.get(), &g));
+        const kat_result r = by_name(
+            name, [&](const char *n) { return kat_tracker_group(raw(), n, &g); },
+            [&](const char *n, std::size_t len) { return kat_tracker_group_n(raw(), n, len, &g); });
+        if (r != KAT_OK) {
+            return failure(r);
+        }
         return kat::group(g);
     }
-
-    kat::snapshot snapshot() const {
-        const kat_snapshot_t *s = nullptr;
-        detail::check(kat_tracker_snapshot(raw_, &s));
-        return kat::snapshot(s);
+    /// The current snapshot: never changes while held.
+    [[nodiscard]] result<kat::snapshot> try_snapshot() const {
+        out_handle<kat_snapshot_t> s;
+        const kat_result r = kat_tracker_snapshot(raw(), s);
+        if (r != KAT_OK) {
+            return failure(r);
+        }
+        return kat::snapshot(s.p);
     }
-
-    kat::generations generations() const {
+    [[nodiscard]] result<kat::generations> try_generations() const {
         kat_generations_t *g = nullptr;
-        detail::check(kat_tracker_generations(raw_, &g));
+        const kat_result r = kat_tracker_generations(raw(), &g);
+        if (r != KAT_OK) {
+            return failure(r);
+        }
         return kat::generations(g);
     }
-
-    std::uint64_t epoch() const {
+    [[nodiscard]] result<std::uint64_t> try_epoch() const {
         std::uint64_t e = 0;
-        detail::check(kat_tracker_epoch(raw_, &e));
-        return e;
+        return value_of(kat_tracker_epoch(raw(), &e), &e);
     }
-
     /// Blocks until the epoch differs from `epoch` or `timeout` passes;
     /// returns the epoch then. For monitoring threads only.
-    std::uint64_t wait_for_change(std::uint64_t epoch, std::chrono::milliseconds timeout) const {
+    [[nodiscard]] result<std::uint64_t> try_wait_for_change(
+        std::uint64_t epoch, std::chrono::milliseconds timeout) const {
         std::uint64_t now = 0;
         const auto ms = timeout.count() < 0 ? 0 : static_cast<std::uint64_t>(timeout.count());
-        detail::check(kat_tracker_wait_for_change(raw_, epoch, ms, &now));
-        return now;
+        return value_of(kat_tracker_wait_for_change(raw(), epoch, ms, &now), &now);
     }
-
-    std::uint64_t generation(std::string_view group, std::string_view topic,
-                             std::int32_t partition) const {
-        detail::c_string g(group), t(topic);
+    [[nodiscard]] result<std::uint64_t> try_generation(name_arg group, name_arg topic,
+                                                       std::int32_t partition) const {
         std::uint64_t gen = 0;
-        detail::check(kat_tracker_generation(raw_, g.get(), t.get(), partition, &gen));
-        return gen;
+        const kat_result r = by_names(
+            group, topic,
+            [&](const char *g, const char *t) {
+                return kat_tracker_generation(raw(), g, t, partition, &gen);
+            },
+            [&](const char *g, std::size_t gn, const char *t, std::size_t tn) {
+                return kat_tracker_generation_n(raw(), g, gn, t, tn, partition, &gen);
+            });
+        return value_of(r, &gen);
     }
-
-    bool is_assigned(std::string_view group, std::string_view topic,
-                     std::int32_t partition) const {
-        detail::c_string g(group), t(topic);
+    [[nodiscard]] result<bool> try_is_assigned(name_arg group, name_arg topic,
+                                               std::int32_t partition) const {
         bool a = false;
-        detail::check(kat_tracker_is_assigned(raw_, g.get(), t.get(), partition, &a));
-        return a;
+        const kat_result r = by_names(
+            group, topic,
+            [&](const char *g, const char *t) {
+                return kat_tracker_is_assigned(raw(), g, t, partition, &a);
+            },
+            [&](const char *g, std::size_t gn, const char *t, std::size_t tn) {
+                return kat_tracker_is_assigned_n(raw(), g, gn, t, tn, partition, &a);
+            });
+        return value_of(r, &a);
+    }
+    [[nodiscard]] result<void> try_clear() const { return status_of(kat_tracker_clear(raw())); }
+    [[nodiscard]] result<std::size_t> try_generations_topics_limit() const {
+        std::size_t n = 0;
+        return value_of(kat_tracker_generations_topics_limit(raw(), &n), &n);
+    }
+    [[nodiscard]] result<void> try_set_generations_topics_limit(std::size_t limit) const {
+        return status_of(kat_tracker_set_generations_topics_limit(raw(), limit));
     }
 
-    void clear() const { detail::check(kat_tracker_clear(raw_)); }
+    /// Prometheus text (KAT_METRICS_PROMETHEUS) or OpenMetrics of the
+    /// tracker: one series per owned partition, group counters and health.
+    [[nodiscard]] result<std::string> try_metrics(
+        kat_metrics_format format = KAT_METRICS_PROMETHEUS) const {
+        return text_of([&](char *b, std::size_t c, std::size_t *n) {
+            return kat_tracker_metrics(raw(), static_cast<unsigned>(format), b, c, n);
+        });
+    }
+    [[nodiscard]] result<void> try_set_history_limit(std::size_t limit) const {
+        return status_of(kat_tracker_set_history_limit(raw(), limit));
+    }
 
-    std::size_t generations_topics_limit() const {
-        std::size_t n = 0;
-        detail::check(kat_tracker_generations_topics_limit(raw_, &n));
-        return n;
+#if KAT_HPP_EXCEPTIONS
+    [[nodiscard]] kat::group group(name_arg name) const { return try_group(name).value(); }
+    [[nodiscard]] kat::snapshot snapshot() const { return try_snapshot().value(); }
+    [[nodiscard]] kat::generations generations() const { return try_generations().value(); }
+    [[nodiscard]] std::uint64_t epoch() const { return try_epoch().value(); }
+    std::uint64_t wait_for_change(std::uint64_t epoch, std::chrono::milliseconds timeout) const {
+        return try_wait_for_change(epoch, timeout).value();
+    }
+    [[nodiscard]] std::uint64_t generation(name_arg group, name_arg topic,
+                                           std::int32_t partition) const {
+        return try_generation(group, topic, partition).value();
+    }
+    [[nodiscard]] bool is_assigned(name_arg group, name_arg topic, std::int32_t partition) const {
+        return try_is_assigned(group, topic, partition).value();
+    }
+    void clear() const { try_clear().value(); }
+    [[nodiscard]] std::size_t generations_topics_limit() const {
+        return try_generations_topics_limit().value();
     }
     void set_generations_topics_limit(std::size_t limit) const {
-        detail::check(kat_tracker_set_generations_topics_limit(raw_, limit));
+        try_set_generations_topics_limit(limit).value();
     }
+    [[nodiscard]] std::string metrics(kat_metrics_format format = KAT_METRICS_PROMETHEUS) const {
+        return try_metrics(format).value();
+    }
+    void set_history_limit(std::size_t limit) const { try_set_history_limit(limit).value(); }
+#endif
 
-    const kat_tracker_t *get() const noexcept { return raw_; }
+private:
+    kat_tracker_t *raw() const noexcept { return static_cast<const Self &>(*this).get(); }
+};
 
-protected:
-    const kat_tracker_t *raw_;
+}  // namespace detail
+
+/// A non-owning, copyable reference to a tracker: the global one, or a
+/// kat::tracker that outlives it.
+class tracker_ref : public detail::tracker_ops<tracker_ref> {
+public:
+    explicit tracker_ref(kat_tracker_t *raw) noexcept : raw_(raw) {}
+    kat_tracker_t *get() const noexcept { return raw_; }
+
+private:
+    kat_tracker_t *raw_;
 };
 
 /// An owning tracker. Move-only; groups, snapshots and handles taken from
 /// it stay valid after it is destroyed.
-class tracker : public tracker_ref {
+class tracker : public detail::tracker_ops<tracker> {
 public:
-    /// An empty tracker (generations limit 100 000).
-    tracker() : tracker_ref(kat_tracker_new()) {}
+    /// An empty tracker (generations limit 100 000). Never fails.
+    tracker() noexcept : raw_(kat_tracker_new()) {}
 
-    /// An empty tracker keeping at most `generations_topics_limit` entries.
-    explicit tracker(std::size_t generations_topics_limit) : tracker_ref(nullptr) {
+    /// An empty tracker keeping at most `generations_topics_limit` entries
+    /// (KAT_ERR_INVALID_ARGUMENT for 0).
+    [[nodiscard]] static result<tracker> try_create(std::size_t generations_topics_limit) {
         kat_tracker_t *t = nullptr;
-        detail::check(kat_tracker_new_with_limit(generations_topics_limit, &t));
-        raw_ = t;
+        const kat_result r = kat_tracker_new_with_limit(generations_topics_limit, &t);
+        if (r != KAT_OK) {
+            return detail::failure(r);
+        }
+        return tracker(t, adopt{});
     }
+#if KAT_HPP_EXCEPTIONS
+    explicit tracker(std::size_t generations_topics_limit)
+        : tracker(try_create(generations_topics_limit).value()) {}
+#endif
 
-    tracker(tracker &&o) noexcept : tracker_ref(std::exchange(o.raw_, nullptr)) {}
+    tracker(tracker &&o) noexcept : raw_(std::exchange(o.raw_, nullptr)) {}
     tracker &operator=(tracker &&o) noexcept {
         if (this != &o) {
-            kat_tracker_free(owned());
+            kat_tracker_free(raw_);
             raw_ = std::exchange(o.raw_, nullptr);
         }
         return *this;
     }
     tracker(const tracker &) = delete;
     tracker &operator=(const tracker &) = delete;
-    ~tracker() { kat_tracker_free(owned()); }
+    ~tracker() { kat_tracker_free(raw_); }
+
+    /// A reference borrowing this tracker: valid while it lives. A
+    /// temporary tracker has none (it would be freed at once).
+    [[nodiscard]] tracker_ref ref() const & noexcept { return tracker_ref(raw_); }
+    tracker_ref ref() const && = delete;
+    operator tracker_ref() const & noexcept { return tracker_ref(raw_); }
+    operator tracker_ref() const && = delete;
 
     /// The process-wide tracker (never freed).
-    static tracker_ref global() noexcept { return tracker_ref(kat_tracker_global()); }
+    [[nodiscard]] static tracker_ref global() noexcept {
+        // Whether kat.h spells it const or not, the global tracker is
+        // shared and never freed.
+        return tracker_ref(const_cast<kat_tracker_t *>(kat_tracker_global()));
+    }
+
+    kat_tracker_t *get() const noexcept { return raw_; }
 
 private:
-    // raw_ came from kat_tracker_new*, so it is not really const.
-    kat_tracker_t *owned() const noexcept { return const_cast<kat_tracker_t *>(raw_); }
+    struct adopt {};
+    tracker(kat_tracker_t *raw, adopt) noexcept : raw_(raw) {}
+    kat_tracker_t *raw_;
 };
-
-#if defined(KAT_HPP_HAS_RDKAFKA_GLUE)
-// ---- librdkafka glue (kat_rdkafka.h) --------------------------------------
-//
-// Present when <librdkafka/rdkafka.h> was included before kat.hpp (or
-// KAT_WITH_RDKAFKA is defined) and kat_rdkafka.h is on the include path.
-// The rebalance table, the error reporting and the thread rules are those of
-// kat_rdkafka.h; this is the same code, reached from C++.
-//
-// - No exceptions: librdkafka calls a rebalance callback from C, and an
-//   exception unwinding through its frames is undefined behaviour. Every
-//   function here is noexcept and returns a kat_result like the C glue; on
-//   anything but KAT_OK the polling thread's last error detail
-//   (kat_last_error_message()) says what failed, with librdkafka's own text
-//   for KAT_ERR_RDKAFKA. In your own callback, catch whatever your code may
-//   throw before returning to librdkafka.
-// - Free functions taking a `const kat::group &`, not members of
-//   kat::group: the class stays the same in every translation unit, with
-//   or without librdkafka. Like the `static inline` C functions they call,
-//   they have internal linkage: each translation unit compiles them against
-//   the librdkafka it includes.
-// - A moved-from group holds no handle: the assign call is still made (the
-//   consumer keeps working), nothing is recorded, KAT_ERR_NULL_POINTER.
-
-/// A ready rebalance_cb whose opaque is the consumer's group handle:
-///
-///     rd_kafka_conf_set_rebalance_cb(conf, kat::rebalance_cb);
-///     rd_kafka_conf_set_opaque(conf, group.get());
-///
-/// `group` must outlive the consumer (destroy it after rd_kafka_destroy()).
-/// Failures are left as the polling thread's last error detail.
-constexpr auto rebalance_cb = &::kat_rebalance_cb;
-
-/// Handles one rebalance of `rk` and records it in `g`, for a program
-/// with its own rebalance_cb: call it from that callback with librdkafka's
-/// arguments. It makes the one assign call librdkafka requires, so the
-/// callback must not make one itself. See kat_rebalance() for the results.
-static inline kat_result rebalance(const kat::group &g, rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                                   rd_kafka_topic_partition_list_t *partitions) noexcept {
-    return ::kat_rebalance(g.get(), rk, err, partitions);
-}
-
-/// The same for a rebalance delivered through the event API
-/// (RD_KAFKA_EVENT_REBALANCE); `ev` stays the caller's to destroy. See
-/// kat_rebalance_event().
-static inline kat_result rebalance_event(const kat::group &g, rd_kafka_t *rk,
-                                         rd_kafka_event_t *ev) noexcept {
-    return ::kat_rebalance_event(g.get(), rk, ev);
-}
-
-/// For the poll loop: records a loss librdkafka already knows of
-/// (rd_kafka_assignment_lost()) in `g` before its revoke is served. One atomic load
-/// when nothing is lost. See kat_check_lost().
-static inline kat_result check_lost(const kat::group &g, rd_kafka_t *rk) noexcept {
-    return ::kat_check_lost(g.get(), rk);
-}
-#endif
 
 }  // namespace kat
 

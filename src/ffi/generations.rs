@@ -107,8 +107,21 @@ pub unsafe extern "C" fn kat_generations_get(
     })
 }
 
-/// Copies the list as JSON (same buffer rules as `kat_snapshot_to_json`):
+/// Copies the list as JSON into `buf` (NUL-terminated):
 /// `{"epoch":N,"groups":{"group":{"topic":{"partition":{"generation":G,"status":"revoked"}}}}}`.
+///
+/// Buffer rules (the same for every kat function that copies text out):
+/// - `*out_len` always receives the text's length in bytes **without** the
+///   NUL — on success and on `KAT_ERR_BUFFER_TOO_SMALL` alike;
+/// - the text fits when `cap >= length + 1` (the NUL is always written), so a
+///   buffer of exactly `length + 1` bytes works;
+/// - `buf == NULL` with `cap == 0` only writes the length (KAT_OK);
+/// - on `KAT_ERR_BUFFER_TOO_SMALL` (`cap <= length`) `buf` is not touched.
+///
+/// The text can change between two calls on a tracker, never on one
+/// snapshot or generations list: size it and copy it from the same object.
+///
+/// Thread-safe; allocates the text once per call.
 #[no_mangle]
 pub unsafe extern "C" fn kat_generations_to_json(
     generations: *const kat_generations_t,

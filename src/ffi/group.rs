@@ -30,6 +30,10 @@ pub struct kat_group_stats_t {
     pub reset_events: u64,
     /// Time of the group's last change, ms since the Unix epoch (0: never).
     pub last_change_unix_ms: u64,
+    /// Rebalances the librdkafka glue failed to handle for this group
+    /// (`kat_group_glue_failure`). Runtime state, not part of snapshots:
+    /// filled by `kat_group_stats`, always 0 in a snapshot's group view.
+    pub glue_failures: u64,
 }
 
 impl From<GroupStats> for kat_group_stats_t {
@@ -40,6 +44,7 @@ impl From<GroupStats> for kat_group_stats_t {
             lost_events: s.lost_events,
             reset_events: s.reset_events,
             last_change_unix_ms: s.last_change_unix_ms,
+            glue_failures: 0,
         }
     }
 }
@@ -53,13 +58,13 @@ enum Kind {
 
 fn apply<'a>(
     name: &'static str,
-    group: *const kat_group_t,
+    group: *mut kat_group_t,
     kind: Kind,
     read: impl FnOnce() -> FfiResult<Vec<(&'a str, i32)>>,
 ) -> kat_result {
     guard(name, || {
         // SAFETY: checked for NULL; valid during the call per the contract.
-        let g = unsafe { arg(group, "group") }?;
+        let g = unsafe { arg(group.cast_const(), "group") }?;
         let list = read()?;
         let r: Result<bool, Error> = match kind {
             Kind::Assigned => g.assigned(list),
@@ -106,7 +111,7 @@ pub unsafe extern "C" fn kat_group_name(group: *const kat_group_t) -> *const c_c
 /// Thread-safe; takes the writers' lock; never blocks readers.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_assigned(
-    group: *const kat_group_t,
+    group: *mut kat_group_t,
     partitions: *const rd_kafka_topic_partition_list_s,
 ) -> kat_result {
     // SAFETY: the list is valid during the call per the contract.
@@ -122,7 +127,7 @@ pub unsafe extern "C" fn kat_group_assigned(
 /// Same ownership and thread-safety as `kat_group_assigned`.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_revoked(
-    group: *const kat_group_t,
+    group: *mut kat_group_t,
     partitions: *const rd_kafka_topic_partition_list_s,
 ) -> kat_result {
     // SAFETY: the list is valid during the call per the contract.
@@ -137,7 +142,7 @@ pub unsafe extern "C" fn kat_group_revoked(
 /// Same ownership and thread-safety as `kat_group_assigned`.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_replace(
-    group: *const kat_group_t,
+    group: *mut kat_group_t,
     partitions: *const rd_kafka_topic_partition_list_s,
 ) -> kat_result {
     // SAFETY: the list is valid during the call per the contract.
@@ -150,7 +155,7 @@ pub unsafe extern "C" fn kat_group_replace(
 /// one topic (`partitions` may be NULL when `count` is 0).
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_assigned_partitions(
-    group: *const kat_group_t,
+    group: *mut kat_group_t,
     topic: *const c_char,
     partitions: *const i32,
     count: usize,
@@ -167,7 +172,7 @@ pub unsafe extern "C" fn kat_group_assigned_partitions(
 /// `kat_group_revoked` for callers without librdkafka: one topic.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_revoked_partitions(
-    group: *const kat_group_t,
+    group: *mut kat_group_t,
     topic: *const c_char,
     partitions: *const i32,
     count: usize,
@@ -185,7 +190,7 @@ pub unsafe extern "C" fn kat_group_revoked_partitions(
 /// exactly these partitions of one topic.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_replace_partitions(
-    group: *const kat_group_t,
+    group: *mut kat_group_t,
     topic: *const c_char,
     partitions: *const i32,
     count: usize,
@@ -203,7 +208,7 @@ pub unsafe extern "C" fn kat_group_replace_partitions(
 /// (topic, partition) pairs over any number of topics.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_assigned_pairs(
-    group: *const kat_group_t,
+    group: *mut kat_group_t,
     items: *const kat_topic_partition_t,
     count: usize,
 ) -> kat_result {
@@ -219,7 +224,7 @@ pub unsafe extern "C" fn kat_group_assigned_pairs(
 /// `kat_group_revoked` with an array of (topic, partition) pairs.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_revoked_pairs(
-    group: *const kat_group_t,
+    group: *mut kat_group_t,
     items: *const kat_topic_partition_t,
     count: usize,
 ) -> kat_result {
@@ -232,7 +237,7 @@ pub unsafe extern "C" fn kat_group_revoked_pairs(
 /// `kat_group_replace` with an array of (topic, partition) pairs.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_replace_pairs(
-    group: *const kat_group_t,
+    group: *mut kat_group_t,
     items: *const kat_topic_partition_t,
     count: usize,
 ) -> kat_result {
@@ -247,10 +252,10 @@ pub unsafe extern "C" fn kat_group_replace_pairs(
 ///
 /// Thread-safe; takes the writers' lock.
 #[no_mangle]
-pub unsafe extern "C" fn kat_group_lost(group: *const kat_group_t) -> kat_result {
+pub unsafe extern "C" fn kat_group_lost(group: *mut kat_group_t) -> kat_result {
     guard("kat_group_lost", || {
         // SAFETY: checked for NULL; valid during the call.
-        unsafe { arg(group, "group") }?.lost();
+        unsafe { arg(group.cast_const(), "group") }?.lost();
         Ok(())
     })
 }
@@ -260,10 +265,10 @@ pub unsafe extern "C" fn kat_group_lost(group: *const kat_group_t) -> kat_result
 ///
 /// Thread-safe; takes the writers' lock.
 #[no_mangle]
-pub unsafe extern "C" fn kat_group_reset(group: *const kat_group_t) -> kat_result {
+pub unsafe extern "C" fn kat_group_reset(group: *mut kat_group_t) -> kat_result {
     guard("kat_group_reset", || {
         // SAFETY: checked for NULL; valid during the call.
-        unsafe { arg(group, "group") }?.reset();
+        unsafe { arg(group.cast_const(), "group") }?.reset();
         Ok(())
     })
 }
@@ -312,7 +317,7 @@ pub unsafe extern "C" fn kat_group_is_assigned(
     })
 }
 
-/// Writes the group's event counters.
+/// Writes the group's event counters, and the glue failures counted so far.
 ///
 /// Thread-safe; wait-free.
 #[no_mangle]
@@ -324,10 +329,28 @@ pub unsafe extern "C" fn kat_group_stats(
         // SAFETY: pointers checked; valid during the call.
         let g = unsafe { arg(group, "group") }?;
         let o = out(out_stats, "out_stats")?;
+        let mut stats: kat_group_stats_t = g.stats().into();
+        stats.glue_failures = g.glue_failures();
         // SAFETY: checked output slot.
-        unsafe { write(o, g.stats().into()) };
+        unsafe { write(o, stats) };
         Ok(())
     })
+}
+
+/// Counts one rebalance the librdkafka glue failed to handle for `group`
+/// (`kat_rdkafka.h` calls it on each failure; other glue may too). Shown as
+/// `glue_failures` by `kat_group_stats`. Changes no assignment and does not
+/// advance the epoch. A NULL `group` is ignored. Unlike every other entry
+/// point it leaves the calling thread's last error as it is, since it is
+/// called right after a failure whose detail must stay readable.
+///
+/// Thread-safe; one atomic add.
+#[no_mangle]
+pub unsafe extern "C" fn kat_group_glue_failure(group: *mut kat_group_t) {
+    // SAFETY: NULL or a live group handle per the contract.
+    if let Ok(g) = unsafe { arg(group.cast_const(), "group") } {
+        g.record_glue_failure();
+    }
 }
 
 /// Gets a handle on `topic`/`partition` of this group, for one-load
@@ -341,7 +364,7 @@ pub unsafe extern "C" fn kat_group_partition(
     group: *const kat_group_t,
     topic_name: *const c_char,
     partition: i32,
-    out_handle: *mut *const kat_partition_handle_t,
+    out_handle: *mut *mut kat_partition_handle_t,
 ) -> kat_result {
     guard("kat_group_partition", || {
         // SAFETY: pointers checked; valid during the call.
@@ -350,7 +373,7 @@ pub unsafe extern "C" fn kat_group_partition(
         let o = out(out_handle, "out_handle")?;
         let h = g.partition(t, partition)?;
         // SAFETY: checked output slot; the pointer owns one reference.
-        unsafe { write(o, h.into_raw().cast()) };
+        unsafe { write(o, h.into_raw().cast_mut().cast()) };
         Ok(())
     })
 }

@@ -7,8 +7,13 @@
 //!   ([`kat_last_error_message`]);
 //! - every entry point checks its pointers and catches panics: nothing
 //!   unwinds into C;
-//! - strings in are NUL-terminated UTF-8; strings and arrays out are borrowed
-//!   from the object they came from and live as long as it does.
+//! - strings in are NUL-terminated UTF-8 (the `_n` reads of `by_len.rs`
+//!   take pointer + length); strings and arrays out are borrowed from the
+//!   object they came from and live as long as it does;
+//! - `const` handle arguments are only read through (or hand out something
+//!   new: a group, a snapshot, a partition handle); events, settings and
+//!   `_free` take non-const pointers, and every owned pointer kat hands out
+//!   is non-const.
 //!
 //! # Safety
 //! One contract covers every `unsafe extern "C"` function here, so it is
@@ -21,22 +26,32 @@
 // The types and functions here carry their C names.
 #![allow(non_camel_case_types)]
 
+mod by_len;
 mod generations;
 mod group;
+mod history;
+mod known;
 mod list;
+mod metrics;
 mod ownership;
 mod partition;
 mod result;
 mod snapshot;
+mod stats;
 mod tracker;
 
+pub use by_len::*;
 pub use generations::*;
 pub use group::*;
+pub use history::*;
+pub use known::*;
 pub use list::*;
+pub use metrics::*;
 pub use ownership::*;
 pub use partition::*;
 pub use result::*;
 pub use snapshot::*;
+pub use stats::*;
 pub use tracker::*;
 
 use std::ffi::{c_char, CStr};
@@ -50,7 +65,8 @@ use result::{FfiError, FfiResult};
 /// A tracker: the registry of which partitions each group of this process
 /// owns and how many times each was assigned. Any number may exist; one per
 /// process (`kat_tracker_global()`) is normal. Thread-safe: every function
-/// taking a `const kat_tracker_t *` may be called from any thread at once.
+/// on a tracker may be called from any thread at once (`const` marks the
+/// ones that only read).
 pub struct kat_tracker_t {
     _private: [u8; 0],
 }
@@ -206,8 +222,12 @@ pub(crate) fn topic_bytes(bytes: &[u8]) -> FfiResult<&str> {
         .map_err(|_| FfiError::new(kat_result::KAT_ERR_INVALID_TOPIC, "topic is not UTF-8"))
 }
 
-/// Copies `text` plus a NUL into a caller buffer, snprintf-style: with
-/// `buf == NULL && cap == 0` only the length is reported.
+/// Copies `text` plus a NUL into a caller buffer, snprintf-style.
+///
+/// `*out_len` receives `text.len()` (the length without the NUL) on success
+/// and also on `KAT_ERR_BUFFER_TOO_SMALL`, so that one call tells the caller
+/// how much to allocate: the text fits when `cap >= *out_len + 1`.
+/// `buf == NULL && cap == 0` only reports the length (and succeeds).
 ///
 /// # Safety
 /// `buf` must be NULL or writable for `cap` bytes; `out_len` must be writable.
@@ -227,9 +247,17 @@ pub(crate) unsafe fn copy_out(
         return Ok(());
     }
     if cap <= text.len() {
+        // SAFETY: checked non-NULL above. The one output written on this
+        // error, as documented on every function that copies text out.
+        unsafe { write(out_len, text.len()) };
         return Err(FfiError::new(
             kat_result::KAT_ERR_BUFFER_TOO_SMALL,
-            format!("need {} bytes (with the NUL), got {cap}", text.len() + 1),
+            format!(
+                "the text is {} bytes and needs a buffer of {} (with the NUL), got {cap}; \
+                 its length was written to out_len",
+                text.len(),
+                text.len() + 1
+            ),
         ));
     }
     // SAFETY: `buf` is writable for `cap > text.len()` bytes.

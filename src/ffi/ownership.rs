@@ -50,10 +50,10 @@ fn micros(d: Duration) -> u64 {
 /// operations (plus, once after an expiry, a wake-up of the timer thread);
 /// does not advance the epoch.
 #[no_mangle]
-pub unsafe extern "C" fn kat_group_mark_poll(group: *const kat_group_t) -> kat_result {
+pub unsafe extern "C" fn kat_group_mark_poll(group: *mut kat_group_t) -> kat_result {
     guard("kat_group_mark_poll", || {
         // SAFETY: checked for NULL; valid during the call per the contract.
-        unsafe { arg(group, "group") }?.mark_poll();
+        unsafe { arg(group.cast_const(), "group") }?.mark_poll();
         Ok(())
     })
 }
@@ -80,13 +80,13 @@ pub unsafe extern "C" fn kat_group_mark_poll(group: *const kat_group_t) -> kat_r
 /// (with a non-zero interval); nothing changes then. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_set_poll_deadline(
-    group: *const kat_group_t,
+    group: *mut kat_group_t,
     max_poll_interval_ms: u64,
     margin_ms: u64,
 ) -> kat_result {
     guard("kat_group_set_poll_deadline", || {
         // SAFETY: checked for NULL; valid during the call per the contract.
-        let g = unsafe { arg(group, "group") }?;
+        let g = unsafe { arg(group.cast_const(), "group") }?;
         g.set_poll_deadline(
             Duration::from_millis(max_poll_interval_ms),
             Duration::from_millis(margin_ms),
@@ -181,13 +181,13 @@ pub unsafe extern "C" fn kat_partition_handle_token(
 /// Thread-safe; lock-free; allocates when the member id changes.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_record_broker_generation(
-    group: *const kat_group_t,
+    group: *mut kat_group_t,
     generation: i32,
     member_id: *const c_char,
 ) -> kat_result {
     guard("kat_group_record_broker_generation", || {
         // SAFETY: checked for NULL; valid during the call per the contract.
-        let g = unsafe { arg(group, "group") }?;
+        let g = unsafe { arg(group.cast_const(), "group") }?;
         let id = if member_id.is_null() {
             None
         } else {
@@ -253,10 +253,10 @@ pub unsafe extern "C" fn kat_group_member_id(
 ///
 /// Thread-safe; two atomic loads when not due.
 #[no_mangle]
-pub unsafe extern "C" fn kat_group_broker_refresh_due(group: *const kat_group_t) -> bool {
+pub unsafe extern "C" fn kat_group_broker_refresh_due(group: *mut kat_group_t) -> bool {
     super::result::guard_value("kat_group_broker_refresh_due", false, || {
         // SAFETY: checked for NULL; valid during the call per the contract.
-        Ok(unsafe { arg(group, "group") }?.broker_refresh_due())
+        Ok(unsafe { arg(group.cast_const(), "group") }?.broker_refresh_due())
     })
 }
 
@@ -346,12 +346,13 @@ pub struct kat_drain_stats_t {
 /// Thread-safe; one store.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_set_drain_timeout(
-    group: *const kat_group_t,
+    group: *mut kat_group_t,
     timeout_ms: u64,
 ) -> kat_result {
     guard("kat_group_set_drain_timeout", || {
         // SAFETY: checked for NULL; valid during the call per the contract.
-        unsafe { arg(group, "group") }?.set_drain_timeout(Duration::from_millis(timeout_ms));
+        unsafe { arg(group.cast_const(), "group") }?
+            .set_drain_timeout(Duration::from_millis(timeout_ms));
         Ok(())
     })
 }
@@ -395,13 +396,13 @@ pub unsafe extern "C" fn kat_group_drain_stats(
 /// (rebalance) thread up to the timeout.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_drain(
-    group: *const kat_group_t,
+    group: *mut kat_group_t,
     partitions: *const rd_kafka_topic_partition_list_s,
     out_held: *mut u64,
 ) -> kat_result {
     guard("kat_group_drain", || {
         // SAFETY: checked for NULL; valid during the call per the contract.
-        let g = unsafe { arg(group, "group") }?;
+        let g = unsafe { arg(group.cast_const(), "group") }?;
         let o = out(out_held, "out_held")?;
         // SAFETY: the list is valid during the call per the contract.
         let list = unsafe { read_rdkafka_list(partitions) }?;
@@ -465,13 +466,13 @@ unsafe impl Sync for SendPtr {}
 /// Thread-safe; lock-free swap.
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_set_loss_callback(
-    group: *const kat_group_t,
+    group: *mut kat_group_t,
     cb: kat_loss_cb,
     opaque: *mut c_void,
 ) -> kat_result {
     guard("kat_group_set_loss_callback", || {
         // SAFETY: checked for NULL; valid during the call per the contract.
-        let g = unsafe { arg(group, "group") }?;
+        let g = unsafe { arg(group.cast_const(), "group") }?;
         close_eventfd(g);
         let notifier: Option<crate::LossNotifier> = cb.map(|f| {
             let name = g.name_with_nul().to_owned();
@@ -523,13 +524,13 @@ impl Drop for EventFd {
 #[cfg(target_os = "linux")]
 #[no_mangle]
 pub unsafe extern "C" fn kat_group_loss_eventfd(
-    group: *const kat_group_t,
+    group: *mut kat_group_t,
     out_fd: *mut c_int,
 ) -> kat_result {
     guard("kat_group_loss_eventfd", || {
         use std::sync::atomic::Ordering;
         // SAFETY: checked for NULL; valid during the call per the contract.
-        let g = unsafe { arg(group, "group") }?;
+        let g = unsafe { arg(group.cast_const(), "group") }?;
         let o = out(out_fd, "out_fd")?;
         let rt = g.runtime();
         let existing = rt.loss_fd.load(Ordering::Acquire);
@@ -577,10 +578,10 @@ pub unsafe extern "C" fn kat_group_loss_eventfd(
 /// Closes the group's loss eventfd (`kat_group_loss_eventfd`) and removes
 /// its notifier. No-op without one. Thread-safe; do not use the fd after.
 #[no_mangle]
-pub unsafe extern "C" fn kat_group_close_loss_eventfd(group: *const kat_group_t) -> kat_result {
+pub unsafe extern "C" fn kat_group_close_loss_eventfd(group: *mut kat_group_t) -> kat_result {
     guard("kat_group_close_loss_eventfd", || {
         // SAFETY: checked for NULL; valid during the call per the contract.
-        close_eventfd(unsafe { arg(group, "group") }?);
+        close_eventfd(unsafe { arg(group.cast_const(), "group") }?);
         Ok(())
     })
 }

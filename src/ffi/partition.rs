@@ -92,11 +92,11 @@ pub unsafe extern "C" fn kat_partition_handle_owned_at(
 /// Frees a handle. NULL is ignored. Once no handle on a key is left, the key
 /// may be evicted again.
 #[no_mangle]
-pub unsafe extern "C" fn kat_partition_handle_free(handle: *const kat_partition_handle_t) {
+pub unsafe extern "C" fn kat_partition_handle_free(handle: *mut kat_partition_handle_t) {
     guard_value("kat_partition_handle_free", (), || {
         if !handle.is_null() {
             // SAFETY: came from `kat_group_partition`; freed once.
-            unsafe { PartitionHandle::release_raw(handle.cast()) };
+            unsafe { PartitionHandle::release_raw(handle.cast_const().cast()) };
         }
         Ok(())
     })

@@ -1,7 +1,7 @@
 //! Result codes, the per-thread error detail, and the entry-point guard every
 //! exported function runs its body in.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, c_uint, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -9,8 +9,10 @@ use crate::error::{Error, ErrorKind};
 
 /// The result of every fallible kat function. Numbers are never reused.
 ///
-/// On anything but `KAT_OK` no output was written and nothing changed;
-/// `kat_last_error_message()` gives the details on the calling thread.
+/// On anything but `KAT_OK` nothing changed and no output was written — with
+/// one documented exception: `KAT_ERR_BUFFER_TOO_SMALL` writes the needed
+/// length to `out_len`. `kat_last_error_message()` gives the details on the
+/// calling thread (cleared again by the thread's next successful call).
 #[repr(C)]
 #[allow(non_camel_case_types)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,16 +103,44 @@ pub(crate) type FfiResult<T = ()> = Result<T, FfiError>;
 
 thread_local! {
     static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
+    // Whether LAST_ERROR holds a detail. A `Cell<bool>` needs no destructor,
+    // so reading it is a plain thread-local load: the success path of every
+    // entry point pays that and a branch, and touches LAST_ERROR only when
+    // there is a detail to clear.
+    static HAS_ERROR: Cell<bool> = const { Cell::new(false) };
 }
 
-fn set_last_error(function: &str, message: &str) {
+fn set_last_error(function: Option<&str>, message: &str) {
     // A thread being torn down has no slot any more: drop the detail.
     let _ = LAST_ERROR.try_with(|slot| {
         if let Ok(mut s) = slot.try_borrow_mut() {
             s.clear();
-            s.push_str(function);
-            s.push_str(": ");
+            if let Some(function) = function {
+                s.push_str(function);
+                s.push_str(": ");
+            }
             s.push_str(message);
+            HAS_ERROR.set(true);
+        }
+    });
+}
+
+/// Forgets the calling thread's error detail: what every successful entry
+/// point does, so that the detail always describes the thread's last call.
+#[inline]
+fn clear_last_error() {
+    if HAS_ERROR.get() {
+        clear_last_error_slow();
+    }
+}
+
+#[cold]
+fn clear_last_error_slow() {
+    let _ = LAST_ERROR.try_with(|slot| {
+        if let Ok(mut s) = slot.try_borrow_mut() {
+            // Keeps the buffer for the next failure.
+            s.clear();
+            HAS_ERROR.set(false);
         }
     });
 }
@@ -125,18 +155,21 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> &str {
     }
 }
 
-/// Runs an entry point's body: catches panics, records the error detail and
-/// turns the outcome into a `kat_result`.
+/// Runs an entry point's body: catches panics, records the error detail (or
+/// clears it on success) and turns the outcome into a `kat_result`.
 #[inline]
 pub(crate) fn guard(function: &'static str, body: impl FnOnce() -> FfiResult) -> kat_result {
     match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(())) => KAT_OK,
+        Ok(Ok(())) => {
+            clear_last_error();
+            KAT_OK
+        }
         Ok(Err(e)) => {
-            set_last_error(function, &e.message);
+            set_last_error(Some(function), &e.message);
             e.code
         }
         Err(payload) => {
-            set_last_error(function, &format!("panic: {}", panic_text(&*payload)));
+            set_last_error(Some(function), &format!("panic: {}", panic_text(&*payload)));
             KAT_ERR_INTERNAL
         }
     }
@@ -151,13 +184,16 @@ pub(crate) fn guard_value<T>(
     body: impl FnOnce() -> FfiResult<T>,
 ) -> T {
     match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(v)) => v,
+        Ok(Ok(v)) => {
+            clear_last_error();
+            v
+        }
         Ok(Err(e)) => {
-            set_last_error(function, &e.message);
+            set_last_error(Some(function), &e.message);
             fallback
         }
         Err(payload) => {
-            set_last_error(function, &format!("panic: {}", panic_text(&*payload)));
+            set_last_error(Some(function), &format!("panic: {}", panic_text(&*payload)));
             fallback
         }
     }
@@ -191,10 +227,16 @@ pub extern "C" fn kat_result_message(code: c_uint) -> *const c_char {
         .as_ptr()
 }
 
-/// Copies the detailed message of the last failed kat call on the calling
-/// thread into `buf` (NUL-terminated, truncated to `cap - 1` bytes) and
-/// returns its full length in bytes, like `snprintf`. With `buf == NULL` or
-/// `cap == 0` nothing is written. Returns 0 if no call failed on this thread.
+/// Copies the detailed message of the calling thread's last kat call, if it
+/// failed, into `buf` (NUL-terminated, truncated to `cap - 1` bytes) and
+/// returns its full length in bytes (without the NUL), like `snprintf`. With
+/// `buf == NULL` or `cap == 0` nothing is written.
+///
+/// The detail describes the **last** call only: every kat function that
+/// succeeds clears it (as does `kat_clear_last_error()`), so 0 (and an empty
+/// string when `cap > 0`) means the thread's last kat call succeeded or none
+/// failed yet. Reading the detail does not clear it, and neither do
+/// `kat_last_error_message`, `kat_result_message` and `kat_version`.
 ///
 /// The detail names the function and, for lists, the offending element:
 /// `kat_group_assigned: element 2: topic name "a b" has an illegal byte …`.
@@ -206,6 +248,7 @@ pub unsafe extern "C" fn kat_last_error_message(buf: *mut c_char, cap: usize) ->
             .try_with(|slot| {
                 let s = slot.borrow();
                 if !buf.is_null() && cap > 0 {
+                    // An empty detail still gets its NUL.
                     let n = s.len().min(cap - 1);
                     // SAFETY: the caller promises `buf` has room for `cap`
                     // bytes; we write `n + 1 <= cap` of them.
@@ -223,10 +266,14 @@ pub unsafe extern "C" fn kat_last_error_message(buf: *mut c_char, cap: usize) ->
 
 /// Records `message` (NUL-terminated UTF-8; invalid bytes are replaced) as
 /// the calling thread's last error detail, as if the kat call named
-/// `function` had failed with it. For glue code that lives outside libkat —
-/// the header-only `kat_rdkafka.h`, language bindings — so that its failures
-/// read like kat's own through `kat_last_error_message()`. NULL arguments are
-/// ignored.
+/// `function` had failed with it: `kat_last_error_message()` then reads
+/// `"<function>: <message>"`, or just `"<message>"` when `function` is NULL.
+/// For glue code that lives outside libkat — the header-only
+/// `kat_rdkafka.h`, language bindings — so that its failures read like kat's
+/// own.
+///
+/// `message == NULL` clears the detail instead (whatever `function` is), as
+/// `kat_clear_last_error()` does.
 ///
 /// Thread-safe; affects the calling thread only.
 #[no_mangle]
@@ -235,14 +282,30 @@ pub unsafe extern "C" fn kat_set_last_error_message(
     message: *const c_char,
 ) {
     let set = || {
-        if function.is_null() || message.is_null() {
+        if message.is_null() {
+            clear_last_error();
             return;
         }
-        // SAFETY: both are non-NULL, NUL-terminated strings per the contract.
-        let (f, m) = unsafe { (CStr::from_ptr(function), CStr::from_ptr(message)) };
-        set_last_error(&f.to_string_lossy(), &m.to_string_lossy());
+        // SAFETY: `message` is non-NULL and NUL-terminated per the contract.
+        let m = unsafe { CStr::from_ptr(message) };
+        // SAFETY: non-NULL and NUL-terminated per the contract.
+        let f = (!function.is_null()).then(|| unsafe { CStr::from_ptr(function) });
+        set_last_error(
+            f.map(|f| f.to_string_lossy()).as_deref(),
+            &m.to_string_lossy(),
+        );
     };
     let _ = catch_unwind(set);
+}
+
+/// Clears the calling thread's error detail: `kat_last_error_message()`
+/// returns 0 until a kat call fails again. Successful kat calls do this
+/// themselves; this is for glue code that reports its own outcome.
+///
+/// Thread-safe; affects the calling thread only.
+#[no_mangle]
+pub extern "C" fn kat_clear_last_error() {
+    let _ = catch_unwind(clear_last_error);
 }
 
 /// kat's version, as a static NUL-terminated string ("0.1.0").

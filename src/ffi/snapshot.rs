@@ -72,12 +72,12 @@ fn range(index: usize, len: usize, what: &str) -> FfiResult {
 /// Releases a snapshot. NULL is ignored. Views borrowed from it become
 /// invalid.
 #[no_mangle]
-pub unsafe extern "C" fn kat_snapshot_free(snapshot: *const kat_snapshot_t) {
+pub unsafe extern "C" fn kat_snapshot_free(snapshot: *mut kat_snapshot_t) {
     guard_value("kat_snapshot_free", (), || {
         if !snapshot.is_null() {
             // SAFETY: came from `Arc::into_raw` in `kat_tracker_snapshot`;
             // released once.
-            drop(unsafe { Arc::from_raw(snapshot.cast::<Snapshot>()) });
+            drop(unsafe { Arc::from_raw(snapshot.cast_const().cast::<Snapshot>()) });
         }
         Ok(())
     })
@@ -255,11 +255,21 @@ pub unsafe extern "C" fn kat_snapshot_is_assigned(
     })
 }
 
-/// Copies the snapshot as JSON into `buf` (NUL-terminated) and writes its
-/// length without the NUL to `*out_len`:
+/// Copies the snapshot as JSON into `buf` (NUL-terminated):
 /// `{"epoch":N,"groups":{"group":{"topic":{"partition":generation}}}}`.
-/// With `buf == NULL` and `cap == 0`, only writes the length.
-/// `KAT_ERR_BUFFER_TOO_SMALL` (nothing written) if `cap <= length`.
+///
+/// Buffer rules (the same for every kat function that copies text out):
+/// - `*out_len` always receives the text's length in bytes **without** the
+///   NUL — on success and on `KAT_ERR_BUFFER_TOO_SMALL` alike;
+/// - the text fits when `cap >= length + 1` (the NUL is always written), so a
+///   buffer of exactly `length + 1` bytes works;
+/// - `buf == NULL` with `cap == 0` only writes the length (KAT_OK);
+/// - on `KAT_ERR_BUFFER_TOO_SMALL` (`cap <= length`) `buf` is not touched.
+///
+/// The text can change between two calls on a tracker, never on one
+/// snapshot or generations list: size it and copy it from the same object.
+///
+/// Thread-safe; allocates the text once per call.
 #[no_mangle]
 pub unsafe extern "C" fn kat_snapshot_to_json(
     snapshot: *const kat_snapshot_t,

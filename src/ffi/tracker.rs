@@ -47,12 +47,14 @@ pub unsafe extern "C" fn kat_tracker_new_with_limit(
 }
 
 /// The process-wide tracker. Created on first call; lives until the process
-/// exits; never NULL. `kat_tracker_free` on it is a no-op.
+/// exits; never NULL. Not `const`: events and settings may go through it like
+/// through any tracker. `kat_tracker_free` on it is a no-op, so code that
+/// frees "its" tracker may be handed the global one.
 ///
 /// Thread-safe.
 #[no_mangle]
-pub extern "C" fn kat_tracker_global() -> *const kat_tracker_t {
-    std::ptr::from_ref(Tracker::global()).cast()
+pub extern "C" fn kat_tracker_global() -> *mut kat_tracker_t {
+    std::ptr::from_ref(Tracker::global()).cast_mut().cast()
 }
 
 /// Frees a tracker made by `kat_tracker_new*`. NULL and the global tracker
@@ -103,10 +105,10 @@ pub unsafe extern "C" fn kat_tracker_group(
 ///
 /// Thread-safe; takes the writers' lock (never blocks readers).
 #[no_mangle]
-pub unsafe extern "C" fn kat_tracker_clear(tracker: *const kat_tracker_t) -> kat_result {
+pub unsafe extern "C" fn kat_tracker_clear(tracker: *mut kat_tracker_t) -> kat_result {
     guard("kat_tracker_clear", || {
         // SAFETY: checked for NULL; valid during the call per the contract.
-        unsafe { arg(tracker, "tracker") }?.clear();
+        unsafe { arg(tracker.cast_const(), "tracker") }?.clear();
         Ok(())
     })
 }
@@ -209,14 +211,14 @@ pub unsafe extern "C" fn kat_tracker_is_assigned(
 #[no_mangle]
 pub unsafe extern "C" fn kat_tracker_snapshot(
     tracker: *const kat_tracker_t,
-    out_snapshot: *mut *const kat_snapshot_t,
+    out_snapshot: *mut *mut kat_snapshot_t,
 ) -> kat_result {
     guard("kat_tracker_snapshot", || {
         // SAFETY: checked for NULL; valid during the call.
         let t = unsafe { arg(tracker, "tracker") }?;
         let o = out(out_snapshot, "out_snapshot")?;
         // SAFETY: checked output slot; the pointer owns one reference.
-        unsafe { write(o, Arc::into_raw(t.snapshot()).cast()) };
+        unsafe { write(o, Arc::into_raw(t.snapshot()).cast_mut().cast()) };
         Ok(())
     })
 }
@@ -246,12 +248,12 @@ pub unsafe extern "C" fn kat_tracker_generations(
 /// Thread-safe; takes the writers' lock.
 #[no_mangle]
 pub unsafe extern "C" fn kat_tracker_set_generations_topics_limit(
-    tracker: *const kat_tracker_t,
+    tracker: *mut kat_tracker_t,
     limit: usize,
 ) -> kat_result {
     guard("kat_tracker_set_generations_topics_limit", || {
         // SAFETY: checked for NULL; valid during the call.
-        unsafe { arg(tracker, "tracker") }?.set_generations_topics_limit(limit)?;
+        unsafe { arg(tracker.cast_const(), "tracker") }?.set_generations_topics_limit(limit)?;
         Ok(())
     })
 }

@@ -51,7 +51,7 @@ static bool assigned_of(const kat_group_t *g, const char *topic, int32_t p) {
 }
 
 static kat_status status_of(const kat_group_t *g, const char *topic, int32_t p) {
-    const kat_partition_handle_t *h = NULL;
+    kat_partition_handle_t *h = NULL;
     kat_partition_state_t st;
     CHECK_OK(kat_group_partition(g, topic, p, &h));
     CHECK_OK(kat_partition_handle_state(h, &st));
@@ -121,6 +121,69 @@ static void test_last_error_message(void) {
     small[0] = 'Q';
     CHECK(kat_last_error_message(small, 0) == full);
     CHECK(small[0] == 'Q');
+}
+
+/* The detail describes the thread's last call: any successful call clears
+ * it, and so do kat_clear_last_error() and kat_set_last_error_message(…,
+ * NULL). */
+static void test_last_error_is_cleared(void) {
+    char buf[64];
+    kat_tracker_t *t = kat_tracker_new();
+    kat_group_t *g = NULL;
+    CHECK_OK(kat_tracker_group(t, "errors", &g));
+    uint64_t gen = 0;
+
+    /* A failure, then a successful call of another function. */
+    CHECK_RESULT(kat_group_generation(g, "bad topic", 0, &gen), KAT_ERR_INVALID_TOPIC);
+    CHECK(kat_last_error_message(NULL, 0) > 0);
+    CHECK(kat_last_error_message(NULL, 0) > 0); /* reading does not clear */
+    CHECK_OK(kat_group_generation(g, "orders", 0, &gen));
+    memset(buf, 'Z', sizeof buf);
+    CHECK(kat_last_error_message(buf, sizeof buf) == 0);
+    CHECK(buf[0] == '\0');
+
+    /* Functions returning a value instead of kat_result clear it too. */
+    CHECK(kat_group_name(NULL) == NULL);
+    CHECK(kat_last_error_message(NULL, 0) > 0);
+    CHECK_STREQ(kat_group_name(g), "errors");
+    CHECK(kat_last_error_message(NULL, 0) == 0);
+
+    /* Events: a rejected one sets it, an accepted one clears it. */
+    const int32_t bad[] = {-1};
+    const int32_t good[] = {1};
+    CHECK_RESULT(kat_group_assigned_partitions(g, "orders", bad, 1), KAT_ERR_INVALID_PARTITION);
+    CHECK(kat_last_error_message(NULL, 0) > 0);
+    CHECK_OK(kat_group_assigned_partitions(g, "orders", good, 1));
+    CHECK(kat_last_error_message(NULL, 0) == 0);
+
+    /* kat_result_message and kat_version leave it alone. */
+    CHECK_RESULT(kat_tracker_epoch(t, NULL), KAT_ERR_NULL_POINTER);
+    const size_t n = kat_last_error_message(NULL, 0);
+    CHECK(n > 0);
+    CHECK(kat_result_message(KAT_OK) != NULL && kat_version() != NULL);
+    CHECK(kat_last_error_message(NULL, 0) == n);
+
+    /* Cleared explicitly. */
+    kat_clear_last_error();
+    CHECK(kat_last_error_message(NULL, 0) == 0);
+    kat_clear_last_error(); /* twice is fine */
+    CHECK(kat_last_error_message(NULL, 0) == 0);
+    CHECK_RESULT(kat_tracker_epoch(t, NULL), KAT_ERR_NULL_POINTER);
+    kat_set_last_error_message(NULL, NULL);
+    CHECK(kat_last_error_message(NULL, 0) == 0);
+    CHECK_RESULT(kat_tracker_epoch(t, NULL), KAT_ERR_NULL_POINTER);
+    kat_set_last_error_message("kat_rebalance", NULL);
+    CHECK(kat_last_error_message(NULL, 0) == 0);
+
+    /* Glue code's own detail is cleared the same way. */
+    kat_set_last_error_message("glue", "failed");
+    CHECK_STREQ(check_last_error(), "glue: failed");
+    CHECK_OK(kat_group_generation(g, "orders", 1, &gen));
+    CHECK(gen == 1);
+    CHECK(kat_last_error_message(NULL, 0) == 0);
+
+    kat_group_free(g);
+    kat_tracker_free(t);
 }
 
 static void *fresh_thread_error(void *arg) {
@@ -420,7 +483,7 @@ static void test_snapshot(void) {
     CHECK_OK(kat_group_assigned_partitions(idle, "gone", p, 1));
     CHECK_OK(kat_group_revoked_partitions(idle, "gone", p, 1));
 
-    const kat_snapshot_t *s = NULL;
+    kat_snapshot_t *s = NULL;
     CHECK_OK(kat_tracker_snapshot(t, &s));
     CHECK(s != NULL);
     uint64_t e = 0;
@@ -527,7 +590,7 @@ static void test_snapshot(void) {
     CHECK_OK(kat_snapshot_partition_count(s, &np));
     CHECK(np == 6);
 
-    const kat_snapshot_t *s2 = NULL;
+    kat_snapshot_t *s2 = NULL;
     CHECK_OK(kat_tracker_snapshot(t, &s2));
     CHECK_OK(kat_snapshot_epoch(s2, &e));
     CHECK(e == 7);
@@ -626,7 +689,7 @@ static void test_generations(void) {
     kat_tracker_free(t);
 }
 
-static kat_partition_state_t state_of(const kat_partition_handle_t *h) {
+static kat_partition_state_t state_of(kat_partition_handle_t *h) {
     kat_partition_state_t st;
     memset(&st, 0x5A, sizeof st);
     CHECK_OK(kat_partition_handle_state(h, &st));
@@ -640,7 +703,7 @@ static void test_handles(void) {
     CHECK_OK(kat_tracker_group(t, "handles", &g));
 
     /* A handle on a key never assigned. */
-    const kat_partition_handle_t *h = NULL;
+    kat_partition_handle_t *h = NULL;
     CHECK_OK(kat_group_partition(g, "orders", 3, &h));
     CHECK(h != NULL);
     kat_partition_state_t st = state_of(h);
@@ -666,7 +729,7 @@ static void test_handles(void) {
     CHECK(kat_partition_handle_owned_at(h, 2));
 
     /* A second handle on the same key sees the same state. */
-    const kat_partition_handle_t *h2 = NULL;
+    kat_partition_handle_t *h2 = NULL;
     CHECK_OK(kat_group_partition(g, "orders", 3, &h2));
     CHECK(state_of(h2).generation == 2);
 
@@ -713,7 +776,7 @@ static void test_generations_limit(void) {
     CHECK(gen_of(g, "a", 0) == 1 && gen_of(g, "b", 0) == 1);
 
     /* A live handle pins its entry. */
-    const kat_partition_handle_t *h = NULL;
+    kat_partition_handle_t *h = NULL;
     CHECK_OK(kat_group_partition(g, "a", 0, &h));
     CHECK_OK(kat_group_revoked_partitions(g, "a", p0, 1));
     CHECK_OK(kat_group_revoked_partitions(g, "b", p0, 1));
@@ -778,7 +841,7 @@ static void test_snapshot_json(void) {
     CHECK_OK(kat_group_assigned_partitions(g, "orders", p, 2));
     CHECK_OK(kat_group_assigned_partitions(g, "orders", p + 1, 1));
     CHECK_OK(kat_group_assigned_partitions(q, "x", p + 1, 1));
-    const kat_snapshot_t *s = NULL;
+    kat_snapshot_t *s = NULL;
     CHECK_OK(kat_tracker_snapshot(t, &s));
     const char *json =
         "{\"epoch\":3,\"groups\":{\"billing\":{\"orders\":{\"2\":2,\"10\":1}},"
@@ -790,24 +853,42 @@ static void test_snapshot_json(void) {
     CHECK_OK(kat_snapshot_to_json(s, NULL, 0, &len));
     CHECK(len == n);
 
-    /* Too small (no room for the NUL): nothing written. */
+    /* Too small (a buffer of the text's length has no room for the NUL):
+     * the buffer is untouched, and out_len still receives the length. */
     char buf[256];
     memset(buf, '#', sizeof buf);
     len = 777;
     CHECK_RESULT(kat_snapshot_to_json(s, buf, n, &len), KAT_ERR_BUFFER_TOO_SMALL);
     CHECK_ERROR_MENTIONS("kat_snapshot_to_json");
-    CHECK(len == 777);
+    CHECK_ERROR_MENTIONS("out_len");
+    CHECK(len == n);
     for (size_t i = 0; i < sizeof buf; i++) {
         CHECK(buf[i] == '#');
     }
+    len = 777;
     CHECK_RESULT(kat_snapshot_to_json(s, buf, 1, &len), KAT_ERR_BUFFER_TOO_SMALL);
-    CHECK(buf[0] == '#' && len == 777);
+    CHECK(buf[0] == '#' && len == n);
 
-    /* Exactly large enough. */
+    /* Exactly large enough: length + 1 bytes. */
+    len = 777;
     CHECK_OK(kat_snapshot_to_json(s, buf, n + 1, &len));
     CHECK(len == n);
     CHECK_STREQ(buf, json);
     CHECK(buf[n + 1] == '#');
+
+    /* The grow-and-retry loop the contract allows: start small, allocate
+     * out_len + 1 after one failure, succeed on the second call. */
+    char small[4];
+    size_t need = 0;
+    CHECK_RESULT(kat_snapshot_to_json(s, small, sizeof small, &need), KAT_ERR_BUFFER_TOO_SMALL);
+    CHECK(need == n);
+    char *grown = malloc(need + 1);
+    CHECK(grown != NULL);
+    size_t got = 0;
+    CHECK_OK(kat_snapshot_to_json(s, grown, need + 1, &got));
+    CHECK(got == need && strlen(grown) == need);
+    CHECK_STREQ(grown, json);
+    free(grown);
 
     /* Generations JSON follows the same buffer rules. */
     kat_generations_t *gens = NULL;
@@ -816,8 +897,12 @@ static void test_snapshot_json(void) {
     CHECK_OK(kat_generations_to_json(gens, NULL, 0, &glen));
     memset(buf, '#', sizeof buf);
     CHECK(glen < sizeof buf);
+    len = 777;
     CHECK_RESULT(kat_generations_to_json(gens, buf, glen, &len), KAT_ERR_BUFFER_TOO_SMALL);
-    CHECK(buf[0] == '#' && len == n);
+    CHECK(buf[0] == '#' && len == glen);
+    len = 777;
+    CHECK_RESULT(kat_generations_to_json(gens, buf, 0, &len), KAT_ERR_BUFFER_TOO_SMALL);
+    CHECK(buf[0] == '#' && len == glen);
     CHECK_OK(kat_generations_to_json(gens, buf, glen + 1, &len));
     CHECK(len == glen && strlen(buf) == glen);
     kat_generations_free(gens);
@@ -851,7 +936,7 @@ static void test_stats(void) {
     CHECK(s.last_change_unix_ms <= after_ms);
 
     /* The snapshot's group view carries the same counters. */
-    const kat_snapshot_t *snap = NULL;
+    kat_snapshot_t *snap = NULL;
     CHECK_OK(kat_tracker_snapshot(t, &snap));
     kat_group_view_t gv;
     CHECK_OK(kat_snapshot_group(snap, 0, &gv));
@@ -869,6 +954,7 @@ int main(void) {
     test_result_messages();
     test_last_error_message();
     test_last_error_is_per_thread();
+    test_last_error_is_cleared();
     test_trackers_and_groups();
     test_spec_rows();
     test_pairs_and_arrays();

@@ -46,6 +46,13 @@ static_assert(!std::is_copy_constructible_v<kat::generations>);
 static_assert(!std::is_copy_constructible_v<kat::partition_handle>);
 static_assert(std::is_nothrow_move_constructible_v<kat::partition_handle>);
 static_assert(std::is_copy_constructible_v<kat::tracker_ref>);
+// No slicing: a tracker is not a tracker_ref; only an lvalue lends one.
+static_assert(!std::is_base_of_v<kat::tracker_ref, kat::tracker>);
+static_assert(std::is_convertible_v<kat::tracker &, kat::tracker_ref>);
+static_assert(std::is_convertible_v<const kat::tracker &, kat::tracker_ref>);
+static_assert(!std::is_convertible_v<kat::tracker &&, kat::tracker_ref>);
+static_assert(!std::is_convertible_v<kat::tracker, kat::tracker_ref>);
+static_assert(!std::is_constructible_v<kat::tracker_ref, kat::tracker &&>);
 static_assert(std::is_base_of_v<std::runtime_error, kat::error>);
 
 static void test_version_and_global() {
@@ -126,7 +133,16 @@ static void test_errors() {
     CHECK_THROWS(t.group(""), KAT_ERR_INVALID_GROUP, "kat_tracker_group: group name is empty");
     CHECK_THROWS(t.group(std::string(1025, 'g')), KAT_ERR_INVALID_GROUP, "1025");
     CHECK_THROWS(t.group("bad\xff"), KAT_ERR_INVALID_UTF8, "UTF-8");
-    CHECK_THROWS(t.group(std::string_view("a\0b", 3)), KAT_ERR_INVALID_ARGUMENT, "NUL");
+    // Embedded NUL bytes: never a shorter name, whatever the string type.
+    CHECK_THROWS(t.group(std::string_view("a\0b", 3)), KAT_ERR_INVALID_GROUP, "NUL");
+    CHECK_THROWS(t.group(std::string("a\0b", 3)), KAT_ERR_INVALID_GROUP, "NUL");
+    CHECK_THROWS(g.generation(std::string("orders\0x", 8), 0), KAT_ERR_INVALID_TOPIC, "0x00");
+    CHECK_THROWS(g.assigned(std::string("orders\0x", 8), {0}), KAT_ERR_INVALID_ARGUMENT, "NUL");
+    CHECK_THROWS(g.assigned({{std::string_view("a\0", 2), 0}}), KAT_ERR_INVALID_ARGUMENT, "NUL");
+    CHECK_THROWS(t.snapshot().generation("errors", std::string_view("o\0", 2), 0),
+                 KAT_ERR_INVALID_ARGUMENT, "NUL");
+    CHECK_THROWS(t.generation(static_cast<const char *>(nullptr), std::string_view("o"), 0),
+                 KAT_ERR_NULL_POINTER, "`group`");
     CHECK_THROWS(g.assigned("bad topic", {0}), KAT_ERR_INVALID_TOPIC, "illegal byte 0x20");
     CHECK_THROWS(g.assigned("..", {0}), KAT_ERR_INVALID_TOPIC, "reserved");
     CHECK_THROWS(g.assigned(std::string(250, 't'), {0}), KAT_ERR_INVALID_TOPIC, "250 bytes");
@@ -271,6 +287,42 @@ static void test_handles() {
     CHECK(keep.owned_at(1));
 }
 
+static void test_results_and_refs() {
+    kat::tracker t;
+    kat::tracker_ref r = t;  // borrows t
+    CHECK(r.get() == t.get() && t.ref().get() == t.get());
+    kat::result<kat::group> g = r.try_group("res");
+    CHECK(g.ok() && static_cast<bool>(g) && g->name() == "res");
+    CHECK(g->try_assigned("orders", {1}).ok());
+    kat::result<std::uint64_t> gen = t.try_generation("res", "orders", 1);
+    CHECK(gen.ok() && *gen == 1 && gen.value() == 1 && gen.value_or(9) == 1);
+    kat::result<std::uint64_t> bad = t.try_generation("res", "orders", -1);
+    CHECK(!bad.ok() && bad.err().code() == KAT_ERR_INVALID_PARTITION);
+    CHECK(bad.value_or(7) == 7);
+    CHECK(std::string(bad.err().what()).find("negative") != std::string::npos);
+    CHECK_THROWS(bad.value(), KAT_ERR_INVALID_PARTITION, "negative");
+    const kat::result<void> failed = g->try_assigned("bad topic", {0});
+    CHECK(!failed && failed.err().code() == KAT_ERR_INVALID_TOPIC);
+    CHECK_THROWS(failed.value(), KAT_ERR_INVALID_TOPIC, "0x20");
+    kat::result<kat::tracker> limited = kat::tracker::try_create(0);
+    CHECK(!limited && limited.err().code() == KAT_ERR_INVALID_ARGUMENT);
+    kat::result<kat::tracker> ok = kat::tracker::try_create(3);
+    CHECK(ok && ok->generations_topics_limit() == 3);
+    // Names by const char *, std::string and std::string_view agree.
+    const std::string topic = "orders";
+    const char *ctopic = topic.c_str();
+    CHECK(g->generation(topic, 1) == 1 && g->generation(ctopic, 1) == 1 &&
+          g->generation(std::string_view("orders-x").substr(0, 6), 1) == 1);
+    CHECK(t.is_assigned(std::string("res"), std::string_view("orders"), 1) &&
+          t.is_assigned("res", topic, 1));
+    CHECK(g->partition(std::string_view("ordersXX", 6), 1).owned_at(1));
+    // Views are taken from a held snapshot.
+    const kat::snapshot snap = t.snapshot();
+    const kat::result<std::optional<kat::topic_view>> found = snap.try_find("res", topic);
+    CHECK(found && found->has_value() && (*found)->partitions().size() == 1);
+    CHECK(snap.try_group(5).err().code() == KAT_ERR_OUT_OF_RANGE);
+}
+
 static void test_wait_for_change() {
     kat::tracker t;
     CHECK(t.wait_for_change(0, std::chrono::milliseconds(10)) == 0);
@@ -288,6 +340,7 @@ int main() {
     test_generations();
     test_handles();
     test_wait_for_change();
+    test_results_and_refs();
     std::printf("cpp_api: %lu checks passed\n", checks);
     return 0;
 }

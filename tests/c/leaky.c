@@ -16,9 +16,9 @@ int main(int argc, char **argv) {
     CHECK_OK(kat_tracker_group(t, "leaky", &g));
     const int32_t p[] = {0, 1};
     CHECK_OK(kat_group_assigned_partitions(g, "t", p, 2));
-    const kat_snapshot_t *s = NULL;
+    kat_snapshot_t *s = NULL;
     CHECK_OK(kat_tracker_snapshot(t, &s));
-    const kat_partition_handle_t *h = NULL;
+    kat_partition_handle_t *h = NULL;
     CHECK_OK(kat_group_partition(g, "t", 0, &h));
     kat_generations_t *gens = NULL;
     CHECK_OK(kat_tracker_generations(t, &gens));

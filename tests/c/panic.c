@@ -36,7 +36,7 @@ int main(void) {
     kat_group_t *after = NULL;
     CHECK_OK(kat_tracker_group(t, "after", &after));
     CHECK_OK(kat_group_assigned_partitions(after, "orders", parts, 2));
-    const kat_snapshot_t *s = NULL;
+    kat_snapshot_t *s = NULL;
     size_t n = 0;
     CHECK_OK(kat_tracker_snapshot(t, &s));
     CHECK_OK(kat_snapshot_partition_count(s, &n));

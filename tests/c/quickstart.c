@@ -1,10 +1,10 @@
 #include <stdio.h>
 
-#include "kat.h"
+#include <kat.h>
 
 int main(void) {
     /* One tracker per process; kat_tracker_global() never returns NULL. */
-    const kat_tracker_t *tracker = kat_tracker_global();
+    kat_tracker_t *tracker = kat_tracker_global();
 
     kat_group_t *group = NULL;
     if (kat_tracker_group(tracker, "billing", &group) != KAT_OK) {
@@ -27,7 +27,7 @@ int main(void) {
            assigned ? "assigned" : "not assigned");
 
     /* A snapshot never changes while held; iterate it without copying. */
-    const kat_snapshot_t *snapshot = NULL;
+    kat_snapshot_t *snapshot = NULL;
     kat_tracker_snapshot(tracker, &snapshot);
     size_t group_count = 0;
     kat_snapshot_group_count(snapshot, &group_count);

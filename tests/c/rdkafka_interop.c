@@ -33,7 +33,7 @@ int main(void) {
     CHECK_OK(kat_group_is_assigned(g, "audit", 7, &is));
     CHECK(is);
 
-    const kat_snapshot_t *s = NULL;
+    kat_snapshot_t *s = NULL;
     kat_topic_view_t tv;
     CHECK_OK(kat_tracker_snapshot(t, &s));
     CHECK_OK(kat_snapshot_find_topic(s, "rdkafka", "orders", &tv));

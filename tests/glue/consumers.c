@@ -14,6 +14,14 @@
  *               edge        NULL arguments, NULL group, non-rebalance
  *                           errors and a refused assign, on a consumer
  *                           outside any group
+ *               close-queue one event-API consumer joins and is closed by
+ *                           kat_consumer_close_queue(): its final revoke
+ *                           is recorded as revoked
+ *               close-plain one consumer joins and is closed by plain
+ *                           rd_kafka_consumer_close(), then
+ *                           kat_after_close(): with the event API kat
+ *                           still listed the partitions and records a
+ *                           reset; with a callback nothing was left
  *     protocol: range | cooperative-sticky | consumer (KIP-848)
  *     api:      cb (kat_rebalance_cb, opaque = group)
  *               own (kat_rebalance inside the program's own callback)
@@ -215,7 +223,7 @@ static mask_t rdkafka_mask(rd_kafka_t *rk, rd_kafka_resp_err_t *err) {
 
 /* kat's current view of a group, from a snapshot. */
 static mask_t kat_mask(const char *group) {
-  const kat_snapshot_t *snap = NULL;
+  kat_snapshot_t *snap = NULL;
   kat_topic_view_t view;
   mask_t m = 0;
   size_t i;
@@ -239,7 +247,7 @@ static mask_t kat_mask(const char *group) {
 }
 
 static kat_partition_state_t group_state(const kat_group_t *group, int32_t p) {
-  const kat_partition_handle_t *h = NULL;
+  kat_partition_handle_t *h = NULL;
   kat_partition_state_t st;
   memset(&st, 0, sizeof st);
   expect_ok(kat_group_partition(group, TOPIC, p, &h), "kat_group_partition");
@@ -322,9 +330,17 @@ static void check_view(consumer *c, const char *when) {
 static void check_refused_assign(consumer *c, rd_kafka_topic_partition_list_t *partitions) {
   uint64_t before = kat_epoch();
   char detail[512];
-  kat_result r = kat_rebalance(c->group, c->rk, RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, partitions);
+  kat_group_stats_t s0, s1;
+  kat_result r;
+  expect_ok(kat_group_stats(c->group, &s0), "kat_group_stats");
+  r = kat_rebalance(c->group, c->rk, RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, partitions);
   detail[0] = '\0';
   kat_last_error_message(detail, sizeof detail);
+  expect_ok(kat_group_stats(c->group, &s1), "kat_group_stats");
+  if (s1.glue_failures != s0.glue_failures + 1) {
+    fail("%s: the refused assign was not counted as a glue failure (%llu -> %llu)", c->name,
+         (unsigned long long)s0.glue_failures, (unsigned long long)s1.glue_failures);
+  }
   if (r != KAT_ERR_RDKAFKA) {
     fail("%s: assigning owned partitions again returned %s", c->name,
          kat_result_message((unsigned)r));
@@ -582,11 +598,87 @@ static void check_lost_now(consumer *c) {
       popcount(before));
 }
 
+/* close-queue: kat_consumer_close_queue() serves the final revoke events
+ * (with the consumer's queue, or NULL for it when cooperative). */
+static void close_through_kat(consumer *c) {
+  kat_group_stats_t stats;
+  kat_result r = kat_consumer_close_queue(c->group, c->rk, g.cooperative ? NULL : c->queue);
+  expect_ok(r, "kat_consumer_close_queue");
+  if (!rd_kafka_consumer_closed(c->rk)) {
+    fail("%s: kat_consumer_close_queue returned before the consumer was closed", c->name);
+  }
+  expect_ok(kat_group_stats(c->group, &stats), "kat_group_stats");
+  if (stats.reset_events != 0 || stats.revoked_events == 0) {
+    fail("%s: the final revoke must be recorded as revoked (revoked %llu, reset %llu)", c->name,
+         (unsigned long long)stats.revoked_events, (unsigned long long)stats.reset_events);
+  }
+  say("%s closed through kat_consumer_close_queue", c->name);
+}
+
+/* close-plain: rd_kafka_consumer_close() whatever the api, then
+ * kat_after_close(). An event-API consumer's final revoke never reaches the
+ * application: kat still lists the partitions until kat_after_close()
+ * records a reset; a callback consumer's went through the glue and
+ * kat_after_close() changes nothing. */
+static void close_plain(consumer *c) {
+  uint64_t e0 = kat_epoch();
+  mask_t held = kat_mask(c->name), stale;
+  kat_group_stats_t before, after;
+  char detail[512], list[64];
+  rd_kafka_resp_err_t err;
+  kat_result r = kat_after_close(c->group, c->rk);
+  kat_last_error_message(detail, sizeof detail);
+  if (r != KAT_ERR_INVALID_ARGUMENT || strstr(detail, "not closed") == NULL ||
+      kat_epoch() != e0) {
+    fail("%s: kat_after_close before the close: %s / %s", c->name,
+         kat_result_message((unsigned)r), detail);
+  }
+  if (held == 0) {
+    fail("%s: nothing assigned before the close", c->name);
+  }
+  err = rd_kafka_consumer_close(c->rk);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    fail("%s: rd_kafka_consumer_close: %s", c->name, rd_kafka_err2str(err));
+  }
+  stale = kat_mask(c->name);
+  mask_str(stale, list, sizeof list);
+  say("%s after rd_kafka_consumer_close: kat lists %s", c->name, list);
+  if (g.api == API_EVENT ? stale != held : stale != 0) {
+    fail("%s: after a plain close kat lists %s", c->name, list);
+  }
+  expect_ok(kat_group_stats(c->group, &before), "kat_group_stats");
+  e0 = kat_epoch();
+  expect_ok(kat_after_close(c->group, c->rk), "kat_after_close");
+  expect_ok(kat_group_stats(c->group, &after), "kat_group_stats");
+  if (kat_mask(c->name) != 0) {
+    fail("%s: kat_after_close left partitions assigned", c->name);
+  }
+  if (stale != 0 ? (after.reset_events != before.reset_events + 1 || kat_epoch() != e0 + 1)
+                 : (after.reset_events != before.reset_events || kat_epoch() != e0)) {
+    fail("%s: kat_after_close: reset events %llu -> %llu, epoch %llu -> %llu", c->name,
+         (unsigned long long)before.reset_events, (unsigned long long)after.reset_events,
+         (unsigned long long)e0, (unsigned long long)kat_epoch());
+  }
+  if (stale != 0) {
+    say("%s kat_after_close recorded the stale partitions %s as reset", c->name, list);
+  } else {
+    say("%s kat_after_close found nothing stale", c->name);
+  }
+}
+
 static void close_consumer(consumer *c) {
   double deadline;
   int32_t p;
+  kat_status want = KAT_STATUS_REVOKED;
   c->closing = 1;
-  if (g.api == API_EVENT) {
+  if (strcmp(g.scenario, "close-queue") == 0) {
+    close_through_kat(c);
+  } else if (strcmp(g.scenario, "close-plain") == 0) {
+    close_plain(c);
+    if (g.api == API_EVENT) {
+      want = KAT_STATUS_LOST; /* recorded by kat_after_close() as a reset */
+    }
+  } else if (g.api == API_EVENT) {
     rd_kafka_error_t *error = rd_kafka_consumer_close_queue(c->rk, c->queue);
     if (error != NULL) {
       fail("%s: rd_kafka_consumer_close_queue: %s", c->name, rd_kafka_error_string(error));
@@ -612,15 +704,16 @@ static void close_consumer(consumer *c) {
     }
   }
 
-  /* The final revoke went through the glue: nothing left, all revoked. */
+  /* The final revoke went through the glue: nothing left, all revoked (or
+   * lost, for a stale assignment kat_after_close() reset). */
   if (kat_mask(c->name) != 0) {
     fail("%s: kat still lists partitions after close", c->name);
   }
   for (p = 0; p < NPART; p++) {
     kat_partition_state_t st = group_state(c->group, p);
-    if (c->ever_assigned[p] && st.status != KAT_STATUS_REVOKED) {
-      fail("%s: partition %d is %s after close, want revoked", c->name, (int)p,
-           status_name(st.status));
+    if (c->ever_assigned[p] && st.status != want) {
+      fail("%s: partition %d is %s after close, want %s", c->name, (int)p,
+           status_name(st.status), status_name(want));
     }
     if (c->ever_assigned[p] && st.generation == 0) {
       fail("%s: partition %d was assigned but has generation 0", c->name, (int)p);
@@ -681,10 +774,12 @@ static void consumer_stop(consumer *c) {
   }
   expect_ok(kat_group_stats(c->group, &stats), "kat_group_stats");
   say("summary %s assigns=%d revokes=%d lost=%d refused_events=%d partition_assignments=%lu "
-      "kat_assigned_events=%llu kat_revoked_events=%llu kat_lost_events=%llu polls_checked=%d",
+      "kat_assigned_events=%llu kat_revoked_events=%llu kat_lost_events=%llu glue_failures=%llu "
+      "polls_checked=%d",
       c->name, c->assign_cbs, c->revoke_cbs, c->lost_cbs, c->refused_events, times,
       (unsigned long long)stats.assigned_events, (unsigned long long)stats.revoked_events,
-      (unsigned long long)stats.lost_events, c->polls_checked);
+      (unsigned long long)stats.lost_events, (unsigned long long)stats.glue_failures,
+      c->polls_checked);
   kat_group_free(c->group);
   pthread_mutex_destroy(&c->lock);
 }
@@ -887,9 +982,23 @@ static void scenario_lost_poll(void) {
   consumer_stop(&a);
 }
 
+/* close-queue / close-plain: one consumer joins, then closes (see
+ * close_consumer()); the checks are made on its poll thread as it closes. */
+static void scenario_close(void) {
+  consumer a;
+  consumer *one[1];
+  one[0] = &a;
+  consumer_init(&a, "A", 0);
+  a.check_lost = 1;
+  consumer_start(&a);
+  wait_stable(one, 1, "after A joined");
+  consumer_stop(&a);
+}
+
 /* The glue on a consumer outside any group: rd_kafka_assign() works without
  * a subscription, so every branch can be driven directly. */
 static void scenario_edge(void) {
+  kat_group_stats_t stats;
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
   rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(2);
   rd_kafka_resp_err_t err;
@@ -939,6 +1048,12 @@ static void scenario_edge(void) {
   kat_rebalance_cb(rk, RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, NULL, group);
   if (kat_epoch() != e0) {
     fail("a call with NULL arguments changed the tracker");
+  }
+  /* Each failed rebalance with a group is counted in it, the two of the
+   * ready callback included; without advancing the epoch. */
+  expect_ok(kat_group_stats(group, &stats), "kat_group_stats");
+  if (stats.glue_failures != 5) {
+    fail("glue failures after five failed rebalances: %llu", (unsigned long long)stats.glue_failures);
   }
 
   /* NULL group: the assign call is still made, nothing is recorded. */
@@ -1002,6 +1117,23 @@ static void scenario_edge(void) {
       kat_epoch() != e0 || rdkafka_mask(rk, &err) != 0) {
     fail("a refused rd_kafka_assign must give KAT_ERR_RDKAFKA and record nothing");
   }
+  expect_ok(kat_group_stats(group, &stats), "kat_group_stats");
+  if (stats.glue_failures != 6) {
+    fail("the refused rd_kafka_assign was not counted: %llu glue failures",
+         (unsigned long long)stats.glue_failures);
+  }
+  say("glue failures counted: %llu", (unsigned long long)stats.glue_failures);
+  {
+    /* The refusal is in the group's rebalance history, with the protocol. */
+    static char history[65536];
+    size_t len = 0;
+    expect_ok(kat_group_history_json(group, history, sizeof history, &len), "history json");
+    if (strstr(history, "\"kind\":\"error\"") == NULL ||
+        strstr(history, "rd_kafka_assign failed") == NULL ||
+        strstr(history, "\"protocol\":\"eager\",\"error\":\"kat_rebalance: rd_kafka_assign failed") == NULL) {
+      fail("the refused assign is not in the history: %s", history);
+    }
+  }
   err = rd_kafka_consumer_close(rk);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     fail("rd_kafka_consumer_close: %s", rd_kafka_err2str(err));
@@ -1017,7 +1149,7 @@ int main(int argc, char **argv) {
   clock_gettime(CLOCK_MONOTONIC, &g.t0);
   pthread_mutex_init(&g.lock, NULL);
   if (argc != 4) {
-    fprintf(stderr, "usage: %s <join-leave|lost-error|lost-poll|edge> "
+    fprintf(stderr, "usage: %s <join-leave|lost-error|lost-poll|edge|close-queue|close-plain> "
                     "<range|cooperative-sticky|consumer> <cb|own|event>\n",
             argv[0]);
     return 2;
@@ -1028,6 +1160,9 @@ int main(int argc, char **argv) {
   g.api = strcmp(api, "cb") == 0 ? API_CB : strcmp(api, "own") == 0 ? API_OWN : API_EVENT;
   if (strcmp(api, "cb") != 0 && strcmp(api, "own") != 0 && strcmp(api, "event") != 0) {
     die("unknown api %s", api);
+  }
+  if (g.api != API_EVENT && strcmp(g.scenario, "close-queue") == 0) {
+    die("close-queue closes an event-API consumer: use event");
   }
   if (g.api == API_CB && strcmp(g.scenario, "lost-error") == 0) {
     die("lost-error needs to see the callbacks: use own or event");
@@ -1060,6 +1195,8 @@ int main(int argc, char **argv) {
     scenario_lost_poll();
   } else if (strcmp(g.scenario, "edge") == 0) {
     scenario_edge();
+  } else if (strcmp(g.scenario, "close-queue") == 0 || strcmp(g.scenario, "close-plain") == 0) {
+    scenario_close();
   } else {
     die("unknown scenario %s", g.scenario);
   }

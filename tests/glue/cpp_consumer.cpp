@@ -1,4 +1,4 @@
-// kat.hpp's librdkafka path with two real consumers on librdkafka's mock
+// kat_rdkafka.hpp (kat.hpp's librdkafka path) with two real consumers on librdkafka's mock
 // cluster. Built by tests/glue.rs with g++ -std=c++17 -Wall -Wextra -Werror
 // -pedantic against Debian's librdkafka.
 //
@@ -31,8 +31,8 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-#include "kat.hpp"
-#include "kat.hpp"  // twice on purpose: the include guard holds
+#include "kat_rdkafka.hpp"
+#include "kat_rdkafka.hpp"  // twice on purpose: the include guard holds
 
 #include <array>
 #include <atomic>
@@ -98,16 +98,9 @@ __attribute__((format(printf, 1, 2), noreturn)) void die(const char *fmt, ...) {
     std::exit(1);
 }
 
-std::string last_detail() {
-    char buf[512];
-    buf[0] = '\0';
-    kat_last_error_message(buf, sizeof buf);
-    return buf;
-}
-
-void expect_ok(kat_result r, const char *what, const std::string &who) {
-    if (r != KAT_OK) {
-        fail("%s %s: %s (%s)", who.c_str(), what, kat_result_message(r), last_detail().c_str());
+void expect_ok(const kat::result<void> &r, const char *what, const std::string &who) {
+    if (!r) {
+        fail("%s %s: %s (%s)", who.c_str(), what, r.err().code_message(), r.err().what());
     }
 }
 
@@ -519,7 +512,8 @@ void check_closed(const kat::tracker &tracker, consumer &c) {
         fail("%s: after close the snapshot has %s", c.name.c_str(),
              it == masks.end() ? "no such group" : mask_str(it->second).c_str());
     }
-    if (tracker.snapshot().find(c.name, kTopic).has_value()) {
+    const kat::snapshot after = tracker.snapshot();
+    if (after.find(c.name, kTopic).has_value()) {
         fail("%s: snapshot still finds %s after close", c.name.c_str(), kTopic);
     }
     if (c.ever == 0) {

@@ -74,3 +74,47 @@ class TestGc < Minitest::Test
     assert_equal [message, 1, 2, 2, 1] * 2, seen
   end
 end
+
+# close: idempotent, frees at once, later calls raise a Kat::Error.
+class TestClose < Minitest::Test
+  def test_tracker_close_is_idempotent_and_keeps_groups_and_handles
+    t = Kat::Tracker.new
+    t.assigned("g", { "t" => [0] })
+    group = t.group("g")
+    handle = t.partition("g", "t", 0)
+    t.close
+    t.close
+    assert t.closed?
+    assert_equal "#<Kat::Tracker closed>", t.inspect
+    e = assert_raises(Kat::InvalidArgument) { t.generation("g", "t", 0) }
+    assert_equal 7, e.code
+    assert_raises(Kat::InvalidArgument) { t.assignments }
+    assert_equal 1, group.generation("t", 0)
+    assert handle.owned_at?(1)
+    Kat.tracker.close
+    refute Kat.tracker.closed?, "the process-wide tracker is shared: close does nothing"
+  end
+
+  def test_group_close_is_idempotent_and_the_tracker_hands_out_a_new_one
+    t = Kat::Tracker.new
+    group = t.group("g")
+    group.assigned({ "t" => [0] })
+    group.close
+    group.close
+    assert group.closed?
+    assert_match(/closed/, group.inspect)
+    assert_raises(Kat::InvalidArgument) { group.generation("t", 0) }
+    fresh = t.group("g")
+    refute_same group, fresh
+    assert_equal 1, fresh.generation("t", 0)
+  end
+
+  def test_wait_for_change_survives_a_close_from_another_thread
+    t = Kat::Tracker.new
+    waiter = Thread.new { t.wait_for_change(t.epoch, 1.0) rescue $! }
+    sleep 0.05
+    t.close
+    result = waiter.value
+    assert(result.is_a?(Kat::InvalidArgument) || result.is_a?(Integer), result.inspect)
+  end
+end

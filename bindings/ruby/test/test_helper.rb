@@ -2,6 +2,7 @@
 
 require "minitest/autorun"
 require "json"
+require "ffi"
 require "kat"
 
 module KatTestHelpers

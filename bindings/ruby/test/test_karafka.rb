@@ -151,12 +151,12 @@ class TestKarafka < Minitest::Test
   def test_inspect_shows_topic_names_and_partitions
     assert_equal "#<Kat::Karafka::AssignmentsTracker assignments={}>", @subject.inspect
     assign(@sg1, { "orders" => [0, 1, 2] })
-    assert_equal '#<Kat::Karafka::AssignmentsTracker assignments={"orders"=>[0, 1, 2]}>', @subject.inspect
+    assert_equal '#<Kat::Karafka::AssignmentsTracker assignments={"sg-1"=>{"orders"=>[0, 1, 2]}}>', @subject.inspect
   end
 
   def test_inspect_never_waits_for_a_writer
     assign(@sg1, { "orders" => [0] })
-    @subject.instance_variable_get(:@topics_lock).synchronize do
+    @subject.instance_variable_get(:@lock).synchronize do
       assert_match(/"orders"=>\[0\]/, Thread.new { @subject.inspect }.value)
     end
   end

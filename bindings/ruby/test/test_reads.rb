@@ -170,3 +170,43 @@ class TestReads < Minitest::Test
     refute Kat.tracker.assigned?(group, "t", 0)
   end
 end
+
+# Reads by name are one native call that allocates no Ruby object.
+class TestNoAllocation < Minitest::Test
+  include KatTestHelpers
+
+  def allocations
+    before = GC.stat(:total_allocated_objects)
+    yield
+    GC.stat(:total_allocated_objects) - before
+  end
+
+  def test_reads_by_name_allocate_nothing
+    tracker.assigned("billing", { "orders" => [0, 1] })
+    group = tracker.group("billing")
+    handle = tracker.partition("billing", "orders", 0)
+    sg = Doubles::SubscriptionGroup.new("sg", %w[orders])
+    dropin = Kat::Karafka::AssignmentsTracker.new(tracker: tracker)
+    dropin.on_rebalance_partitions_assigned({ subscription_group: sg, tpl: Doubles.tpl({ "orders" => [3] }) })
+    topic = sg.topic("orders")
+    group_name = "billing"
+    topic_name = "orders"
+    reads = lambda do
+      tracker.generation(group_name, topic_name, 1)
+      tracker.assigned?(group_name, topic_name, 1)
+      tracker.generation(:billing, :orders, 1)
+      group.generation(topic_name, 0)
+      group.assigned?(topic_name, 0)
+      handle.owned_at?(1)
+      tracker.epoch
+      tracker.assignments
+      dropin.generation(topic, 3)
+      dropin.generation(topic, -1)
+      dropin.current
+    end
+    reads.call # warms the per-epoch caches
+    many = allocations { 1_000.times { reads.call } }
+    # 11 000 reads; GC.stat's own bookkeeping may count an object or two.
+    assert_operator many, :<=, 2, "11 000 reads allocated #{many} objects"
+  end
+end

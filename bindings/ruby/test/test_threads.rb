@@ -100,3 +100,50 @@ class TestThreads < Minitest::Test
     assert_equal 500, subject.generation(sg.topic("orders"), 2)
   end
 end
+
+# Cache rebuilds let other Ruby threads run (they allocate); readers that
+# need a rebuild meanwhile build without the cache. Every answer must still
+# be a consistent, frozen view of one epoch.
+class TestConcurrentRebuilds < Minitest::Test
+  include KatTestHelpers
+
+  STATES = [{ "a" => [0, 1], "b" => [2] }, { "a" => [1, 3], "b" => [2], "c" => [0] }].freeze
+
+  def test_concurrent_rebuilds_give_whole_frozen_views
+    tracker.replace("g", STATES[0])
+    sg = Doubles::SubscriptionGroup.new("k", %w[a b c])
+    dropin = Kat::Karafka::AssignmentsTracker.new(tracker: tracker)
+    expected = STATES.map { |st| st.to_h { |t, ps| [Kat::Topic.new("g", t), ps] } }
+    stop = false
+    writer = Thread.new do
+      i = 0
+      until stop
+        tracker.replace("g", STATES[i % 2])
+        dropin.on_rebalance_partitions_assigned({ subscription_group: sg, tpl: Doubles.tpl({ "a" => [i % 3] }) })
+        i += 1
+        GC.compact if (i % 500).zero? && GC.respond_to?(:compact)
+      end
+    end
+    readers = Array.new(4) do
+      Thread.new do
+        bad = []
+        2_000.times do
+          a = tracker.assignments
+          mine = a.select { |k, _| k.group == "g" }
+          bad << a unless a.frozen? && expected.include?(mine) && a.values.all?(&:frozen?)
+          g = tracker.generations
+          bad << g unless g.frozen? && g.values.all? { |h| h.frozen? && h.keys == h.keys.sort }
+          c = dropin.current
+          bad << c unless c.frozen? && c.values.all? { |ps| ps.frozen? && ps == ps.sort }
+          n = dropin.generations
+          bad << n unless n.frozen? && n.values.all? { |h| h.values.all? { |v| v.is_a?(Integer) && v >= 1 } }
+        end
+        bad
+      end
+    end
+    bad = readers.flat_map(&:value)
+    stop = true
+    writer.join
+    assert_empty bad.first(3)
+  end
+end

@@ -2,55 +2,47 @@
 
 module Kat
   # Base class of every error kat raises for a failed call. `#code` is the
-  # kat_result number (nil when the gem rejected the input before any native
-  # call). A failed call changed nothing.
+  # kat_result number of the failure (the same number whether libkat or the
+  # gem itself found the problem). A failed call changed nothing.
   class Error < StandardError
     attr_reader :code
 
     def initialize(message = nil, code: nil)
       super(message)
-      @code = code
+      @code = code || self.class::CODE
     end
+
+    CODE = nil
   end
 
   # A required pointer was NULL (for example a NULL partition list).
-  class NullPointer < Error; end
+  class NullPointer < Error; CODE = 1; end
   # A string was not valid UTF-8.
-  class InvalidUtf8 < Error; end
-  # A group name was not a String, was empty, or longer than 1024 bytes.
-  class InvalidGroup < Error; end
-  # A topic name was not a String or not a legal Kafka topic name.
-  class InvalidTopic < Error; end
+  class InvalidUtf8 < Error; CODE = 2; end
+  # A group name was not a String or Symbol, was empty, had a NUL byte or was
+  # longer than 1024 bytes.
+  class InvalidGroup < Error; CODE = 3; end
+  # A topic name was not a String or Symbol, or not a legal Kafka topic name.
+  class InvalidTopic < Error; CODE = 4; end
   # A partition was not an Integer in 0..2**31-1.
-  class InvalidPartition < Error; end
+  class InvalidPartition < Error; CODE = 5; end
   # A partition list was malformed.
-  class InvalidList < Error; end
-  # Another argument was out of its documented range.
-  class InvalidArgument < Error; end
+  class InvalidList < Error; CODE = 6; end
+  # Another argument was out of its documented range (or a closed handle).
+  class InvalidArgument < Error; CODE = 7; end
   # An index was past the end.
-  class OutOfRange < Error; end
+  class OutOfRange < Error; CODE = 8; end
   # A buffer was too small (handled inside the gem; never seen in practice).
-  class BufferTooSmall < Error; end
+  class BufferTooSmall < Error; CODE = 9; end
   # No such group or topic.
-  class NotFound < Error; end
+  class NotFound < Error; CODE = 10; end
   # librdkafka refused an assign call.
-  class RdkafkaError < Error; end
+  class RdkafkaError < Error; CODE = 11; end
   # A bug in kat (a caught panic). The call had no effect.
-  class InternalError < Error; end
+  class InternalError < Error; CODE = 12; end
 
   # kat_result numbers to classes. Numbers are never reused by libkat.
-  ERRORS = {
-    1 => NullPointer,
-    2 => InvalidUtf8,
-    3 => InvalidGroup,
-    4 => InvalidTopic,
-    5 => InvalidPartition,
-    6 => InvalidList,
-    7 => InvalidArgument,
-    8 => OutOfRange,
-    9 => BufferTooSmall,
-    10 => NotFound,
-    11 => RdkafkaError,
-    12 => InternalError
-  }.freeze
+  ERRORS = [NullPointer, InvalidUtf8, InvalidGroup, InvalidTopic, InvalidPartition, InvalidList,
+            InvalidArgument, OutOfRange, BufferTooSmall, NotFound, RdkafkaError,
+            InternalError].to_h { |klass| [klass::CODE, klass] }.freeze
 end

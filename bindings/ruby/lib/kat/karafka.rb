@@ -15,19 +15,42 @@ module Kat
     #
     # The kat group of a routing topic is its subscription group's id, so
     # kat's own reads (Kat.tracker.assignments, partition handles, JSON) and
-    # any C/C++ code in the process see the same state.
+    # any C/C++ code sharing the gem's libkat (see README: KAT_LIBRARY) see
+    # the same state.
     #
-    # Reads take no lock: they are served from kat's per-epoch snapshots and
-    # cached per epoch, so `current` without a rebalance in between returns
-    # the same frozen Hash.
+    # Like Karafka's, it is a singleton: `.instance` feeds Kat.tracker.
+    # `.new(tracker:)` makes one for another Kat::Tracker (tests, isolation);
+    # one per Kat::Tracker, since two objects subscribed for the same tracker
+    # would count every assignment twice.
+    #
+    # Reads take no lock. `generation` is one native call (the routing topic
+    # is found by identity); `current` and `generations` are served from
+    # kat's per-epoch caches, which reuse the frozen arrays and hashes of
+    # every topic an event did not touch.
     class AssignmentsTracker
       INSTANCE_LOCK = Mutex.new
-      private_constant :INSTANCE_LOCK
+      OWNERS = ObjectSpace::WeakMap.new
+      private_constant :INSTANCE_LOCK, :OWNERS
 
       class << self
         # The process-wide instance, backed by Kat.tracker.
         def instance
-          @instance || INSTANCE_LOCK.synchronize { @instance ||= new }
+          @instance || INSTANCE_LOCK.synchronize { @instance ||= create(Kat.tracker) }
+        end
+
+        # A drop-in fed into `tracker` (a Kat::Tracker other than Kat.tracker,
+        # which belongs to `.instance`). Raises Kat::InvalidArgument if one
+        # already exists for that tracker.
+        def new(tracker:)
+          unless tracker.is_a?(Kat::Tracker)
+            raise InvalidArgument, "tracker must be a Kat::Tracker, got #{tracker.class}"
+          end
+          if tracker.global?
+            raise InvalidArgument, "Kat.tracker is fed by #{name}.instance; a second object would count " \
+                                   "every assignment twice"
+          end
+
+          INSTANCE_LOCK.synchronize { create(tracker) }
         end
 
         # @see #current
@@ -44,66 +67,61 @@ module Kat
         def generation(topic, partition)
           instance.generation(topic, partition)
         end
+
+        private
+
+        def create(tracker)
+          if OWNERS.key?(tracker)
+            raise InvalidArgument, "#{tracker.inspect} already has a #{name}; a second one would count " \
+                                   "every assignment twice"
+          end
+
+          allocate.tap do |t|
+            t.send(:initialize, tracker)
+            OWNERS[tracker] = t
+          end
+        end
       end
 
       attr_reader :tracker
 
-      # `tracker`: the Kat::Tracker to feed and read (Kat.tracker by default).
-      def initialize(tracker: Kat.tracker)
+      # @api private: use .instance or .new(tracker:).
+      def initialize(tracker)
         @tracker = tracker
-        # Kat::Topic(subscription group id, topic name) => routing topic.
-        # A frozen Hash replaced on insert: readers never lock.
-        @topics = {}.freeze
-        @topics_lock = Mutex.new
-        @current = nil
-        @generations = nil
+        # routing topic (by identity) => [Kat::Group, topic name]; read
+        # without a lock by the native #generation.
+        @routes = {}.compare_by_identity
+        # subscription group (by identity) => { topic name => routing topic }:
+        # events resolve names here, and call Topics#find once per name.
+        @resolved = {}.compare_by_identity
+        # subscription group id => { topic name => routing topic }, read by
+        # the native caches that build #current and #generations.
+        @by_name = {}
+        # subscription group (by identity) => its Kat::Group.
+        @groups_by_sg = {}.compare_by_identity
+        @lock = Mutex.new
       end
+
+      # Native (kat_ext): generation(topic, partition). How many times
+      # `topic` (a routing topic) had `partition` assigned in its
+      # subscription group; 0 if never, and 0 for anything Karafka answers
+      # with 0 (a negative, huge or non-Integer partition, an object that is
+      # not a routing topic). One native call, no lock, no allocation.
 
       # The current assignments of the subscription groups this object was
       # told about: a frozen Hash of routing topic => frozen sorted Array of
-      # partition numbers; topics with nothing assigned are absent.
+      # partition numbers; topics with nothing assigned are absent. Keys come
+      # in (subscription group id, topic name) order.
       def current
-        assignments = @tracker.assignments
-        topics = @topics
-        cached = @current
-        return cached[2] if cached && cached[0].equal?(assignments) && cached[1].equal?(topics)
-
-        result = {}
-        assignments.each do |key, partitions|
-          topic = topics[key]
-          result[topic] = partitions if topic
-        end
-        result.freeze
-        @current = [assignments, topics, result].freeze
-        result
+        @tracker.__routed_assignments
       end
 
       # Every partition ever assigned (revoked and lost ones included) with
       # its generation: a frozen Hash of routing topic => frozen Hash of
       # partition => generation (an Integer, as in Karafka; Kat.tracker's
-      # #generations also gives the status).
+      # #generations also gives the status). Partitions in ascending order.
       def generations
-        generations = @tracker.generations
-        topics = @topics
-        cached = @generations
-        return cached[2] if cached && cached[0].equal?(generations) && cached[1].equal?(topics)
-
-        result = {}
-        generations.each do |key, states|
-          topic = topics[key]
-          next unless topic
-
-          result[topic] = states.transform_values(&:generation).freeze
-        end
-        result.freeze
-        @generations = [generations, topics, result].freeze
-        result
-      end
-
-      # How many times `topic` (a routing topic) had `partition` assigned in
-      # its subscription group; 0 if never. Wait-free, no lock.
-      def generation(topic, partition)
-        @tracker.generation(group_id(topic.subscription_group), topic.name, partition)
+        @tracker.__routed_numbers
       end
 
       # A Kat::Partition handle for fencing: `handle.owned_at?(generation)`
@@ -113,15 +131,28 @@ module Kat
       end
 
       # Clears every assignment and generation of the Kat::Tracker behind
-      # this object (all of its groups, as Karafka's clear does for its own).
+      # this object (all of its groups, as Karafka's clear does for its own),
+      # and forgets the routing topics it has seen.
       def clear
-        @tracker.clear
+        @lock.synchronize do
+          @tracker.clear
+          @routes = {}.compare_by_identity
+          @resolved = {}.compare_by_identity
+          @by_name = {}
+          @groups_by_sg = {}.compare_by_identity
+          @tracker.__routes = nil
+        end
         nil
       end
 
-      # Never blocks: built from the lock-free #current.
+      # Never blocks: built from the lock-free #current. Unambiguous when
+      # two subscription groups route the same topic name: partitions are
+      # listed per subscription group id, then topic name.
       def inspect
-        assignments = current.each_with_object({}) { |(topic, partitions), h| h[topic.name] = partitions }
+        assignments = {}
+        current.each do |topic, partitions|
+          (assignments[group_id(topic.subscription_group)] ||= {})[topic.name] = partitions
+        end
         "#<#{self.class.name} assignments=#{assignments.inspect}>"
       rescue StandardError => e
         "#<#{self.class.name} #{e.class}>"
@@ -141,50 +172,59 @@ module Kat
         @tracker.lost(group_id(event[:subscription_group]))
       end
 
-      # `rebalance.partitions_revoked`: drops the listed partitions.
-      def on_rebalance_partitions_revoked(event)
-        sg = event[:subscription_group]
-        @tracker.revoked(group_id(sg), resolve(sg, event[:tpl]))
-      end
-
-      # `rebalance.partitions_assigned`: adds the listed partitions; each
-      # gets generation + 1.
-      def on_rebalance_partitions_assigned(event)
-        sg = event[:subscription_group]
-        @tracker.assigned(group_id(sg), resolve(sg, event[:tpl]))
-      end
+      # Native (kat_ext), one call each:
+      # - on_rebalance_partitions_assigned(event): adds the listed partitions;
+      #   each gets generation + 1.
+      # - on_rebalance_partitions_revoked(event): drops the listed partitions.
+      # Every topic name is resolved to its routing topic first (Topics#find,
+      # once per name; see #register); any problem raises and records nothing.
 
       private
+
+      # The slow path of the native #generation: a topic not seen in an
+      # event yet (or not a routing topic at all). Never raises.
+      def generation_of_unknown(topic, partition)
+        return 0 unless topic.respond_to?(:subscription_group) && topic.respond_to?(:name)
+        return 0 unless partition.is_a?(Integer) && partition >= 0 && partition <= 0x7fff_ffff
+
+        @tracker.generation(group_id(topic.subscription_group), topic.name, partition)
+      rescue StandardError
+        0
+      end
 
       def group_id(subscription_group)
         subscription_group.id.to_s
       end
 
-      # { topic name => [partition numbers] } from the event's
-      # TopicPartitionList, registering the routing topic of each name.
-      def resolve(subscription_group, tpl)
-        gid = group_id(subscription_group)
-        assignment = {}
-        additions = {}
-        tpl.to_h.each do |name, partitions|
-          topic = subscription_group.topics.find(name)
-          unless topic
-            raise InvalidTopic, "subscription group #{gid.inspect} has no routing topic named #{name.inspect}"
-          end
-
-          key = Topic.new(gid, name)
-          additions[key] = topic unless @topics[key].equal?(topic)
-          assignment[name] = (partitions || []).map { |p| p.is_a?(Integer) ? p : p.partition }
-        end
-        register(additions) unless additions.empty?
-        assignment
+      # The Kat::Group of a subscription group (the native events' slow path).
+      def group_for(subscription_group)
+        group = @tracker.group(group_id(subscription_group))
+        @lock.synchronize { @groups_by_sg[subscription_group] = group }
       end
 
-      # Registers routing topics before the event that may assign them, so a
-      # reader that sees a partition in kat also finds its routing topic.
-      def register(additions)
-        @topics_lock.synchronize do
-          @topics = @topics.merge(additions).freeze
+      # Finds and registers a routing topic before the event that may assign
+      # it, so a reader that sees a partition in kat also finds its routing
+      # topic (the native events' slow path, once per name). A name the
+      # subscription group does not route raises Kat::InvalidTopic (Karafka's
+      # Topics#find raises its own TopicNotFoundError; kat wraps it, keeping
+      # it as #cause) and the event records nothing.
+      def register(subscription_group, name)
+        gid = group_id(subscription_group)
+        topic = begin
+          subscription_group.topics.find(name)
+        rescue StandardError => e
+          raise InvalidTopic, "subscription group #{gid.inspect} has no routing topic named #{name.inspect} " \
+                              "(#{e.class}: #{e.message})"
+        end
+        raise InvalidTopic, "subscription group #{gid.inspect} has no routing topic named #{name.inspect}" unless topic
+
+        @lock.synchronize do
+          (@resolved[subscription_group] ||= {})[name] = topic
+          next if @routes.key?(topic)
+
+          @routes[topic] = [@tracker.group(gid), -name.to_s].freeze
+          (@by_name[gid] ||= {})[-name.to_s] = topic
+          @tracker.__routes = @by_name
         end
       end
     end

@@ -10,7 +10,8 @@ module Kat
     #
     # rdkafka-ruby calls librdkafka's assign / incremental assign first, then
     # the listener with the list it applied, so what kat records is what
-    # librdkafka holds.
+    # librdkafka holds. Each call hands the TopicPartitionList to libkat in
+    # one native call.
     #
     # Protocols: with COOPERATIVE rebalancing the lists are deltas, and with
     # EAGER librdkafka revokes the whole assignment before it assigns the new
@@ -26,7 +27,8 @@ module Kat
     class RebalanceListener
       attr_reader :group
 
-      # `group`: a Kat::Group, or a group name looked up on `tracker`.
+      # `group`: a Kat::Group, or a group name (String or Symbol) looked up
+      # on `tracker`.
       def initialize(group, tracker: Kat.tracker, eager: false)
         @group = group.is_a?(Group) ? group : tracker.group(group)
         @eager = eager ? true : false
@@ -38,14 +40,13 @@ module Kat
 
       # rdkafka-ruby: partitions assigned (an Rdkafka::Consumer::TopicPartitionList).
       def on_partitions_assigned(list)
-        assignment = Rdkafka.assignment(list)
-        @eager ? @group.replace(assignment) : @group.assigned(assignment)
+        @eager ? @group.replace(list) : @group.assigned(list)
         nil
       end
 
       # rdkafka-ruby: partitions revoked.
       def on_partitions_revoked(list)
-        @group.revoked(Rdkafka.assignment(list))
+        @group.revoked(list)
         nil
       end
 
