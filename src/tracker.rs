@@ -155,10 +155,13 @@ pub(crate) fn wait_not_owned(cell: &HandleCell, generation: u64, timeout: Durati
             },
             None => Duration::from_secs(3600),
         };
+        // Counted as a waiter, so publishers notify.
+        *guard += 1;
         guard = cv
             .wait_timeout(guard, wait)
             .unwrap_or_else(|p| p.into_inner())
             .0;
+        *guard -= 1;
     }
 }
 
