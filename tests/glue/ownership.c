@@ -309,7 +309,7 @@ static int both_own(consumer *a, consumer *b) {
 /* ---- the reader: watches A's handles from another thread ---------------- */
 
 typedef struct reader {
-  const kat_partition_handle_t *h[NPART];
+  kat_partition_handle_t *h[NPART];
   unsigned watch;
   double seen;  /* when every watched handle read not owned */
   int bad_status;
@@ -343,7 +343,7 @@ static void *reader_thread(void *arg) {
 }
 
 typedef struct waiter {
-  const kat_partition_handle_t *h;
+  kat_partition_handle_t *h;
   uint64_t generation;
   bool ended;
   double at;
@@ -551,7 +551,7 @@ static int32_t check_token(consumer *c, const char *when) {
   size_t len = 0;
   kat_fencing_token_t tok;
   kat_partition_state_t st;
-  const kat_partition_handle_t *h = NULL, *other = NULL;
+  kat_partition_handle_t *h = NULL, *other = NULL;
   /* kat_check_lost() in the poll loop refreshes it about once a second:
    * under KIP-848 the epoch may move after the rebalance callback. */
   for (;;) {
@@ -670,7 +670,7 @@ static void scenario_token(void) {
 typedef struct worker {
   consumer *a, *b;
   int deadline_path;
-  const kat_partition_handle_t *h[NPART];
+  kat_partition_handle_t *h[NPART];
   uint64_t generation[NPART];
   int held[NPART];
   pthread_mutex_t lock;
