@@ -893,6 +893,23 @@ impl Tracker {
         GLOBAL.get()
     }
 
+    /// Every group's glue failure count ([`Group::glue_failures`]), sorted
+    /// by group name: groups this tracker handed out, whether or not they
+    /// had an event. Takes the short lock of the per-group runtime registry
+    /// and allocates: for scrapes, never for hot paths.
+    pub(crate) fn glue_failure_counts(&self) -> Vec<(Name, u64)> {
+        let mut v: Vec<(Name, u64)> = self
+            .inner
+            .runtimes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(n, r)| (n.clone(), r.glue_failures.load(Ordering::Relaxed)))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
     /// The group with this name (get-or-create: no assignment state is
     /// created until its first event). Validates the name; allocates the name
     /// once; takes the short lock of the per-group runtime registry (never the
