@@ -13,7 +13,7 @@ Gem::Specification.new do |spec|
     for Karafka's AssignmentsTracker and a consumer_rebalance_listener for rdkafka-ruby.
   TEXT
   spec.authors = ["The kat developers"]
-  spec.license = "MIT OR Apache-2.0"
+  spec.licenses = ["MIT", "Apache-2.0"] # either, at your option
   spec.required_ruby_version = ">= 3.0" # rb_enc_interned_str, rb_str_to_interned_str
 
   spec.files = Dir["lib/**/*.rb"] + Dir["ext/kat/*.{c,rb}"] +
@@ -22,7 +22,7 @@ Gem::Specification.new do |spec|
   spec.extensions = ["ext/kat/extconf.rb"]
   spec.require_paths = ["lib"]
 
-  spec.add_development_dependency "minitest", ">= 5.15"
+  spec.add_development_dependency "minitest", "~> 5.15"
 
   spec.metadata["rubygems_mfa_required"] = "true"
 end

@@ -11,8 +11,9 @@
 use std::ffi::c_char;
 
 use super::result::{guard, kat_result, FfiError, FfiResult};
-use super::{arg, null, out, topic_bytes, write};
+use super::{arg, null, out, write};
 use super::{kat_group_t, kat_partition_handle_t, kat_tracker_t};
+use crate::name::topic_problem;
 
 /// Borrows `len` bytes at `p`.
 ///
@@ -64,7 +65,14 @@ unsafe fn group_name_n<'a>(p: *const c_char, len: usize, name: &str) -> FfiResul
 #[inline]
 unsafe fn topic_n<'a>(p: *const c_char, len: usize, name: &str) -> FfiResult<&'a str> {
     // SAFETY: per the caller's contract.
-    topic_bytes(unsafe { bytes(p, len, name) }?)
+    let b = unsafe { bytes(p, len, name) }?;
+    if let Some(why) = topic_problem(b) {
+        return Err(FfiError::new(kat_result::KAT_ERR_INVALID_TOPIC, why));
+    }
+    // SAFETY: `topic_problem` accepts only the bytes [A-Za-z0-9._-], which are
+    // ASCII and hence valid UTF-8 (a second UTF-8 pass would cost as much as
+    // the check itself on this hot path).
+    Ok(unsafe { std::str::from_utf8_unchecked(b) })
 }
 
 /// `kat_tracker_group` with the name as pointer + length (`name` need not be

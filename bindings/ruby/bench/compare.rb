@@ -319,6 +319,8 @@ lines << "| 4 readers + 1 writer: `generation` p50 | #{fmt(pt[:p50])} | #{fmt(kt
          "#{format('%.2f', pt[:p50].fdiv(kt[:p50]))}× | |"
 lines << "| 4 readers + 1 writer: `generation` p99 | #{fmt(pt[:p99])} | #{fmt(kt[:p99])} | " \
          "#{format('%.2f', pt[:p99].fdiv(kt[:p99]))}× | ≥ 1× #{pt[:p99] >= kt[:p99] ? 'met' : 'missed'} |"
+lines << "| 4 readers + 1 writer: reads/s (all readers) | #{format('%.0f', pt[:reads].fdiv(SECONDS))} | " \
+         "#{format('%.0f', kt[:reads].fdiv(SECONDS))} | | |"
 lines << "| 4 readers + 1 writer: writer's rebalances/s | #{format('%.0f', pt[:rebalances_per_s])} | " \
          "#{format('%.0f', kt[:rebalances_per_s])} | | writer never starved: " \
          "#{kt[:rebalances_per_s].positive? ? 'met' : 'missed'} |"

@@ -65,7 +65,17 @@ section = <<~MD
   the writer's rate depends on how often the GVL changes hands (a Mutex that
   makes readers block hands it over more often): the row shows that the
   writer kept making progress, not a speed. kat's readers never wait for the
-  writer, nor the writer for them, inside libkat.
+  writer, nor the writer for them, inside libkat. The peer's readers do wait
+  for its writer: in some runs its Mutex and the GVL let the writer run
+  back to back while the readers complete only a handful of reads (the
+  reads/s row), and their latencies then come out in the hundreds of
+  milliseconds.
+
+  Rows whose ratio is near 1× (events) swing either side of it between runs
+  on this shared 2-core machine, where other builds and test suites run at
+  the same time; across the runs made while the gem was written, the event
+  rows ranged from about 0.8× to 1.4× for one partition and 1.0× to 2.4×
+  for 1 000, with single runs below that when a burst of load hit one side.
 
   Where a target is missed: an event on libkat publishes a new snapshot,
   which copies the snapshot's 256 index-shard pointers (256 reference-count

@@ -604,6 +604,32 @@ static VALUE generations_json_body(VALUE p) {
     return json_string(generations_json, (const void *)p);
 }
 
+/* Monitoring (README "Monitoring"): Prometheus text or OpenMetrics. The
+ * text can grow between the size query and the copy (a clock second
+ * passing, a rebalance): retried with the new size. */
+static VALUE tracker_metrics_native(VALUE self, VALUE openmetrics) {
+    kat_tracker_t *t = get_tracker(self)->ptr;
+    unsigned format = RTEST(openmetrics) ? KAT_METRICS_OPENMETRICS : KAT_METRICS_PROMETHEUS;
+    size_t len = 0;
+    CHECK_KAT(kat_tracker_metrics(t, format, NULL, 0, &len), NULL);
+    for (;;) {
+        size_t cap = len + 257;
+        VALUE str = rb_str_buf_new((long)cap);
+        kat_result r = kat_tracker_metrics(t, format, RSTRING_PTR(str), cap, &len);
+        if (r == KAT_OK) {
+            rb_str_set_len(str, (long)len);
+            rb_enc_associate_index(str, enc_utf8);
+            return str;
+        }
+        if (r != KAT_ERR_BUFFER_TOO_SMALL) CHECK_KAT(r, NULL);
+    }
+}
+
+static VALUE tracker_set_history_limit_native(VALUE self, VALUE limit) {
+    CHECK_KAT(kat_tracker_set_history_limit(get_tracker(self)->ptr, NUM2SIZET(limit)), NULL);
+    return limit;
+}
+
 static VALUE tracker_generations_json(VALUE self) {
     kat_generations_t *g = NULL;
     CHECK_KAT(kat_tracker_generations(get_tracker(self)->ptr, &g), NULL);
@@ -870,6 +896,22 @@ static VALUE group_generation(VALUE self, VALUE topic, VALUE partition) {
     return ULL2NUM(gen);
 }
 
+/* Monitoring: [state name, since (ms since the Unix epoch)]. */
+static VALUE group_health_native(VALUE self) {
+    kat_group_health_t h;
+    CHECK_KAT(kat_group_health(get_group(self)->ptr, &h), NULL);
+    const char *name = kat_health_name((unsigned)h.health);
+    return rb_assoc_new(rb_str_new_cstr(name != NULL ? name : "unknown"), ULL2NUM(h.since_unix_ms));
+}
+
+static kat_result history_json(const void *g, char *buf, size_t cap, size_t *len) {
+    return kat_group_history_json(g, buf, cap, len);
+}
+
+static VALUE group_history_json(VALUE self) {
+    return json_string(history_json, get_group(self)->ptr);
+}
+
 static VALUE group_assigned_p(VALUE self, VALUE topic, VALUE partition) {
     group *g = get_group(self);
     VALUE ts = topic_arg(topic);
@@ -1001,24 +1043,47 @@ static VALUE group_event(VALUE self, VALUE assignment, enum event_kind kind) {
     }
     rb_hash_foreach(assignment, collect_topic, (VALUE)&c);
 
-    VALUE tmp = 0;
-    kat_topic_partition_t small[32];
-    kat_topic_partition_t *items = small;
-    if (c.count > 32) {
-        items = (kat_topic_partition_t *)rb_alloc_tmp_buffer2(&tmp, (long)c.count, sizeof(kat_topic_partition_t));
-    }
-    size_t n = 0;
+    /* Pass 1 (may run Ruby code: #partition of partition objects): every
+     * element checked, lists that are not all partition numbers replaced by
+     * a copy that is. */
+    size_t total = 0;
     for (long i = 0; i + 1 < RARRAY_LEN(c.topics); i += 2) {
         VALUE name = RARRAY_AREF(c.topics, i);
         VALUE list = RARRAY_AREF(c.topics, i + 1);
-        const char *cname = RSTRING_PTR(name);
         long len = RARRAY_LEN(list);
-        for (long j = 0; j < len && n < c.count; j++) {
-            VALUE e = rb_ary_entry(list, j);
-            int32_t p = partition_or_neg(e);
+        long j = 0;
+        while (j < len && partition_or_neg(RARRAY_AREF(list, j)) >= 0) j++;
+        if (j < len) {
+            VALUE numbers = rb_ary_new_capa(len);
+            for (long k = 0; k < RARRAY_LEN(list); k++) {
+                VALUE e = rb_ary_entry(list, k);
+                if (partition_or_neg(e) < 0) e = partition_of(e);
+                rb_ary_push(numbers, INT2FIX(partition_arg(e, name)));
+            }
+            rb_ary_store(c.topics, i + 1, numbers);
+            list = numbers;
+        }
+        total += (size_t)RARRAY_LEN(list);
+    }
+    /* Pass 2 (no Ruby code from here to the call: string pointers stay put
+     * and the group cannot be closed meanwhile). */
+    g = get_group(self);
+    VALUE tmp = 0;
+    kat_topic_partition_t small[32];
+    kat_topic_partition_t *items = small;
+    if (total > 32) {
+        items = (kat_topic_partition_t *)rb_alloc_tmp_buffer2(&tmp, (long)total, sizeof(kat_topic_partition_t));
+    }
+    size_t n = 0;
+    for (long i = 0; i + 1 < RARRAY_LEN(c.topics); i += 2) {
+        const char *cname = RSTRING_PTR(RARRAY_AREF(c.topics, i));
+        VALUE list = RARRAY_AREF(c.topics, i + 1);
+        for (long j = 0; j < RARRAY_LEN(list) && n < total; j++) {
+            int32_t p = partition_or_neg(RARRAY_AREF(list, j));
             if (p < 0) {
-                e = partition_of(e);
-                p = partition_arg(e, name);
+                /* Only if another thread changed a caller's list meanwhile. */
+                if (tmp) rb_free_tmp_buffer(&tmp);
+                raise_code(KAT_ERR_INVALID_LIST, rb_str_new_cstr("a partition list changed during the event"));
             }
             items[n].topic = cname;
             items[n].partition = p;
@@ -1269,6 +1334,8 @@ RUBY_FUNC_EXPORTED void Init_kat_ext(void) {
     rb_define_method(cTopic, "==", topic_eql, 1);
     rb_define_method(cTracker, "to_json", tracker_to_json, -1);
     rb_define_method(cTracker, "generations_json", tracker_generations_json, 0);
+    rb_define_private_method(cTracker, "__metrics", tracker_metrics_native, 1);
+    rb_define_private_method(cTracker, "__set_history_limit", tracker_set_history_limit_native, 1);
     rb_define_method(cTracker, "generations_topics_limit", tracker_limit, 0);
     rb_define_method(cTracker, "close", tracker_close, 0);
     rb_define_method(cTracker, "closed?", tracker_closed_p, 0);
@@ -1279,6 +1346,8 @@ RUBY_FUNC_EXPORTED void Init_kat_ext(void) {
     rb_define_method(cGroup, "tracker", group_tracker, 0);
     rb_define_method(cGroup, "generation", group_generation, 2);
     rb_define_method(cGroup, "assigned?", group_assigned_p, 2);
+    rb_define_private_method(cGroup, "__health", group_health_native, 0);
+    rb_define_method(cGroup, "history_json", group_history_json, 0);
     rb_define_method(cGroup, "partition", group_partition, 2);
     rb_define_method(cGroup, "assigned", group_assigned, 1);
     rb_define_method(cGroup, "revoked", group_revoked, 1);

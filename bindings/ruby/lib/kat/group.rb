@@ -38,5 +38,24 @@ module Kat
     def to_json(*args)
       { "group" => name }.to_json(*args)
     end
+
+    # The group's health, one wait-free read in libkat: :never_joined,
+    # :standby, :assigned, :rebalancing, :lost or :stalled.
+    def health
+      __health.first.to_sym
+    end
+
+    # When the current health state began (a Time), nil if never joined.
+    def health_since
+      ms = __health.last
+      ms.zero? ? nil : Time.at(ms / 1000r)
+    end
+
+    # The rebalance history, oldest first: an Array of Hashes parsed from
+    # #history_json ("kind", "assigned", "revoked", "lost", "rebalance_ms",
+    # "partitions", "protocol", "error", ...).
+    def history
+      JSON.parse(history_json)
+    end
   end
 end

@@ -111,6 +111,32 @@ module Kat
       __set_limit(Tracker.size_arg(limit, "generations_topics_limit"))
     end
 
+    # --- monitoring (README "Monitoring") ----------------------------------
+
+    # Content types of #metrics' formats, for an HTTP response.
+    METRICS_CONTENT_TYPES = {
+      prometheus: "text/plain; version=0.0.4; charset=utf-8",
+      openmetrics: "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    }.freeze
+
+    # The tracker's metrics as Prometheus text (`:prometheus`) or OpenMetrics
+    # (`:openmetrics`): one `kat_partition_generation` series per partition
+    # owned now, the group counters, health and rebalance latency. A String,
+    # ready to serve as is or to append to a prometheus-client registry's
+    # exposition. One wait-free snapshot read in libkat, then a copy.
+    def metrics(format = :prometheus)
+      unless METRICS_CONTENT_TYPES.key?(format)
+        raise InvalidArgument, "metrics format must be :prometheus or :openmetrics, got #{format.inspect}"
+      end
+
+      __metrics(format == :openmetrics)
+    end
+
+    # Sets how many entries each group's rebalance history keeps (>= 1).
+    def history_limit=(limit)
+      __set_history_limit(Tracker.size_arg(limit, "history_limit"))
+    end
+
     # Never blocks: no lock, no wait; one wait-free snapshot read.
     def inspect
       return "#<Kat::Tracker closed>" if closed?
