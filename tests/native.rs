@@ -463,6 +463,16 @@ fn hostile_observability_c_gets_documented_errors_and_no_change() {
 }
 
 #[test]
+fn hostile_ownership_c_gets_documented_errors_and_no_change() {
+    run_everywhere(
+        &c_program("hostile_ownership", &["hostile_ownership.c"]),
+        &[],
+        &Expect::ChecksPassed("hostile_ownership"),
+        &[],
+    );
+}
+
+#[test]
 fn metrics_c_scrapes_prometheus_text_that_promtool_accepts() {
     let file = work_dir().join("metrics-from-c.prom");
     let arg = file.to_str().expect("UTF-8 path");
@@ -659,6 +669,9 @@ fn every_export_is_covered_by_hostile_c() {
     // The monitoring exports have theirs in hostile_observability.c.
     let observability = std::fs::read_to_string(source("hostile_observability.c"))
         .expect("hostile_observability.c");
+    // The ownership exports have theirs in hostile_ownership.c.
+    let ownership =
+        std::fs::read_to_string(source("hostile_ownership.c")).expect("hostile_ownership.c");
     let exports = exported_functions(&libs().hooks.join("libkat.so"));
     assert!(exports.len() > 40, "too few exports found: {exports:?}");
     assert!(exports.contains("kat_test_panic"));
@@ -672,6 +685,7 @@ fn every_export_is_covered_by_hostile_c() {
                     || (f.ends_with("_n") && mentions(&by_len, f))
                     || (f.starts_with("kat_snapshot_known_topic") && mentions(&known, f))
                     || mentions(&observability, f)
+                    || mentions(&ownership, f)
             };
             !covered
         })
