@@ -43,6 +43,8 @@ usage: cargo run --release --features rdkafka --example live -- [options]
   --protocol P         the second group's protocol: eager (roundrobin),
                        cooperative (cooperative-sticky, default) or
                        consumer (KIP-848 group.protocol=consumer)
+  --metrics ADDR       serve Prometheus /metrics on ADDR (default 127.0.0.1:0,
+                       any free loopback port; the address is printed)
   --verbose            show librdkafka's log lines, with consumer group debugging
   --help               this text
 ";
@@ -52,6 +54,7 @@ struct Args {
     consumers: usize,
     protocol: &'static str,
     verbose: bool,
+    metrics: String,
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
@@ -60,6 +63,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         consumers: 3,
         protocol: "cooperative",
         verbose: false,
+        metrics: "127.0.0.1:0".into(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -67,6 +71,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         match arg.as_str() {
             "--help" | "-h" => return Ok(None),
             "--verbose" | "-v" => args.verbose = true,
+            "--metrics" => args.metrics = value("--metrics")?,
             "--duration" => {
                 let secs: u64 = value("--duration")?
                     .parse()
@@ -342,12 +347,15 @@ fn poll_loop(rk: Handle, member: Arc<Member>) {
                 CLOSING => break,
                 STUCK => thread::sleep(Duration::from_millis(20)), // "in a long job"
                 _ if member.event_api => {
+                    // A poll mark per poll: health says `stalled` when they stop.
+                    member.group.mark_poll();
                     let ev = rd_kafka_queue_poll(queue, 100);
                     if !ev.is_null() {
                         handle_event(ev);
                     }
                 }
                 _ => {
+                    member.group.mark_poll();
                     let msg = rd_kafka_consumer_poll(rk, 100);
                     if !msg.is_null() {
                         rd_kafka_message_destroy(msg);
@@ -378,6 +386,7 @@ fn poll_loop(rk: Handle, member: Arc<Member>) {
 /// The members, for the table, and the script's recent steps.
 struct Board {
     started: Instant,
+    metrics_url: Option<String>,
     members: Mutex<Vec<Arc<Member>>>,
     log: Mutex<Vec<String>>,
 }
@@ -401,6 +410,9 @@ fn status_mark(status: Status) -> &'static str {
 fn render(tracker: &Tracker, board: &Board, total: Duration) -> String {
     let snapshot = tracker.snapshot();
     let mut out = String::new();
+    if let Some(url) = board.metrics_url.as_deref() {
+        out += &format!("Prometheus metrics: {url}\n");
+    }
     let owned = snapshot.partition_count();
     out += &format!(
         "kat live  {:5.1}s / {}s   epoch {}   {} partitions owned   (p:gen; r = revoked, L = lost)\n\n",
@@ -410,8 +422,8 @@ fn render(tracker: &Tracker, board: &Board, total: Duration) -> String {
         owned
     );
     out += &format!(
-        "{:<12} {:<20} {:<9} {:<9} {}\n",
-        "group", "protocol", "state", "topic", "partitions"
+        "{:<12} {:<20} {:<9} {:<12} {:<9} {}\n",
+        "group", "protocol", "state", "kat health", "topic", "partitions"
     );
     for member in board.members.lock().unwrap().iter() {
         let name = member.group.name();
@@ -421,15 +433,19 @@ fn render(tracker: &Tracker, board: &Board, total: Duration) -> String {
             CLOSING => "closing",
             _ => "closed",
         };
+        // One wait-free read: never joined, standby, assigned, rebalancing, lost.
+        let health = member.group.health().health.as_str();
         let mut first = true;
         let mut line = |topic: &str, cells: String| {
-            let (g, p, s) = if first {
-                (name, member.label, state)
+            let (g, p, s, h) = if first {
+                (name, member.label, state, health)
             } else {
-                ("", "", "")
+                ("", "", "", "")
             };
             first = false;
-            out.push_str(&format!("{g:<12} {p:<20} {s:<9} {topic:<9} {cells}\n"));
+            out.push_str(&format!(
+                "{g:<12} {p:<20} {s:<9} {h:<12} {topic:<9} {cells}\n"
+            ));
         };
         match snapshot.group(name) {
             Some(view) if !view.known_topics().is_empty() => {
@@ -519,6 +535,16 @@ fn main() -> ExitCode {
     VERBOSE.store(args.verbose, Ordering::Relaxed);
     let tty = std::io::stdout().is_terminal();
     let tracker = Tracker::global();
+    // Prometheus scrapes of what kat tracks, for as long as the demo runs.
+    let metrics = match kat::MetricsServer::start(tracker.clone(), args.metrics.as_str()) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("live: cannot serve metrics on {}: {e}", args.metrics);
+            return ExitCode::from(2);
+        }
+    };
+    let metrics_url = format!("http://{}/metrics", metrics.local_addr());
+    println!("kat live: Prometheus metrics at {metrics_url}");
     let cluster = Cluster::new();
     let n = args.consumers;
 
@@ -530,8 +556,11 @@ fn main() -> ExitCode {
         };
     let billing_settings = classic("range");
     let member = |group_id: &str, i: usize, label: &'static str, event_api: bool| {
+        let group = tracker.group(&format!("{group_id}/{i}")).unwrap();
+        // Health turns `stalled` after half of max.poll.interval.ms without a poll.
+        group.set_stall_after(Some(Duration::from_millis(MAX_POLL_MS / 2)));
         Arc::new(Member {
-            group: tracker.group(&format!("{group_id}/{i}")).unwrap(),
+            group,
             label,
             event_api,
             state: AtomicU8::new(CLOSED),
@@ -548,6 +577,7 @@ fn main() -> ExitCode {
         .collect();
     let board = Arc::new(Board {
         started: Instant::now(),
+        metrics_url: Some(metrics_url),
         members: Mutex::new(billing.iter().chain(shipping.iter()).cloned().collect()),
         log: Mutex::new(Vec::new()),
     });
@@ -727,6 +757,7 @@ fn main() -> ExitCode {
         reads.name_reads
     );
     drop(members);
+    drop(metrics);
     drop(cluster);
     if errors > 0 || final_owned != 0 || losses == 0 {
         eprintln!("live: unexpected outcome (errors {errors}, owned after close {final_owned}, losses {losses})");

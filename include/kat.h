@@ -40,6 +40,13 @@
 struct rd_kafka_topic_partition_list_s;
 
 
+// Default number of entries kept per group.
+#define DEFAULT_HISTORY_LIMIT 64
+
+// At most this many partitions are listed in one entry (the counts are
+// always exact).
+#define HISTORY_PARTITIONS_LIMIT 32
+
 // Longest group name accepted, in bytes.
 #define KAT_MAX_GROUP_NAME_LEN 1024
 
@@ -98,6 +105,36 @@ typedef enum kat_status {
   // Lost (assignment lost or client reset).
   KAT_STATUS_LOST = 3,
 } kat_status;
+
+// A group's health (`kat_group_health`).
+typedef enum kat_health {
+  // No event was ever recorded for the group (or since `kat_tracker_clear`).
+  KAT_HEALTH_NEVER_JOINED = 0,
+  // Joined (at least one rebalance reached it), owns nothing.
+  KAT_HEALTH_STANDBY = 1,
+  // Owns at least one partition, no rebalance in progress.
+  KAT_HEALTH_ASSIGNED = 2,
+  // Between a revoke and the following assign.
+  KAT_HEALTH_REBALANCING = 3,
+  // The assignment was lost (or the client reset); nothing assigned since.
+  KAT_HEALTH_LOST = 4,
+  // Joined, but its consumer has not polled for longer than the group's
+  // stall threshold (`kat_group_set_stall_after_ms`; only when polls are
+  // marked).
+  KAT_HEALTH_STALLED = 5,
+} kat_health;
+
+// The text formats of `kat_tracker_metrics`.
+typedef enum kat_metrics_format {
+  // Prometheus' text exposition format 0.0.4
+  // (`text/plain; version=0.0.4`).
+  KAT_METRICS_PROMETHEUS = 0,
+  // OpenMetrics 1.0.0 text (`application/openmetrics-text`).
+  KAT_METRICS_OPENMETRICS = 1,
+} kat_metrics_format;
+
+// A group's health, as one wait-free read.
+typedef struct Health Health;
 
 // A frozen copy of every generation (revoked and lost included), sorted by
 // group, topic and partition. Free with `kat_generations_free`. Read-only,
@@ -208,6 +245,14 @@ typedef struct kat_partition_record_t {
   enum kat_status status;
 } kat_partition_record_t;
 
+// A group's health and since when it holds.
+typedef struct kat_group_health_t {
+  // The state.
+  enum kat_health health;
+  // When it began, ms since the Unix epoch (0 for never joined).
+  uint64_t since_unix_ms;
+} kat_group_health_t;
+
 // A key's state, read from one atomic load.
 typedef struct kat_partition_state_t {
   // Times assigned (0: never).
@@ -259,6 +304,8 @@ typedef struct kat_topic_view_t {
   // Number of elements in `partitions` (≥ 1).
   size_t partition_count;
 } kat_topic_view_t;
+
+
 
 #ifdef __cplusplus
 extern "C" {
@@ -527,6 +574,96 @@ enum kat_result kat_snapshot_known_topic_records(const struct kat_snapshot_t *sn
                                                  size_t cap,
                                                  size_t *out_count);
 
+// Writes the group's health and since when it holds.
+//
+// Thread-safe; wait-free (one lookup in a published map, one atomic load);
+// never allocates.
+enum kat_result kat_group_health(const struct kat_group_t *group,
+                                 struct kat_group_health_t *out_health);
+
+// The snake-case name of a health state ("never_joined", "standby",
+// "assigned", "rebalancing", "lost", "stalled"), static and NUL-terminated; NULL for
+// an unknown value.
+//
+// Thread-safe.
+const char *kat_health_name(unsigned int health);
+
+// Copies the group's rebalance history as a JSON array, oldest first (the
+// README's "Monitoring" section shows an entry). Sizes work like
+// `kat_tracker_metrics`: `*out_len` always receives the length without the
+// NUL, also with `KAT_ERR_BUFFER_TOO_SMALL`; `buf = NULL, cap = 0` only
+// asks for it.
+//
+// Thread-safe; takes the history wait-free, then allocates the text.
+enum kat_result kat_group_history_json(const struct kat_group_t *group,
+                                       char *buf,
+                                       size_t cap,
+                                       size_t *out_len);
+
+// Sets how many entries each group's history keeps (default 64, at least
+// 1); longer histories are cut at their group's next event.
+//
+// Thread-safe; takes the writers' lock.
+enum kat_result kat_tracker_set_history_limit(struct kat_tracker_t *tracker, size_t limit);
+
+// Writes how many entries each group's history keeps.
+//
+// Thread-safe; wait-free.
+enum kat_result kat_tracker_history_limit(const struct kat_tracker_t *tracker, size_t *out_limit);
+
+// Tells the group's rebalance history which protocol its consumer follows
+// (`cooperative`: incremental rebalancing — cooperative-sticky, KIP-848;
+// otherwise eager); later history entries carry it. `kat_rdkafka.h` calls
+// it on every rebalance.
+//
+// Thread-safe; takes the writers' lock.
+enum kat_result kat_group_note_rebalance_protocol(struct kat_group_t *group, bool cooperative);
+
+// Records in the group's rebalance history a rebalance that could not be
+// applied — an entry of kind `error` with `detail` (NUL-terminated; invalid
+// UTF-8 is replaced) — without changing the tracker. `kat_rdkafka.h` calls
+// it when librdkafka refuses an assign call (before recording the refusal
+// as the thread's last error: like every successful kat call, this one
+// clears it).
+//
+// Thread-safe; takes the writers' lock.
+enum kat_result kat_group_note_rebalance_error(struct kat_group_t *group, const char *detail);
+
+// Makes `kat_group_health` report `KAT_HEALTH_STALLED` once the consumer's
+// last poll mark is older than `ms` milliseconds — a fraction of its
+// `max.poll.interval.ms` (half of it warns well before librdkafka gives the
+// partitions away); 0 turns it off (the default). Groups whose polls are
+// never marked are never stalled. Kept across `kat_tracker_clear`.
+//
+// Thread-safe; one atomic store.
+enum kat_result kat_group_set_stall_after_ms(struct kat_group_t *group, uint64_t ms);
+
+// Writes the tracker's metrics as Prometheus text (`format` =
+// `KAT_METRICS_PROMETHEUS`) or OpenMetrics (`KAT_METRICS_OPENMETRICS`) into
+// `buf`, NUL-terminated: one series per partition owned now
+// (`kat_partition_generation`, value = its generation) and the group
+// counters; the README's "Monitoring" section lists them.
+//
+// Sizes work like `snprintf`: `*out_len` always receives the text's length
+// without the NUL — also when `buf` is too small (then
+// `KAT_ERR_BUFFER_TOO_SMALL` is returned and `buf` is not written) — and
+// `buf = NULL, cap = 0` only asks for it. The text can grow between two
+// calls (a rebalance, or a clock second passing); retry with a little
+// headroom.
+//
+// Thread-safe; reads one snapshot (wait-free) and allocates the text.
+enum kat_result kat_tracker_metrics(const struct kat_tracker_t *tracker,
+                                    unsigned int format,
+                                    char *buf,
+                                    size_t cap,
+                                    size_t *out_len);
+
+// The HTTP `Content-Type` of a metrics format, as a static NUL-terminated
+// string; NULL for an unknown format.
+//
+// Thread-safe.
+const char *kat_metrics_content_type(unsigned int format);
+
 // Writes the handle's generation and status, read with one atomic load: a
 // reader never sees an assignment without its generation.
 //
@@ -666,6 +803,49 @@ enum kat_result kat_snapshot_to_json(const struct kat_snapshot_t *snapshot,
                                      char *buf,
                                      size_t cap,
                                      size_t *out_len);
+
+// Hands kat the statistics JSON librdkafka gave this group's consumer (the
+// `json`, `json_len` arguments of its `stats_cb`, or an
+// `RD_KAFKA_EVENT_STATS` event's text): kat keeps its consumer group fields
+// (`cgrp.state`, `join_state`, `rebalance_age`, `rebalance_cnt`,
+// `rebalance_reason`, `assignment_size`) and exposes them in
+// `kat_tracker_metrics` (`kat_rdkafka_cgrp_*`) and
+// `kat_group_rdkafka_cgrp_json`. Statistics without `cgrp` change nothing.
+// Malformed JSON gets `KAT_ERR_INVALID_ARGUMENT` naming the byte offset,
+// invalid UTF-8 `KAT_ERR_INVALID_UTF8`; nothing changes then.
+//
+// The JSON is only read during the call. Thread-safe; allocates while
+// parsing; the first call for a group takes the writers' lock once.
+enum kat_result kat_group_rdkafka_stats(struct kat_group_t *group,
+                                        const char *json,
+                                        size_t json_len);
+
+// Copies librdkafka's statistics JSON with every partition this group does
+// not own right now taken out (`topics.<topic>.partitions` entries,
+// librdkafka's internal `-1` partition included, and
+// `brokers.<broker>.toppars` entries); the rest is kept, compacted. Sizes
+// work like `kat_tracker_metrics`: `*out_len` always receives the length
+// without the NUL (also with `KAT_ERR_BUFFER_TOO_SMALL`); `buf = NULL,
+// cap = 0` only asks for it.
+//
+// Thread-safe; reads the current snapshot (wait-free); allocates.
+enum kat_result kat_group_rdkafka_stats_strip(const struct kat_group_t *group,
+                                              const char *json,
+                                              size_t json_len,
+                                              char *buf,
+                                              size_t cap,
+                                              size_t *out_len);
+
+// Copies the consumer group fields of the group's last statistics as JSON
+// (`{"state":…,"join_state":…,"rebalance_age":ms,"rebalance_cnt":N,
+// "rebalance_reason":…,"assignment_size":N|null,"received_unix_ms":ms}`),
+// or `null` when none were handed over. Sizes as `kat_tracker_metrics`.
+//
+// Thread-safe; wait-free read, then allocates the text.
+enum kat_result kat_group_rdkafka_cgrp_json(const struct kat_group_t *group,
+                                            char *buf,
+                                            size_t cap,
+                                            size_t *out_len);
 
 // Creates an empty tracker (generations limit 100 000). Never returns NULL.
 // Free it with `kat_tracker_free`; groups and snapshots taken from it stay

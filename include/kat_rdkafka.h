@@ -70,6 +70,21 @@ static inline void kat_rdkafka_internal_error(const char *function, const char *
   kat_set_last_error_message(function, message);
 }
 
+/* Not part of the API: librdkafka refused an assign call. Adds an `error`
+ * entry to the group's rebalance history (monitoring), then records
+ * `what: detail` as the calling thread's last kat error, attributed to
+ * `function` (in that order: a successful kat call clears the last error). */
+static inline void kat_rdkafka_internal_refused(const char *function, kat_group_t *group,
+                                                const char *what, const char *detail) {
+  char entry[640];
+  if (group != NULL) {
+    snprintf(entry, sizeof entry, "%s: %s: %s", function, what,
+             detail != NULL ? detail : "(no detail)");
+    (void)kat_group_note_rebalance_error(group, entry);
+  }
+  kat_rdkafka_internal_error(function, what, detail);
+}
+
 /* Not part of the API: the rebalance logic shared by kat_rebalance() and
  * kat_rebalance_event(); `function` names the caller in error details. */
 static inline kat_result kat_rdkafka_internal_apply(const char *function,
@@ -96,6 +111,7 @@ static inline kat_result kat_rdkafka_internal_apply(const char *function,
   /* A round trip to librdkafka's main thread: read once. */
   protocol = rd_kafka_rebalance_protocol(rk);
   cooperative = protocol != NULL && strcmp(protocol, "COOPERATIVE") == 0;
+  if (group != NULL) (void)kat_group_note_rebalance_protocol(group, cooperative != 0);
 
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     if (cooperative) {
@@ -116,16 +132,17 @@ static inline kat_result kat_rdkafka_internal_apply(const char *function,
   }
 
   if (error != NULL) {
-    kat_rdkafka_internal_error(function,
-                               err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS
-                                   ? "rd_kafka_incremental_assign failed"
-                                   : "rd_kafka_incremental_unassign failed",
-                               rd_kafka_error_string(error));
+    kat_rdkafka_internal_refused(function, group,
+                                 err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS
+                                     ? "rd_kafka_incremental_assign failed"
+                                     : "rd_kafka_incremental_unassign failed",
+                                 rd_kafka_error_string(error));
     rd_kafka_error_destroy(error);
     return KAT_ERR_RDKAFKA;
   }
   if (assign_err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    kat_rdkafka_internal_error(function, "rd_kafka_assign failed", rd_kafka_err2str(assign_err));
+    kat_rdkafka_internal_refused(function, group, "rd_kafka_assign failed",
+                                 rd_kafka_err2str(assign_err));
     return KAT_ERR_RDKAFKA;
   }
 

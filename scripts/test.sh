@@ -14,6 +14,8 @@ echo "== cargo clippy"
 cargo clippy --all-targets --all-features -- -D warnings
 echo "== cargo test"
 cargo test --all-features
+echo "== monitoring: the live demo's /metrics scraped by a real Prometheus"
+bash scripts/demo_prometheus.sh
 echo "== bounded memory at full size (1 000 000 topics, release)"
 cargo test --release --test memory
 echo "== ruby (the .gem built, installed into a temporary GEM_HOME, every test run against it)"

@@ -36,20 +36,32 @@
 
 mod error;
 pub mod ffi;
+mod history;
 mod json;
+mod metrics;
 mod name;
 #[cfg(feature = "rdkafka")]
 pub mod rdkafka;
 mod runtime;
 mod snapshot;
+mod stats;
 mod tracker;
 
 pub use error::{Error, ErrorKind};
+pub use history::{
+    Health, HealthState, History, HistoryEntry, HistoryKind, HistoryPartition,
+    DEFAULT_HISTORY_LIMIT, HISTORY_PARTITIONS_LIMIT,
+};
+pub use metrics::{
+    consumer_group_of, MetricsFormat, MetricsServer, OPENMETRICS_CONTENT_TYPE,
+    PROMETHEUS_CONTENT_TYPE,
+};
 pub use name::{validate_group, validate_topic, MAX_GROUP_NAME_LEN, MAX_TOPIC_NAME_LEN};
 pub use snapshot::{
     AssignedPartition, GenerationEntry, Generations, GroupStats, GroupView, PartitionRecord,
     Snapshot, Status, TopicIter, TopicList, TopicView,
 };
+pub use stats::RdkafkaCgrp;
 pub use tracker::{
     Group, PartitionHandle, PartitionState, Tracker, DEFAULT_GENERATIONS_TOPICS_LIMIT,
 };

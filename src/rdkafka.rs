@@ -185,10 +185,14 @@ pub unsafe fn rebalance(
 ) -> Result<Rebalanced, RebalanceError> {
     // SAFETY: the caller's contract, passed on unchanged.
     let result = unsafe { apply(group, rk, err, partitions) };
-    if result.is_err() {
+    if let Err(e) = &result {
         // Counted per group ([`Group::glue_failures`]): a ready callback
         // has no other way to make its failures observable.
         group.record_glue_failure();
+        if let RebalanceError::Rdkafka { .. } = e {
+            // The group's rebalance history keeps the refusal (monitoring).
+            group.note_rebalance_error(&e.to_string());
+        }
     }
     result
 }
@@ -210,6 +214,7 @@ unsafe fn apply(
     // SAFETY: `rk` is a live handle (caller's contract).
     let protocol = unsafe { protocol_of(rk) };
     let cooperative = protocol == Protocol::Cooperative;
+    group.note_rebalance_protocol(cooperative);
     match err {
         RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
             if cooperative {

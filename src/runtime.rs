@@ -52,6 +52,9 @@ pub(crate) struct GroupRuntime {
     /// argument). A failure changes no assignment, so it is counted here and
     /// never advances the epoch. Written by the polling thread.
     pub(crate) glue_failures: AtomicU64,
+    /// Health reports `stalled` once the last poll mark is older than this,
+    /// in nanoseconds (0: never). Set by `Group::set_stall_after`.
+    pub(crate) stall_after_ns: AtomicU64,
 }
 
 impl GroupRuntime {

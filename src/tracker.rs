@@ -53,6 +53,8 @@ pub(crate) struct Inner {
     /// Per-group state outside snapshots, by group name (see
     /// `crate::runtime`). Entries are never removed: one per group name.
     runtimes: Mutex<HashMap<Name, Arc<GroupRuntime>>>,
+    /// Per-group rebalance history and health (`src/history.rs`).
+    pub(crate) observed: crate::history::Registry,
 }
 
 /// State only writers touch, under `Inner::writer`.
@@ -654,6 +656,7 @@ impl Tracker {
                 }),
                 changed: (Mutex::new(0), Condvar::new()),
                 runtimes: Mutex::new(HashMap::new()),
+                observed: crate::history::Registry::new(),
             }),
         }
     }
@@ -786,6 +789,7 @@ impl Tracker {
     pub fn clear(&self) -> bool {
         let mut w = self.inner.lock_writer();
         let cur = self.inner.current.load_full();
+        self.inner.observed.clear();
         let had_cells = w
             .cells
             .values()
@@ -837,6 +841,18 @@ impl Tracker {
         self.inner.publish(next);
     }
 
+    /// The tracker's history and health registry (`src/history.rs`).
+    pub(crate) fn observed(&self) -> &crate::history::Registry {
+        &self.inner.observed
+    }
+
+    /// Runs `f` under the writers' lock (settings that must not race with
+    /// an event).
+    pub(crate) fn with_writer_lock<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _w = self.inner.lock_writer();
+        f()
+    }
+
     /// Empties the tracker for process exit: what [`clear`](Tracker::clear)
     /// does, plus dropping the writer's tables.
     ///
@@ -858,6 +874,8 @@ impl Tracker {
         }
         w.lru = BTreeMap::new();
         w.exit_anchor = Some(self.inner.current.load_full());
+        // The history registry's (empty) map, likewise.
+        self.inner.observed.anchor_for_exit();
         drop(w);
         // The per-group runtime registry goes whole: a group the program
         // keeps until exit (a `kat_group_t` in a static, as the README
@@ -1146,6 +1164,11 @@ impl Group {
         Ok(PartitionHandle { cell: cell.clone() })
     }
 
+    /// The tracker's history and health registry (`src/history.rs`).
+    pub(crate) fn observed(&self) -> &crate::history::Registry {
+        &self.inner.observed
+    }
+
     #[inline]
     fn tracker_peek(&self) -> Guard<Arc<Snapshot>> {
         self.inner.current.load()
@@ -1201,10 +1224,11 @@ impl Group {
                 }
             }
         }
+        let now = now_unix_ms();
         if !assigned_any && !removed_any {
+            self.observe(&event, &cur, &cur, now);
             return false;
         }
-        let now = now_unix_ms();
         let stats = txn.stats(g);
         match event {
             Event::Assigned(_) => stats.assigned_events += 1,
@@ -1219,7 +1243,30 @@ impl Group {
         stats.last_change_unix_ms = now;
         let next = txn.commit(&mut w);
         self.inner.publish(next);
+        self.observe(&event, &cur, &self.inner.current.load(), now);
         true
+    }
+
+    /// Hands the event to the history and health of the group (writer lock
+    /// held).
+    fn observe(&self, event: &Event<'_>, before: &Snapshot, after: &Snapshot, now: u64) {
+        use crate::history::{HistoryKind, Observed};
+        let (kind, by_topic) = match event {
+            Event::Assigned(b) => (HistoryKind::Assign, Some(b)),
+            Event::Revoked(b) => (HistoryKind::Revoke, Some(b)),
+            Event::Replace(b) => (HistoryKind::Replace, Some(b)),
+            Event::Lost => (HistoryKind::Lost, None),
+            Event::Reset => (HistoryKind::Reset, None),
+        };
+        let listed: Vec<(&str, &[i32])> = by_topic.map_or_else(Vec::new, |b| b.iter().collect());
+        let observed = Observed {
+            kind,
+            listed: &listed,
+            unix_ms: now,
+        };
+        self.inner
+            .observed
+            .record(&self.name, &self.runtime, &observed, before, after);
     }
 }
 

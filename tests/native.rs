@@ -453,6 +453,42 @@ fn panic_c_contains_a_panic_and_keeps_working() {
 }
 
 #[test]
+fn hostile_observability_c_gets_documented_errors_and_no_change() {
+    run_everywhere(
+        &c_program("hostile_observability", &["hostile_observability.c"]),
+        &[],
+        &Expect::ChecksPassed("hostile_observability"),
+        &[],
+    );
+}
+
+#[test]
+fn metrics_c_scrapes_prometheus_text_that_promtool_accepts() {
+    let file = work_dir().join("metrics-from-c.prom");
+    let arg = file.to_str().expect("UTF-8 path");
+    run_everywhere(
+        &c_program("metrics", &["metrics.c"]),
+        &[arg],
+        &Expect::ChecksPassed("metrics"),
+        &[],
+    );
+    if std::env::var_os("KAT_SKIP_METRICS_PARSERS").is_some() {
+        return;
+    }
+    let out = run(Command::new("promtool")
+        .arg("check")
+        .arg("metrics")
+        .stdin(std::fs::File::open(&file).expect("metrics.c wrote its scrape")));
+    check_success("promtool check metrics (metrics.c's scrape)", &out);
+    assert!(
+        out.stdout.is_empty() && out.stderr.is_empty(),
+        "promtool findings:\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn quickstart_c_prints_the_snapshot() {
     run_everywhere(
         &c_program("quickstart", &["quickstart.c"]),
@@ -528,6 +564,15 @@ fn cpp_wrapper_api() {
         ..c_program("cpp_api", &["cpp_api.cpp"])
     };
     run_everywhere(&p, &[], &Expect::ChecksPassed("cpp_api"), &[]);
+}
+
+#[test]
+fn cpp_monitoring_metrics_health_history_and_statistics() {
+    let p = Program {
+        lang: Lang::Cxx,
+        ..c_program("cpp_monitoring", &["cpp_monitoring.cpp"])
+    };
+    run_everywhere(&p, &[], &Expect::ChecksPassed("cpp_monitoring"), &[]);
 }
 
 #[test]
@@ -611,6 +656,9 @@ fn every_export_is_covered_by_hostile_c() {
     let by_len = std::fs::read_to_string(source("by_len.c")).expect("by_len.c");
     // The known-topic reads of a snapshot have theirs in known.c.
     let known = std::fs::read_to_string(source("known.c")).expect("known.c");
+    // The monitoring exports have theirs in hostile_observability.c.
+    let observability = std::fs::read_to_string(source("hostile_observability.c"))
+        .expect("hostile_observability.c");
     let exports = exported_functions(&libs().hooks.join("libkat.so"));
     assert!(exports.len() > 40, "too few exports found: {exports:?}");
     assert!(exports.contains("kat_test_panic"));
@@ -623,6 +671,7 @@ fn every_export_is_covered_by_hostile_c() {
                 mentions(&hostile, f)
                     || (f.ends_with("_n") && mentions(&by_len, f))
                     || (f.starts_with("kat_snapshot_known_topic") && mentions(&known, f))
+                    || mentions(&observability, f)
             };
             !covered
         })

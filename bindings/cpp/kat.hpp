@@ -262,6 +262,25 @@ result<T> value_of(kat_result r, const T *out) {
     return *out;
 }
 
+/// Text kat copies out snprintf-style (`f(buf, cap, &len)`): asks for the
+/// length, then fetches; once more if it grew in between (metrics can).
+template <typename F>
+result<std::string> text_of(F f) {
+    std::size_t len = 0;
+    kat_result r = f(nullptr, 0, &len);
+    for (int attempt = 0; r == KAT_OK && attempt < 3; ++attempt) {
+        std::vector<char> buf(len + 1 + 256);
+        r = f(buf.data(), buf.size(), &len);
+        if (r == KAT_OK) {
+            return std::string(buf.data(), len);
+        }
+        if (r == KAT_ERR_BUFFER_TOO_SMALL) {
+            r = KAT_OK;  // len is the new size: try again
+        }
+    }
+    return failure(r);
+}
+
 /// An output handle for a C call whose out parameter is `T **` or
 /// `const T **` (both spellings have been used by kat.h): the handle is kept
 /// as `T *`, which is what the matching `_free` takes.
@@ -969,6 +988,35 @@ public:
         return partition_handle(h.p);
     }
 
+    /// Monitoring (README "Monitoring"): the group's health and since when,
+    /// one wait-free read.
+    [[nodiscard]] result<kat_group_health_t> try_health() const {
+        kat_group_health_t h{};
+        return detail::value_of(kat_group_health(raw_, &h), &h);
+    }
+    /// The rebalance history as a JSON array, oldest first.
+    [[nodiscard]] result<std::string> try_history_json() const {
+        return detail::text_of([&](char *b, std::size_t c, std::size_t *n) {
+            return kat_group_history_json(raw_, b, c, n);
+        });
+    }
+    /// Health says `stalled` once the last poll mark is older than `after`
+    /// (0 turns it off).
+    [[nodiscard]] result<void> try_set_stall_after(std::chrono::milliseconds after) const {
+        return detail::status_of(kat_group_set_stall_after_ms(
+            raw_, after.count() > 0 ? static_cast<std::uint64_t>(after.count()) : 0));
+    }
+    /// Hands kat librdkafka's statistics JSON (a stats_cb's `json`, `json_len`).
+    [[nodiscard]] result<void> try_rdkafka_stats(std::string_view json) const {
+        return detail::status_of(kat_group_rdkafka_stats(raw_, json.data(), json.size()));
+    }
+    /// librdkafka's statistics JSON without the partitions this group does not own.
+    [[nodiscard]] result<std::string> try_strip_rdkafka_stats(std::string_view json) const {
+        return detail::text_of([&](char *b, std::size_t c, std::size_t *n) {
+            return kat_group_rdkafka_stats_strip(raw_, json.data(), json.size(), b, c, n);
+        });
+    }
+
 #if KAT_HPP_EXCEPTIONS
     void assigned(const rd_kafka_topic_partition_list_s *list) const {
         try_assigned(list).value();
@@ -1015,6 +1063,15 @@ public:
     }
     [[nodiscard]] bool is_assigned(name_arg topic, std::int32_t partition) const {
         return try_is_assigned(topic, partition).value();
+    }
+    [[nodiscard]] kat_group_health_t health() const { return try_health().value(); }
+    [[nodiscard]] std::string history_json() const { return try_history_json().value(); }
+    void set_stall_after(std::chrono::milliseconds after) const {
+        try_set_stall_after(after).value();
+    }
+    void rdkafka_stats(std::string_view json) const { try_rdkafka_stats(json).value(); }
+    [[nodiscard]] std::string strip_rdkafka_stats(std::string_view json) const {
+        return try_strip_rdkafka_stats(json).value();
     }
     [[nodiscard]] group_stats stats() const { return try_stats().value(); }
     [[nodiscard]] partition_handle partition(name_arg topic, std::int32_t partition) const {
@@ -1118,6 +1175,18 @@ public:
         return status_of(kat_tracker_set_generations_topics_limit(raw(), limit));
     }
 
+    /// Prometheus text (KAT_METRICS_PROMETHEUS) or OpenMetrics of the
+    /// tracker: one series per owned partition, group counters and health.
+    [[nodiscard]] result<std::string> try_metrics(
+        kat_metrics_format format = KAT_METRICS_PROMETHEUS) const {
+        return text_of([&](char *b, std::size_t c, std::size_t *n) {
+            return kat_tracker_metrics(raw(), static_cast<unsigned>(format), b, c, n);
+        });
+    }
+    [[nodiscard]] result<void> try_set_history_limit(std::size_t limit) const {
+        return status_of(kat_tracker_set_history_limit(raw(), limit));
+    }
+
 #if KAT_HPP_EXCEPTIONS
     [[nodiscard]] kat::group group(name_arg name) const { return try_group(name).value(); }
     [[nodiscard]] kat::snapshot snapshot() const { return try_snapshot().value(); }
@@ -1140,6 +1209,10 @@ public:
     void set_generations_topics_limit(std::size_t limit) const {
         try_set_generations_topics_limit(limit).value();
     }
+    [[nodiscard]] std::string metrics(kat_metrics_format format = KAT_METRICS_PROMETHEUS) const {
+        return try_metrics(format).value();
+    }
+    void set_history_limit(std::size_t limit) const { try_set_history_limit(limit).value(); }
 #endif
 
 private:

@@ -29,21 +29,27 @@
 mod by_len;
 mod generations;
 mod group;
+mod history;
 mod known;
 mod list;
+mod metrics;
 mod partition;
 mod result;
 mod snapshot;
+mod stats;
 mod tracker;
 
 pub use by_len::*;
 pub use generations::*;
 pub use group::*;
+pub use history::*;
 pub use known::*;
 pub use list::*;
+pub use metrics::*;
 pub use partition::*;
 pub use result::*;
 pub use snapshot::*;
+pub use stats::*;
 pub use tracker::*;
 
 use std::ffi::{c_char, CStr};

@@ -1123,6 +1123,17 @@ static void scenario_edge(void) {
          (unsigned long long)stats.glue_failures);
   }
   say("glue failures counted: %llu", (unsigned long long)stats.glue_failures);
+  {
+    /* The refusal is in the group's rebalance history, with the protocol. */
+    static char history[65536];
+    size_t len = 0;
+    expect_ok(kat_group_history_json(group, history, sizeof history, &len), "history json");
+    if (strstr(history, "\"kind\":\"error\"") == NULL ||
+        strstr(history, "rd_kafka_assign failed") == NULL ||
+        strstr(history, "\"protocol\":\"eager\",\"error\":\"kat_rebalance: rd_kafka_assign failed") == NULL) {
+      fail("the refused assign is not in the history: %s", history);
+    }
+  }
   err = rd_kafka_consumer_close(rk);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     fail("rd_kafka_consumer_close: %s", rd_kafka_err2str(err));

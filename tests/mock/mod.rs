@@ -195,6 +195,23 @@ impl Cluster {
         }
     }
 
+    /// A cluster another process created, reached at `bootstraps`, with
+    /// these topics: only for starting consumers (the mock controls —
+    /// `fail_next`, `broker_down`, `pin_coordinator` — are the creator's).
+    pub fn connect(bootstraps: &str, topics: &[(&str, i32)]) -> Cluster {
+        Cluster {
+            rk: ptr::null_mut(),
+            mc: ptr::null_mut(),
+            bootstraps: bootstraps.to_owned(),
+            topics: topics.iter().map(|(n, p)| (n.to_string(), *p)).collect(),
+        }
+    }
+
+    /// The bootstrap servers' address.
+    pub fn bootstraps(&self) -> &str {
+        &self.bootstraps
+    }
+
     /// Every partition of every topic.
     pub fn all_partitions(&self) -> BTreeSet<Key> {
         self.topics
@@ -205,6 +222,10 @@ impl Cluster {
 
     /// Makes `broker` the coordinator of `group_id`.
     pub fn pin_coordinator(&self, group_id: &str, broker: i32) {
+        assert!(
+            !self.mc.is_null(),
+            "a connected cluster has no mock controls"
+        );
         let (kind, key) = (
             CString::new("group").unwrap(),
             CString::new(group_id).unwrap(),
@@ -217,6 +238,10 @@ impl Cluster {
 
     /// The next request of `api_key` (from any client) fails with `err`.
     pub fn fail_next(&self, api_key: i16, err: rd_kafka_resp_err_t) {
+        assert!(
+            !self.mc.is_null(),
+            "a connected cluster has no mock controls"
+        );
         let errs = [err];
         // SAFETY: a live cluster and a one-element array.
         unsafe { rd_kafka_mock_push_request_errors_array(self.mc, api_key, 1, errs.as_ptr()) };
@@ -226,6 +251,10 @@ impl Cluster {
     /// the consumers close: closing while the coordinator is down is not
     /// something librdkafka's mock handles well.
     pub fn broker_down(&self, broker: i32) -> BrokerDown<'_> {
+        assert!(
+            !self.mc.is_null(),
+            "a connected cluster has no mock controls"
+        );
         // SAFETY: a live cluster.
         let e = unsafe { rd_kafka_mock_broker_set_down(self.mc, broker) };
         assert_eq!(e, rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR);
@@ -238,6 +267,9 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        if self.mc.is_null() {
+            return; // another process's cluster (`connect`)
+        }
         // SAFETY: both handles are ours and destroyed once, cluster first.
         unsafe {
             rd_kafka_mock_cluster_destroy(self.mc);
@@ -818,6 +850,9 @@ fn poll_loop(rk: SendPtr, shared: Arc<Shared>, api: Api) {
                 }
                 _ => {}
             }
+            // What an application's poll loop does: mark each poll (health
+            // reports `stalled` when the marks stop).
+            shared.group.mark_poll();
             if api == Api::Event {
                 let ev = rd_kafka_queue_poll(queue, 50);
                 if !ev.is_null() {
