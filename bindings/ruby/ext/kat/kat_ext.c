@@ -913,6 +913,149 @@ static VALUE group_stats(VALUE self) {
     return rb_class_new_instance(6, args, cGroupStats);
 }
 
+/* ---- monitoring (README "Monitoring") ---- */
+
+/* Text through a caller buffer whose needed size can grow between two calls
+ * (metrics: a rebalance, or a clock second): sized, copied with headroom,
+ * and copied again with the size libkat reported if it grew meanwhile. */
+typedef kat_result (*text_fn)(const void *obj, const void *arg, char *buf, size_t cap, size_t *len);
+
+static VALUE text_out(text_fn fn, const void *obj, const void *arg) {
+    size_t len = 0;
+    CHECK_KAT(fn(obj, arg, NULL, 0, &len), NULL);
+    for (int attempt = 0;; attempt++) {
+        size_t cap = len + 1 + 256;
+        VALUE str = rb_str_buf_new((long)cap);
+        kat_result rc = fn(obj, arg, RSTRING_PTR(str), cap, &len);
+        if (rc == KAT_OK) {
+            rb_str_set_len(str, (long)len);
+            rb_enc_associate_index(str, enc_utf8);
+            return str;
+        }
+        if (rc != KAT_ERR_BUFFER_TOO_SMALL || attempt >= 8) raise_kat(rc, NULL);
+    }
+}
+
+static kat_result metrics_text(const void *t, const void *format, char *buf, size_t cap, size_t *len) {
+    return kat_tracker_metrics(t, *(const unsigned *)format, buf, cap, len);
+}
+
+/* @api private (Tracker#metrics checks the format): the exposition text. */
+static VALUE tracker_metrics_native(VALUE self, VALUE format) {
+    unsigned f = NUM2UINT(format);
+    return text_out(metrics_text, get_tracker(self)->ptr, &f);
+}
+
+/* @api private: the HTTP Content-Type of a format number, or nil. */
+static VALUE kat_metrics_content_type_native(VALUE self, VALUE format) {
+    (void)self;
+    const char *ct = kat_metrics_content_type(NUM2UINT(format));
+    return ct ? rb_str_freeze(rb_utf8_str_new_cstr(ct)) : Qnil;
+}
+
+static VALUE tracker_history_limit(VALUE self) {
+    size_t n = 0;
+    CHECK_KAT(kat_tracker_history_limit(get_tracker(self)->ptr, &n), NULL);
+    return SIZET2NUM(n);
+}
+
+/* @api private (Tracker#history_limit= checks the value). */
+static VALUE tracker_set_history_limit_native(VALUE self, VALUE limit) {
+    CHECK_KAT(kat_tracker_set_history_limit(get_tracker(self)->ptr, NUM2SIZET(limit)), NULL);
+    return limit;
+}
+
+#define HEALTH_STATES 6
+static VALUE health_symbols[HEALTH_STATES];
+
+static VALUE health_symbol(kat_health h) {
+    if ((unsigned)h < HEALTH_STATES) return health_symbols[h];
+    const char *name = kat_health_name((unsigned)h);
+    return name ? ID2SYM(rb_intern(name)) : INT2FIX((int)h);
+}
+
+/* The group's health as a Symbol: one wait-free read in libkat. */
+static VALUE group_health(VALUE self) {
+    kat_group_health_t h;
+    CHECK_KAT(kat_group_health(get_group(self)->ptr, &h), NULL);
+    return health_symbol(h.health);
+}
+
+/* @api private (Group#health_info): [Symbol, since_unix_ms] of one read. */
+static VALUE group_health_native(VALUE self) {
+    kat_group_health_t h;
+    CHECK_KAT(kat_group_health(get_group(self)->ptr, &h), NULL);
+    return rb_ary_new_from_args(2, health_symbol(h.health), ULL2NUM(h.since_unix_ms));
+}
+
+static kat_result history_text(const void *g, const void *unused, char *buf, size_t cap, size_t *len) {
+    (void)unused;
+    return kat_group_history_json(g, buf, cap, len);
+}
+
+/* The group's rebalance history as JSON (an array, oldest first). */
+static VALUE group_history_json(VALUE self) {
+    return text_out(history_text, get_group(self)->ptr, NULL);
+}
+
+/* @api private (Group#stall_after= checks the value): milliseconds, 0 = off. */
+static VALUE group_set_stall_after_ms(VALUE self, VALUE ms) {
+    CHECK_KAT(kat_group_set_stall_after_ms(get_group(self)->ptr, NUM2ULL(ms)), NULL);
+    return ms;
+}
+
+static VALUE stats_json_arg(VALUE json) {
+    if (!RB_TYPE_P(json, T_STRING)) {
+        raise_code(KAT_ERR_INVALID_ARGUMENT,
+                   rb_sprintf("librdkafka statistics must be a JSON String, got %" PRIsVALUE, rb_obj_class(json)));
+    }
+    return json;
+}
+
+/* Hands kat librdkafka's statistics JSON (the String its stats callback
+ * gets): kat keeps its cgrp fields for the metrics. Malformed JSON raises
+ * Kat::InvalidArgument (invalid UTF-8: Kat::InvalidUtf8) and changes
+ * nothing. */
+static VALUE group_rdkafka_stats(VALUE self, VALUE json) {
+    group *g = get_group(self);
+    VALUE s = stats_json_arg(json);
+    CHECK_KAT(kat_group_rdkafka_stats(g->ptr, RSTRING_PTR(s), (size_t)RSTRING_LEN(s)), NULL);
+    RB_GC_GUARD(s);
+    return self;
+}
+
+typedef struct strip_args {
+    const char *json;
+    size_t len;
+} strip_args;
+
+static kat_result strip_text(const void *g, const void *arg, char *buf, size_t cap, size_t *len) {
+    const strip_args *a = arg;
+    return kat_group_rdkafka_stats_strip(g, a->json, a->len, buf, cap, len);
+}
+
+/* librdkafka's statistics JSON without the partitions this group does not
+ * own now (a new String). */
+static VALUE group_strip_rdkafka_stats(VALUE self, VALUE json) {
+    group *g = get_group(self);
+    VALUE s = rb_str_new_frozen(stats_json_arg(json));
+    strip_args a = {RSTRING_PTR(s), (size_t)RSTRING_LEN(s)};
+    VALUE out = text_out(strip_text, g->ptr, &a);
+    RB_GC_GUARD(s);
+    return out;
+}
+
+static kat_result cgrp_text(const void *g, const void *unused, char *buf, size_t cap, size_t *len) {
+    (void)unused;
+    return kat_group_rdkafka_cgrp_json(g, buf, cap, len);
+}
+
+/* The cgrp fields of the last statistics handed over, as JSON ("null" if
+ * none). */
+static VALUE group_rdkafka_cgrp_json(VALUE self) {
+    return text_out(cgrp_text, get_group(self)->ptr, NULL);
+}
+
 /* ---- events ---- */
 
 enum event_kind { EV_ASSIGNED, EV_REVOKED, EV_REPLACE };
@@ -1252,6 +1395,10 @@ RUBY_FUNC_EXPORTED void Init_kat_ext(void) {
     sym_revoked = ID2SYM(rb_intern("revoked"));
     sym_lost = ID2SYM(rb_intern("lost"));
     sym_none = ID2SYM(rb_intern("none"));
+    for (unsigned h = 0; h < HEALTH_STATES; h++) {
+        const char *name = kat_health_name(h);
+        health_symbols[h] = ID2SYM(rb_intern(name ? name : "unknown"));
+    }
     enc_utf8 = rb_utf8_encindex();
     enc_ascii = rb_usascii_encindex();
     enc_binary = rb_ascii8bit_encindex();
@@ -1294,6 +1441,10 @@ RUBY_FUNC_EXPORTED void Init_kat_ext(void) {
     rb_define_method(cTracker, "generations_json", tracker_generations_json, 0);
     rb_define_method(cTracker, "generations_topics_limit", tracker_limit, 0);
     rb_define_method(cTracker, "close", tracker_close, 0);
+    rb_define_private_method(cTracker, "__metrics", tracker_metrics_native, 1);
+    rb_define_method(cTracker, "history_limit", tracker_history_limit, 0);
+    rb_define_private_method(cTracker, "__set_history_limit", tracker_set_history_limit_native, 1);
+    rb_define_singleton_method(mKat, "__metrics_content_type", kat_metrics_content_type_native, 1);
     rb_define_method(cTracker, "closed?", tracker_closed_p, 0);
 
     cGroup = rb_define_class_under(mKat, "Group", rb_cObject);
@@ -1309,6 +1460,13 @@ RUBY_FUNC_EXPORTED void Init_kat_ext(void) {
     rb_define_method(cGroup, "lost", group_lost, 0);
     rb_define_method(cGroup, "reset", group_reset, 0);
     rb_define_method(cGroup, "stats", group_stats, 0);
+    rb_define_method(cGroup, "health", group_health, 0);
+    rb_define_private_method(cGroup, "__health", group_health_native, 0);
+    rb_define_method(cGroup, "history_json", group_history_json, 0);
+    rb_define_private_method(cGroup, "__set_stall_after_ms", group_set_stall_after_ms, 1);
+    rb_define_method(cGroup, "rdkafka_stats", group_rdkafka_stats, 1);
+    rb_define_method(cGroup, "strip_rdkafka_stats", group_strip_rdkafka_stats, 1);
+    rb_define_method(cGroup, "rdkafka_cgrp_json", group_rdkafka_cgrp_json, 0);
     rb_define_private_method(cGroup, "__close", group_native_close, 0);
     rb_define_method(cGroup, "closed?", group_closed_p, 0);
     rb_define_method(cGroup, "assigned_native", group_assigned_native, 1);

@@ -30,6 +30,62 @@ module Kat
       nil
     end
 
+    # --- monitoring (README "Monitoring") --------------------------------
+    #
+    # Native (kat_ext), each one call into libkat:
+    # - `health`: the group's health as a Symbol (:never_joined, :standby,
+    #   :assigned, :rebalancing, :lost, :stalled), one wait-free read;
+    # - `history_json`: the rebalance history as libkat's JSON array;
+    # - `rdkafka_stats(json)`: hands kat librdkafka's statistics JSON (the
+    #   String rdkafka-ruby's statistics callback / librdkafka's stats_cb
+    #   gets); its cgrp fields join the metrics. Malformed JSON raises
+    #   Kat::InvalidArgument naming the byte offset and changes nothing;
+    # - `strip_rdkafka_stats(json)`: the same JSON without the partitions
+    #   this group does not own now (a new String);
+    # - `rdkafka_cgrp_json`: the cgrp fields kept from the last statistics.
+
+    # The group's health and since when it holds (Kat::GroupHealth), from
+    # one read.
+    def health_info
+      GroupHealth.new(*__health)
+    end
+
+    # The group's rebalance history, oldest first: a frozen Array of frozen
+    # Kat::HistoryEntry values (at most Tracker#history_limit of them). It
+    # is a copy: it never changes once returned.
+    def history
+      JSON.parse(history_json).map { |h| HistoryEntry.from_json_object(h) }.freeze
+    end
+
+    # Makes #health report :stalled once the consumer's last poll mark is
+    # older than `seconds` (a Numeric; a fraction of max.poll.interval.ms,
+    # e.g. half of it). nil or 0 turns it off (the default). Groups whose
+    # polls are never marked are never stalled. Kept across Tracker#clear.
+    def stall_after=(seconds)
+      ms = if seconds.nil?
+             0
+           elsif seconds.is_a?(Numeric) && seconds.real? && seconds >= 0 && seconds.finite?
+             (seconds * 1000).ceil
+           end
+      unless ms && ms <= MAX_U64
+        raise InvalidArgument, "stall_after must be a non-negative, finite number of seconds or nil, " \
+                               "got #{seconds.inspect[0, 80]}"
+      end
+
+      __set_stall_after_ms(ms)
+    end
+
+    # The consumer group fields of the last librdkafka statistics handed to
+    # #rdkafka_stats, as a frozen Hash ("state", "join_state",
+    # "rebalance_age", "rebalance_cnt", "rebalance_reason",
+    # "assignment_size", "received_unix_ms"), or nil if none were.
+    def rdkafka_cgrp
+      JSON.parse(rdkafka_cgrp_json, freeze: true)
+    end
+
+    MAX_U64 = (1 << 64) - 1
+    private_constant :MAX_U64
+
     def inspect
       "#<Kat::Group #{name}#{closed? ? ' closed' : ''}>"
     end

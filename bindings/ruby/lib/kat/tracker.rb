@@ -13,7 +13,7 @@ module Kat
   # Native methods (kat_ext), each one call into libkat with no Ruby
   # allocation for reads by name: `epoch`, `generation(group, topic, p)`,
   # `assigned?(group, topic, p)`, `clear`, `to_json`, `generations_json`,
-  # `generations_topics_limit`, and the per-epoch cached
+  # `generations_topics_limit`, `history_limit`, and the per-epoch cached
   # `assignments` / `generations` (see their notes below).
   #
   # Thread-safety: every method may be called from any thread. Reads are
@@ -109,6 +109,26 @@ module Kat
     # Sets the bound (>= 1); evicts at once if more entries are held.
     def generations_topics_limit=(limit)
       __set_limit(Tracker.size_arg(limit, "generations_topics_limit"))
+    end
+
+    # --- monitoring (README "Monitoring") --------------------------------
+
+    # The tracker's metrics as exposition text (a new UTF-8 String):
+    # `:prometheus` (text format 0.0.4) or `:openmetrics` (OpenMetrics 1.0.0,
+    # ending in "# EOF"). One series per partition owned now
+    # (kat_partition_generation, value = its generation) plus the group
+    # counters, health and rebalance timings; a revoked or lost partition is
+    # absent from the next call. Built from one wait-free snapshot read; it
+    # never blocks a rebalance. Serve it with Kat::Metrics.content_type(format)
+    # (Kat::Metrics::App is a ready Rack endpoint).
+    def metrics(format = :prometheus)
+      __metrics(Metrics.format_number(format))
+    end
+
+    # How many entries each group's rebalance history keeps (>= 1, default
+    # 64); longer histories are cut at their group's next event.
+    def history_limit=(limit)
+      __set_history_limit(Tracker.size_arg(limit, "history_limit"))
     end
 
     # Never blocks: no lock, no wait; one wait-free snapshot read.
