@@ -289,6 +289,19 @@ class TestMonitoring < Minitest::Test
     assert_equal 0, tracker.epoch, "statistics are not an event"
   end
 
+  def test_rdkafka_stats_take_the_hash_rdkafka_ruby_and_karafka_hand_over
+    group = tracker.group("g")
+    hash = JSON.parse(STATS)
+    hash["cgrp"]["rebalance_cnt_d"] = 1 # Karafka's statistics decorator adds deltas
+    group.rdkafka_stats(hash)
+    assert_equal [4, "up"], group.rdkafka_cgrp.values_at("rebalance_cnt", "state")
+    group.assigned({ "orders" => [0] })
+    stripped = group.strip_rdkafka_stats(hash)
+    assert_kind_of Hash, stripped
+    assert_equal ["0"], stripped["topics"]["orders"]["partitions"].keys
+    assert_equal 3, hash["topics"]["orders"]["partitions"].size, "the caller's Hash is not touched"
+  end
+
   def test_bad_rdkafka_stats_raise_and_change_nothing
     group = tracker.group("g")
     group.rdkafka_stats(STATS)
@@ -300,8 +313,8 @@ class TestMonitoring < Minitest::Test
     assert_raises(Kat::InvalidUtf8) { group.strip_rdkafka_stats("\xff".b) }
     assert_raises(Kat::InvalidArgument) { group.strip_rdkafka_stats("[1,") }
     e = assert_raises(Kat::InvalidArgument) { group.rdkafka_stats(nil) }
-    assert_match(/must be a JSON String, got NilClass/, e.message)
-    assert_raises(Kat::InvalidArgument) { group.rdkafka_stats({ "cgrp" => {} }) }
+    assert_match(/must be a JSON String or a Hash, got NilClass/, e.message)
+    assert_raises(Kat::InvalidArgument) { group.rdkafka_stats([1]) }
     assert_raises(Kat::InvalidArgument) { group.strip_rdkafka_stats(:json) }
     assert_equal before, group.rdkafka_cgrp_json
     assert_equal 0, tracker.epoch

@@ -1007,13 +1007,13 @@ static VALUE group_set_stall_after_ms(VALUE self, VALUE ms) {
 static VALUE stats_json_arg(VALUE json) {
     if (!RB_TYPE_P(json, T_STRING)) {
         raise_code(KAT_ERR_INVALID_ARGUMENT,
-                   rb_sprintf("librdkafka statistics must be a JSON String, got %" PRIsVALUE, rb_obj_class(json)));
+                   rb_sprintf("librdkafka statistics must be a JSON String or a Hash, got %" PRIsVALUE, rb_obj_class(json)));
     }
     return json;
 }
 
-/* Hands kat librdkafka's statistics JSON (the String its stats callback
- * gets): kat keeps its cgrp fields for the metrics. Malformed JSON raises
+/* @api private (Group#rdkafka_stats): hands kat librdkafka's statistics
+ * JSON; kat keeps its cgrp fields for the metrics. Malformed JSON raises
  * Kat::InvalidArgument (invalid UTF-8: Kat::InvalidUtf8) and changes
  * nothing. */
 static VALUE group_rdkafka_stats(VALUE self, VALUE json) {
@@ -1034,8 +1034,8 @@ static kat_result strip_text(const void *g, const void *arg, char *buf, size_t c
     return kat_group_rdkafka_stats_strip(g, a->json, a->len, buf, cap, len);
 }
 
-/* librdkafka's statistics JSON without the partitions this group does not
- * own now (a new String). */
+/* @api private (Group#strip_rdkafka_stats): librdkafka's statistics JSON
+ * without the partitions this group does not own now (a new String). */
 static VALUE group_strip_rdkafka_stats(VALUE self, VALUE json) {
     group *g = get_group(self);
     VALUE s = rb_str_new_frozen(stats_json_arg(json));
@@ -1464,8 +1464,8 @@ RUBY_FUNC_EXPORTED void Init_kat_ext(void) {
     rb_define_private_method(cGroup, "__health", group_health_native, 0);
     rb_define_method(cGroup, "history_json", group_history_json, 0);
     rb_define_private_method(cGroup, "__set_stall_after_ms", group_set_stall_after_ms, 1);
-    rb_define_method(cGroup, "rdkafka_stats", group_rdkafka_stats, 1);
-    rb_define_method(cGroup, "strip_rdkafka_stats", group_strip_rdkafka_stats, 1);
+    rb_define_private_method(cGroup, "__rdkafka_stats", group_rdkafka_stats, 1);
+    rb_define_private_method(cGroup, "__strip_rdkafka_stats", group_strip_rdkafka_stats, 1);
     rb_define_method(cGroup, "rdkafka_cgrp_json", group_rdkafka_cgrp_json, 0);
     rb_define_private_method(cGroup, "__close", group_native_close, 0);
     rb_define_method(cGroup, "closed?", group_closed_p, 0);

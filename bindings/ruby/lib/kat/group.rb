@@ -36,12 +36,6 @@ module Kat
     # - `health`: the group's health as a Symbol (:never_joined, :standby,
     #   :assigned, :rebalancing, :lost, :stalled), one wait-free read;
     # - `history_json`: the rebalance history as libkat's JSON array;
-    # - `rdkafka_stats(json)`: hands kat librdkafka's statistics JSON (the
-    #   String rdkafka-ruby's statistics callback / librdkafka's stats_cb
-    #   gets); its cgrp fields join the metrics. Malformed JSON raises
-    #   Kat::InvalidArgument naming the byte offset and changes nothing;
-    # - `strip_rdkafka_stats(json)`: the same JSON without the partitions
-    #   this group does not own now (a new String);
     # - `rdkafka_cgrp_json`: the cgrp fields kept from the last statistics.
 
     # The group's health and since when it holds (Kat::GroupHealth), from
@@ -73,6 +67,29 @@ module Kat
       end
 
       __set_stall_after_ms(ms)
+    end
+
+    # Hands kat librdkafka's statistics: the JSON String librdkafka's
+    # stats_cb gets, or the Hash rdkafka-ruby's `Rdkafka::Config.statistics_callback`
+    # and Karafka's `statistics.emitted` event (`event[:statistics]`) carry
+    # (serialised again; Karafka's extra `_d` fields are ignored). kat keeps
+    # the consumer group fields (cgrp) for the metrics (kat_rdkafka_cgrp_*)
+    # and #rdkafka_cgrp. Statistics without cgrp change nothing. Malformed
+    # JSON raises Kat::InvalidArgument naming the byte offset (invalid UTF-8:
+    # Kat::InvalidUtf8) and changes nothing. Returns self.
+    def rdkafka_stats(stats)
+      __rdkafka_stats(stats.is_a?(Hash) ? JSON.generate(stats) : stats)
+      self
+    end
+
+    # The same statistics without the partitions this group does not own
+    # right now (topics.<topic>.partitions, librdkafka's -1 included, and
+    # brokers.<broker>.toppars), so per-partition lag is reported by the
+    # owner only: a new String for a String, a new Hash for a Hash.
+    def strip_rdkafka_stats(stats)
+      return __strip_rdkafka_stats(stats) unless stats.is_a?(Hash)
+
+      JSON.parse(__strip_rdkafka_stats(JSON.generate(stats)))
     end
 
     # The consumer group fields of the last librdkafka statistics handed to
