@@ -172,6 +172,21 @@ module Kat
         @tracker.lost(group_id(event[:subscription_group]))
       end
 
+      # `statistics.emitted` (set `statistics.interval.ms` in the kafka
+      # settings; Karafka's default is 5 s): hands the subscription group's
+      # librdkafka statistics to its kat group (Group#rdkafka_stats), so
+      # librdkafka's consumer group state (cgrp) joins kat's metrics
+      # (kat_rdkafka_cgrp_*). Events without a subscription group (a
+      # producer's) are ignored. Not a rebalance: nothing else changes.
+      def on_statistics_emitted(event)
+        id = event[:subscription_group_id]
+        statistics = event[:statistics]
+        return if id.nil? || !statistics.is_a?(Hash)
+
+        @tracker.group(id.to_s).rdkafka_stats(statistics)
+        nil
+      end
+
       # Native (kat_ext), one call each:
       # - on_rebalance_partitions_assigned(event): adds the listed partitions;
       #   each gets generation + 1.
