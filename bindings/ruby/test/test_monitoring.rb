@@ -376,6 +376,26 @@ class TestMonitoring < Minitest::Test
     assert_equal :prometheus, Kat::Metrics.negotiate("application/openmetrics-text;q=0, text/plain")
   end
 
+  # ----------------------------------------------------------------- GC
+
+  # Every allocation runs a full GC: the JSON the gem hands libkat and the
+  # buffers it copies text into must stay referenced during each call.
+  def test_under_gc_stress
+    group = tracker.group("g")
+    group.assigned({ "orders" => [1] })
+    results = []
+    GC.stress = true
+    begin
+      json = +"" << STATS # a fresh, unfrozen String
+      group.rdkafka_stats(json)
+      results << JSON.parse(group.strip_rdkafka_stats(json))["topics"]["orders"]["partitions"].keys
+      results << owned_series(tracker.metrics, "g", "orders") << group.history.map(&:kind) << group.health
+    ensure
+      GC.stress = false
+    end
+    assert_equal [["1"], { 1 => 1 }, [:assign], :assigned], results
+  end
+
   # ------------------------------------------------------ closed objects
 
   def test_closed_group_raises
