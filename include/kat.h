@@ -212,6 +212,14 @@ typedef struct kat_group_stats_t {
   uint64_t glue_failures;
 } kat_group_stats_t;
 
+// A group's health and since when it holds.
+typedef struct kat_group_health_t {
+  // The state.
+  enum kat_health health;
+  // When it began, ms since the Unix epoch (0 for never joined).
+  uint64_t since_unix_ms;
+} kat_group_health_t;
+
 // One topic a group has generations for (assigned now or not), in a
 // snapshot. Pointers are borrowed from the snapshot and valid until
 // `kat_snapshot_free`.
@@ -244,14 +252,6 @@ typedef struct kat_partition_record_t {
   // Assigned, revoked or lost.
   enum kat_status status;
 } kat_partition_record_t;
-
-// A group's health and since when it holds.
-typedef struct kat_group_health_t {
-  // The state.
-  enum kat_health health;
-  // When it began, ms since the Unix epoch (0 for never joined).
-  uint64_t since_unix_ms;
-} kat_group_health_t;
 
 // A key's state, read from one atomic load.
 typedef struct kat_partition_state_t {
@@ -543,37 +543,6 @@ enum kat_result kat_group_partition(const struct kat_group_t *group,
                                     int32_t partition,
                                     struct kat_partition_handle_t **out_handle);
 
-// Writes how many topics group `group_index` has generations for (assigned
-// or not) in this snapshot. `KAT_ERR_OUT_OF_RANGE` past the last group.
-//
-// Thread-safe; no allocation.
-enum kat_result kat_snapshot_known_topic_count(const struct kat_snapshot_t *snapshot,
-                                               size_t group_index,
-                                               size_t *out_count);
-
-// Describes known topic `topic_index` of group `group_index` (sorted by
-// name; every topic with generations, assigned or not). No copy: the view
-// borrows from the snapshot. `KAT_ERR_OUT_OF_RANGE` past the end.
-//
-// Thread-safe; no allocation.
-enum kat_result kat_snapshot_known_topic(const struct kat_snapshot_t *snapshot,
-                                         size_t group_index,
-                                         size_t topic_index,
-                                         struct kat_known_topic_view_t *out_view);
-
-// Copies the records of known topic `topic_index` of group `group_index`,
-// sorted by partition, into `buf` (room for `cap` records) and writes their
-// number to `*out_count`. With `buf = NULL, cap = 0` only the number is
-// written; a `cap` below it is `KAT_ERR_BUFFER_TOO_SMALL` and writes nothing.
-//
-// Thread-safe; no allocation.
-enum kat_result kat_snapshot_known_topic_records(const struct kat_snapshot_t *snapshot,
-                                                 size_t group_index,
-                                                 size_t topic_index,
-                                                 struct kat_partition_record_t *buf,
-                                                 size_t cap,
-                                                 size_t *out_count);
-
 // Writes the group's health and since when it holds.
 //
 // Thread-safe; wait-free (one lookup in a published map, one atomic load);
@@ -637,6 +606,37 @@ enum kat_result kat_group_note_rebalance_error(struct kat_group_t *group, const 
 //
 // Thread-safe; one atomic store.
 enum kat_result kat_group_set_stall_after_ms(struct kat_group_t *group, uint64_t ms);
+
+// Writes how many topics group `group_index` has generations for (assigned
+// or not) in this snapshot. `KAT_ERR_OUT_OF_RANGE` past the last group.
+//
+// Thread-safe; no allocation.
+enum kat_result kat_snapshot_known_topic_count(const struct kat_snapshot_t *snapshot,
+                                               size_t group_index,
+                                               size_t *out_count);
+
+// Describes known topic `topic_index` of group `group_index` (sorted by
+// name; every topic with generations, assigned or not). No copy: the view
+// borrows from the snapshot. `KAT_ERR_OUT_OF_RANGE` past the end.
+//
+// Thread-safe; no allocation.
+enum kat_result kat_snapshot_known_topic(const struct kat_snapshot_t *snapshot,
+                                         size_t group_index,
+                                         size_t topic_index,
+                                         struct kat_known_topic_view_t *out_view);
+
+// Copies the records of known topic `topic_index` of group `group_index`,
+// sorted by partition, into `buf` (room for `cap` records) and writes their
+// number to `*out_count`. With `buf = NULL, cap = 0` only the number is
+// written; a `cap` below it is `KAT_ERR_BUFFER_TOO_SMALL` and writes nothing.
+//
+// Thread-safe; no allocation.
+enum kat_result kat_snapshot_known_topic_records(const struct kat_snapshot_t *snapshot,
+                                                 size_t group_index,
+                                                 size_t topic_index,
+                                                 struct kat_partition_record_t *buf,
+                                                 size_t cap,
+                                                 size_t *out_count);
 
 // Writes the tracker's metrics as Prometheus text (`format` =
 // `KAT_METRICS_PROMETHEUS`) or OpenMetrics (`KAT_METRICS_OPENMETRICS`) into
