@@ -152,6 +152,33 @@ class TestMonitoring < Minitest::Test
     assert_equal raw, JSON.parse(parsed.to_json), "to_json gives libkat's JSON back"
   end
 
+  def test_glue_notes_protocol_and_errors_in_the_history
+    group = tracker.group("g")
+    group.assigned({ "t" => [0] })
+    assert_same group, group.note_rebalance_protocol(:cooperative)
+    group.assigned({ "t" => [1] })
+    epoch = tracker.epoch
+    assert_same group, group.note_rebalance_error("assign refused: Local: Erroneous state")
+    assert_equal epoch, tracker.epoch, "a refused rebalance changes no assignment"
+    assert_equal [0, 1], tracker.assignments[Kat::Topic.new("g", "t")]
+    kinds = group.history.map { |e| [e.kind, e.protocol, e.error] }
+    assert_equal [[:assign, nil, nil], [:assign, :cooperative, nil],
+                  [:error, :cooperative, "assign refused: Local: Erroneous state"]], kinds
+    group.note_rebalance_protocol(:eager)
+    group.revoked({ "t" => [0] })
+    assert_equal :eager, group.history.last.protocol
+    before = group.history_json
+    [nil, "cooperative", :range, 1].each do |bad|
+      assert_raises(Kat::InvalidArgument, bad.inspect) { group.note_rebalance_protocol(bad) }
+    end
+    assert_raises(Kat::InvalidArgument) { group.note_rebalance_error(nil) }
+    assert_raises(Kat::InvalidArgument) { group.note_rebalance_error("a\0b") }
+    assert_equal before, group.history_json
+    listener = Kat::Rdkafka::RebalanceListener.new("e", tracker: tracker, eager: true)
+    listener.on_partitions_assigned(Doubles.tpl({ "t" => [0] }))
+    assert_equal :eager, tracker.group("e").history.last.protocol
+  end
+
   def test_history_lists_at_most_32_partitions_with_exact_counts
     group = tracker.group("g")
     group.assigned({ "t" => (0...40).to_a })

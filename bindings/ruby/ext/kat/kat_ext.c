@@ -1004,6 +1004,29 @@ static VALUE group_set_stall_after_ms(VALUE self, VALUE ms) {
     return ms;
 }
 
+/* @api private (Group#note_rebalance_protocol checks the Symbol). */
+static VALUE group_note_protocol_native(VALUE self, VALUE cooperative) {
+    CHECK_KAT(kat_group_note_rebalance_protocol(get_group(self)->ptr, RTEST(cooperative)), NULL);
+    return self;
+}
+
+/* Records in the group's history a rebalance that could not be applied
+ * (kind :error with `detail`), without changing the tracker. */
+static VALUE group_note_rebalance_error(VALUE self, VALUE detail) {
+    group *g = get_group(self);
+    if (!RB_TYPE_P(detail, T_STRING)) {
+        raise_code(KAT_ERR_INVALID_ARGUMENT,
+                   rb_sprintf("rebalance error detail must be a String, got %" PRIsVALUE, rb_obj_class(detail)));
+    }
+    if (memchr(RSTRING_PTR(detail), '\0', (size_t)RSTRING_LEN(detail)) != NULL) {
+        raise_code(KAT_ERR_INVALID_ARGUMENT, rb_str_new_cstr("rebalance error detail contains a NUL byte"));
+    }
+    VALUE s = rb_str_new_frozen(rb_str_new(RSTRING_PTR(detail), RSTRING_LEN(detail))); /* NUL-terminated */
+    CHECK_KAT(kat_group_note_rebalance_error(g->ptr, RSTRING_PTR(s)), NULL);
+    RB_GC_GUARD(s);
+    return self;
+}
+
 static VALUE stats_json_arg(VALUE json) {
     if (!RB_TYPE_P(json, T_STRING)) {
         raise_code(KAT_ERR_INVALID_ARGUMENT,
@@ -1461,6 +1484,8 @@ RUBY_FUNC_EXPORTED void Init_kat_ext(void) {
     rb_define_method(cGroup, "reset", group_reset, 0);
     rb_define_method(cGroup, "stats", group_stats, 0);
     rb_define_method(cGroup, "health", group_health, 0);
+    rb_define_private_method(cGroup, "__note_rebalance_protocol", group_note_protocol_native, 1);
+    rb_define_method(cGroup, "note_rebalance_error", group_note_rebalance_error, 1);
     rb_define_private_method(cGroup, "__health", group_health_native, 0);
     rb_define_method(cGroup, "history_json", group_history_json, 0);
     rb_define_private_method(cGroup, "__set_stall_after_ms", group_set_stall_after_ms, 1);

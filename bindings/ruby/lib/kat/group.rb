@@ -92,6 +92,23 @@ module Kat
       JSON.parse(__strip_rdkafka_stats(JSON.generate(stats)))
     end
 
+    # Tells the rebalance history which protocol the consumer follows
+    # (:eager, or :cooperative for cooperative-sticky and KIP-848); later
+    # entries carry it as `protocol`. For glue code of your own (the C, C++
+    # and Rust glue report it themselves). Returns self.
+    def note_rebalance_protocol(protocol)
+      unless %i[eager cooperative].include?(protocol)
+        raise InvalidArgument, "rebalance protocol must be :eager or :cooperative, got #{protocol.inspect[0, 80]}"
+      end
+
+      __note_rebalance_protocol(protocol == :cooperative)
+    end
+
+    # Native (kat_ext): `note_rebalance_error(detail)` records in the history
+    # a rebalance your glue could not apply (an entry of kind :error with
+    # `detail`, a String without NUL bytes; invalid UTF-8 is replaced)
+    # without changing any assignment. Returns self.
+
     # The consumer group fields of the last librdkafka statistics handed to
     # #rdkafka_stats, as a frozen Hash ("state", "join_state",
     # "rebalance_age", "rebalance_cnt", "rebalance_reason",
