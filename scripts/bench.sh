@@ -317,6 +317,17 @@ w("")
 w("The design notes on what each optimisation changed, with before/after figures, are in the "
   "commit history of `src/snapshot.rs`, `src/tracker.rs` and `src/name.rs`.")
 
+# Sections other scripts generate (between their own markers, e.g. the Python
+# binding's bindings/python/bench/bench.py and the Ruby gem's
+# bindings/ruby/bench/report.rb) are carried over unchanged.
+import re
+try:
+    previous = open("BENCHMARKS.md").read()
+except FileNotFoundError:
+    previous = ""
+for m in re.finditer(r"<!-- ([a-z-]+):begin\b[^>]*-->.*?<!-- \1:end -->", previous, re.S):
+    lines.extend(["", m.group(0)])
+
 with open("BENCHMARKS.md", "w") as fh:
     fh.write("\n".join(lines) + "\n")
 print("BENCHMARKS.md written")

@@ -403,6 +403,43 @@ class TestMonitoring < Minitest::Test
     assert_equal :prometheus, Kat::Metrics.negotiate("application/openmetrics-text;q=0, text/plain")
   end
 
+  # ---------------------------------- the first Ruby monitoring API's forms
+
+  def test_metrics_follow_ownership_in_both_formats
+    tracker.assigned("billing/0", { "orders" => [0, 1] })
+    series = 'kat_partition_generation{messaging_consumer_group_name="billing",' \
+             'kat_group="billing/0",messaging_destination_name="orders",' \
+             'messaging_destination_partition_id="1"} 1'
+    text = tracker.metrics
+    assert_includes text, "#{series}\n"
+    refute_includes text, "# EOF"
+    tracker.revoked("billing/0", { "orders" => [1] })
+    refute_includes tracker.metrics, 'messaging_destination_partition_id="1"'
+    om = tracker.metrics(:openmetrics)
+    assert om.end_with?("# EOF\n")
+    assert_includes om, "# TYPE kat_rebalance counter\n"
+    assert_equal "text/plain; version=0.0.4; charset=utf-8", Kat::Tracker::METRICS_CONTENT_TYPES[:prometheus]
+    assert_equal Kat::Metrics.content_type(:openmetrics), Kat::Tracker::METRICS_CONTENT_TYPES[:openmetrics]
+    assert Kat::Tracker::METRICS_CONTENT_TYPES.frozen?
+  end
+
+  def test_health_since_and_history_by_kind
+    g = tracker.group("g")
+    assert_nil g.health_since
+    g.assigned({ "t" => [0, 1] })
+    assert_kind_of Time, g.health_since
+    assert_equal g.health_info.since, g.health_since
+    g.revoked({ "t" => [1] })
+    g.lost
+    assert_equal %i[assign revoke lost], g.history.map(&:kind)
+    assert_equal :revoke, g.history[1]["kind"], "entries answer [] by field name too (Struct)"
+    assert_equal [["t", 1]], g.history[1]["partitions"]
+    assert_equal 1, g.history[2].lost
+    tracker.history_limit = 2
+    g.assigned({ "t" => [2] })
+    assert_equal %i[lost assign], g.history.map(&:kind)
+  end
+
   # ----------------------------------------------------------------- GC
 
   # Every allocation runs a full GC: the JSON the gem hands libkat and the

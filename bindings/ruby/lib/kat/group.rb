@@ -44,6 +44,11 @@ module Kat
       GroupHealth.new(*__health)
     end
 
+    # When the current health state began (a Time), nil if never joined.
+    def health_since
+      health_info.since
+    end
+
     # The group's rebalance history, oldest first: a frozen Array of frozen
     # Kat::HistoryEntry values (at most Tracker#history_limit of them). It
     # is a copy: it never changes once returned.

@@ -113,6 +113,10 @@ module Kat
 
     # --- monitoring (README "Monitoring") --------------------------------
 
+    # Content types of #metrics' formats, for an HTTP response (also
+    # Kat::Metrics.content_type(format)).
+    METRICS_CONTENT_TYPES = Metrics::FORMATS.keys.to_h { |f| [f, Kat.__metrics_content_type(Metrics::FORMATS[f])] }.freeze
+
     # The tracker's metrics as exposition text (a new UTF-8 String):
     # `:prometheus` (text format 0.0.4) or `:openmetrics` (OpenMetrics 1.0.0,
     # ending in "# EOF"). One series per partition owned now

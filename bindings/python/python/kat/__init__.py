@@ -1,0 +1,58 @@
+"""kat — the Kafka assignments tracker, for Python.
+
+Knows, from any thread and without blocking, which topic partitions this
+process owns right now, in which consumer group, and how many times each was
+assigned (its generation). ``kat.confluent`` feeds it from confluent-kafka
+consumers.
+"""
+
+from ._errors import (
+    Error,
+    InvalidArgumentError,
+    InvalidGroupError,
+    InvalidInputError,
+    InvalidListError,
+    InvalidPartitionError,
+    InvalidTopicError,
+    RebalanceError,
+)
+from ._types import Health, PartitionList, Status, TopicPartitionLike
+from ._kat import (
+    DEFAULT_GENERATIONS_TOPICS_LIMIT,
+    MAX_GROUP_NAME_LEN,
+    MAX_PARTITION,
+    MAX_TOPIC_NAME_LEN,
+    Group,
+    GroupStats,
+    PartitionHandle,
+    PartitionState,
+    Snapshot,
+    Tracker,
+    tracker,
+)
+
+__all__ = [
+    "DEFAULT_GENERATIONS_TOPICS_LIMIT",
+    "MAX_GROUP_NAME_LEN",
+    "MAX_PARTITION",
+    "MAX_TOPIC_NAME_LEN",
+    "Error",
+    "Group",
+    "Health",
+    "GroupStats",
+    "InvalidArgumentError",
+    "InvalidGroupError",
+    "InvalidInputError",
+    "InvalidListError",
+    "InvalidPartitionError",
+    "InvalidTopicError",
+    "PartitionHandle",
+    "PartitionList",
+    "PartitionState",
+    "RebalanceError",
+    "Snapshot",
+    "Status",
+    "TopicPartitionLike",
+    "Tracker",
+    "tracker",
+]
