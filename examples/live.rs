@@ -11,7 +11,9 @@
 //! roundrobin, `consumer`: KIP-848) through the event API. Each consumer
 //! polls on its own thread and is its own kat group, `<group.id>/<member>`.
 //! The script: members join one by one, one leaves, one gets stuck past
-//! `max.poll.interval.ms` (its loop notices with `kat::rdkafka::check_lost`),
+//! `max.poll.interval.ms` (kat's poll-deadline timer expires it on time,
+//! with no call from the stuck loop), one revoke is drained (it waits for a
+//! job's lease before the unassign call),
 //! a heartbeat is answered with an error, the member that left comes back
 //! (same kat group, generations go on), and everyone closes.
 //!
@@ -339,13 +341,22 @@ fn poll_loop(rk: Handle, member: Arc<Member>) {
             member.record(kat::rdkafka::rebalance_event(&member.group, rk, ev));
             rd_kafka_event_destroy(ev);
         };
+        // kat expires this member on its own if the loop stops polling for
+        // max.poll.interval.ms (the timer thread; no call from here).
+        if let Err(e) = kat::rdkafka::set_poll_deadline(&member.group, rk, Duration::ZERO) {
+            eprintln!("{}: {e}", member.group.name());
+        }
         loop {
-            // What a job loop does between batches: one atomic load when
-            // nothing is lost.
-            kat::rdkafka::check_lost(&member.group, rk);
-            match member.state.load(Ordering::SeqCst) {
+            let state = member.state.load(Ordering::SeqCst);
+            if state != STUCK {
+                // What a job loop does between batches: the poll mark, and
+                // one atomic load when nothing is lost.
+                kat::rdkafka::check_lost(&member.group, rk);
+            }
+            match state {
                 CLOSING => break,
-                STUCK => thread::sleep(Duration::from_millis(20)), // "in a long job"
+                // "In a long job": no poll, no kat call at all.
+                STUCK => thread::sleep(Duration::from_millis(20)),
                 _ if member.event_api => {
                     // A poll mark per poll: health says `stalled` when they stop.
                     member.group.mark_poll();
@@ -380,6 +391,9 @@ fn poll_loop(rk: Handle, member: Arc<Member>) {
         rd_kafka_queue_destroy(queue);
         rd_kafka_destroy(rk);
     }
+    let _ = member
+        .group
+        .set_poll_deadline(Duration::ZERO, Duration::ZERO);
     member.state.store(CLOSED, Ordering::SeqCst);
 }
 
@@ -659,11 +673,42 @@ fn main() -> ExitCode {
     ));
 
     at(0.42);
+    // After billing/2 left, billing/0 must own partitions again before it
+    // gets stuck, or there is nothing to expire.
+    let owns = |g: &Group| {
+        tracker
+            .snapshot()
+            .group(g.name())
+            .is_some_and(|v| v.partition_count() > 0)
+    };
+    wait_for(Duration::from_secs(15), || owns(&billing[0].group));
     billing[0].state.store(STUCK, Ordering::SeqCst);
-    board.note(format!("billing/0 stops polling; after max.poll.interval.ms ({MAX_POLL_MS} ms) check_lost marks it lost"));
-    thread::sleep(Duration::from_millis(MAX_POLL_MS + 2000));
+    board.note(format!(
+        "billing/0 stops polling (no call at all); kat's deadline timer expires it at max.poll.interval.ms ({MAX_POLL_MS} ms)"
+    ));
+    let expired = wait_for(Duration::from_millis(MAX_POLL_MS + 5000), || {
+        billing[0].group.poll_stats().expirations > 0
+    });
+    let ps = billing[0].group.poll_stats();
+    if expired {
+        board.note(format!(
+            "billing/0 expired by kat {:.2} ms after its deadline (librdkafka notices at its next once-a-second check)",
+            ps.last_expiry_delay.unwrap_or_default().as_secs_f64() * 1e3
+        ));
+    }
+    thread::sleep(Duration::from_millis(2000));
     billing[0].state.store(POLLING, Ordering::SeqCst);
-    board.note("billing/0 polls again: _MAX_POLL_EXCEEDED, lost revoke, rejoin".into());
+    board.note(
+        "billing/0 polls again: _MAX_POLL_EXCEEDED, lost revoke (changes nothing more), rejoin"
+            .into(),
+    );
+
+    // A drained revoke: billing/1 waits for an in-flight job's lease before
+    // it gives its partitions back when billing/{leaver} rejoins.
+    at(0.76);
+    let drained = &billing[1];
+    drained.group.set_drain_timeout(Duration::from_secs(2));
+    let job = lease_job(drained.group.clone(), board.clone());
 
     at(0.72);
     if args.protocol == "consumer" {
@@ -694,6 +739,14 @@ fn main() -> ExitCode {
     ));
     board.note(format!(
         "billing/{leaver} comes back: same kat group, generations go on"
+    ));
+    if let Some(job) = job {
+        let _ = job.join();
+    }
+    let ds = drained.group.drain_stats();
+    board.note(format!(
+        "billing/1: {} drain(s), {} timed out with leases held",
+        ds.drains, ds.timeouts
     ));
 
     at(1.0);
@@ -748,6 +801,17 @@ fn main() -> ExitCode {
         generations.epoch()
     );
     println!("  owned after close       {final_owned} partitions");
+    let ps = billing[0].group.poll_stats();
+    println!(
+        "  poll deadline           billing/0 expired {} time(s), last {:.2} ms after its deadline",
+        ps.expirations,
+        ps.last_expiry_delay.unwrap_or_default().as_secs_f64() * 1e3
+    );
+    let ds = billing[1].group.drain_stats();
+    println!(
+        "  drain barrier           billing/1 drained {} revoke(s), {} timed out",
+        ds.drains, ds.timeouts
+    );
     let rate = |n: u64, s: f64| if s > 0.0 { n as f64 / s / 1e6 } else { 0.0 };
     println!(
         "  reader thread           {:.1} M handle reads/s, {:.1} M by-name reads/s ({} + {} reads)",
@@ -764,6 +828,52 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+/// Polls `done` every 5 ms until it is true or `timeout` passes.
+fn wait_for(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while !done() {
+        if start.elapsed() > timeout {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    true
+}
+
+/// A job on one partition the group owns: takes a lease at its generation,
+/// and when the partition's revoke starts (the handle shows it not owned,
+/// the lease stays valid while the revoke drains) works 500 ms more, then
+/// releases it; the glue makes the unassign call only after that.
+fn lease_job(group: Group, board: Arc<Board>) -> Option<JoinHandle<()>> {
+    let snap = group.tracker().snapshot();
+    let view = snap.group(group.name())?;
+    let topic = view.topics().iter().next()?;
+    let partition = topic.partitions().first()?.partition;
+    let handle = group.partition(topic.name(), partition).ok()?;
+    let label = format!("{}/{partition}", topic.name());
+    Some(thread::spawn(move || {
+        let generation = handle.state().generation;
+        let Some(lease) = handle.lease(generation) else {
+            return;
+        };
+        board.note(format!(
+            "{} holds a lease on {label} (a job in flight)",
+            group.name()
+        ));
+        if !wait_for(Duration::from_secs(20), || !handle.state().is_assigned()) {
+            return;
+        }
+        board.note(format!(
+            "{}'s revoke waits for the lease on {label} (new leases fail, lease still valid: {})",
+            group.name(),
+            lease.valid()
+        ));
+        thread::sleep(Duration::from_millis(500));
+        drop(lease);
+        board.note(format!("{label}: lease released; the unassign follows"));
+    }))
 }
 
 /// Classic-protocol settings. The mock cluster gives members that must

@@ -253,6 +253,58 @@ typedef struct kat_partition_record_t {
   enum kat_status status;
 } kat_partition_record_t;
 
+// A group's poll marks, armed poll deadline and expiries
+// (`kat_group_poll_stats`).
+typedef struct kat_poll_stats_t {
+  // The armed deadline in ms (`max.poll.interval.ms` minus the margin);
+  // 0: no deadline armed.
+  uint64_t deadline_ms;
+  // Poll marks received (`kat_group_mark_poll`, `kat_check_lost`, and
+  // every rebalance handled by `kat_rdkafka.h`).
+  uint64_t polls;
+  // Microseconds since the last poll mark; `UINT64_MAX`: never marked.
+  uint64_t since_last_poll_us;
+  // Times the deadline passed with no poll mark and kat marked the
+  // group's partitions lost (only expiries that took something away).
+  uint64_t expirations;
+  // How long after the deadline the last of those expiries was recorded,
+  // in microseconds (0 before the first).
+  uint64_t last_expiry_delay_us;
+} kat_poll_stats_t;
+
+// A fencing token (`kat_partition_handle_token`): what a job carries into
+// its own store's conditional write.
+typedef struct kat_fencing_token_t {
+  // kat's generation of the partition (times this group was assigned it).
+  uint64_t generation;
+  // The broker's group generation id (classic protocol) or member epoch
+  // (KIP-848) at the last rebalance the glue handled; 0: unknown
+  // (librdkafka before 2.12, or no rebalance recorded through the glue).
+  int32_t broker_generation;
+  // Whether the partition is assigned now; when false the other fields
+  // are 0 and there is no token to act on.
+  bool owned;
+} kat_fencing_token_t;
+
+// A group's drain barrier (`kat_group_drain_stats`).
+typedef struct kat_drain_stats_t {
+  // The drain timeout in ms; 0: orderly revokes do not wait for leases.
+  uint64_t timeout_ms;
+  // Drains run.
+  uint64_t drains;
+  // Drains that reached the timeout with leases still held.
+  uint64_t timeouts;
+  // Leases still held when the last drain ended.
+  uint64_t last_held;
+  // Leases held at the timeout, over every drain.
+  uint64_t held_total;
+} kat_drain_stats_t;
+
+// A C callback told that a group lost partitions: `group` is the group's
+// name (NUL-terminated, valid during the call), `opaque` what was passed to
+// `kat_group_set_loss_callback`.
+typedef void (*kat_loss_cb)(const char *group, void *opaque);
+
 // A key's state, read from one atomic load.
 typedef struct kat_partition_state_t {
   // Times assigned (0: never).
@@ -663,6 +715,195 @@ enum kat_result kat_tracker_metrics(const struct kat_tracker_t *tracker,
 //
 // Thread-safe.
 const char *kat_metrics_content_type(unsigned int format);
+
+// Records that the group's consumer polled now. The poll-deadline timer
+// measures from the last mark. `kat_check_lost()` and the rebalance
+// functions of `kat_rdkafka.h` call it for you.
+//
+// Thread-safe; lock-free: one monotonic clock read and two atomic
+// operations (plus, once after an expiry, a wake-up of the timer thread);
+// does not advance the epoch.
+enum kat_result kat_group_mark_poll(struct kat_group_t *group);
+
+// Arms, changes or (with `max_poll_interval_ms == 0`) disarms the group's
+// poll deadline. While armed, if no poll mark comes for
+// `max_poll_interval_ms − margin_ms`, kat's timer thread marks every
+// partition of the group lost (status `KAT_STATUS_LOST`, counted in
+// `lost_events` and in `kat_poll_stats_t.expirations`) within a few
+// milliseconds, with no call from the thread that stopped polling. The
+// deadline runs from the last poll mark (from now if there was none);
+// after an expiry it runs again from the next mark. When the application
+// polls again, librdkafka's own lost revoke follows and changes nothing
+// more in kat.
+//
+// `kat_rdkafka_set_poll_deadline()` (kat_rdkafka.h) reads
+// `max.poll.interval.ms` from the consumer and calls this.
+//
+// The first armed deadline in the process starts one timer thread
+// (`kat-deadline`); it ends when no deadline is armed. A deadline stays
+// armed while any `kat_group_t` of the group's name is alive.
+//
+// Returns `KAT_ERR_INVALID_ARGUMENT` if `margin_ms >= max_poll_interval_ms`
+// (with a non-zero interval); nothing changes then. Thread-safe.
+enum kat_result kat_group_set_poll_deadline(struct kat_group_t *group,
+                                            uint64_t max_poll_interval_ms,
+                                            uint64_t margin_ms);
+
+// Writes the group's poll marks, deadline and expiries.
+//
+// Thread-safe; a few atomic loads; never locks.
+enum kat_result kat_group_poll_stats(const struct kat_group_t *group,
+                                     struct kat_poll_stats_t *out_stats);
+
+// Writes the handle's fencing token: kat's generation of the partition and
+// the broker generation of its group, read so that both belong to one
+// moment (the handle's word is read before and after the broker
+// generation). `owned` is false when the partition is not assigned.
+//
+// Thread-safe; wait-free in practice (three atomic loads; repeated only if
+// a rebalance landed in between); never allocates.
+enum kat_result kat_partition_handle_token(const struct kat_partition_handle_t *handle,
+                                           struct kat_fencing_token_t *out_token);
+
+// Records the broker's view of the group's membership at a rebalance:
+// `generation` is the group generation id (classic) or member epoch
+// (KIP-848), 0 if unknown; `member_id` (NUL-terminated UTF-8) may be NULL
+// to keep the one recorded before. `kat_rdkafka.h` calls this at every
+// rebalance, before recording it. Does not advance the epoch.
+//
+// Thread-safe; lock-free; allocates when the member id changes.
+enum kat_result kat_group_record_broker_generation(struct kat_group_t *group,
+                                                   int32_t generation,
+                                                   const char *member_id);
+
+// Writes the broker generation recorded at the group's last rebalance
+// (0: unknown).
+//
+// Thread-safe; one atomic load.
+enum kat_result kat_group_broker_generation(const struct kat_group_t *group,
+                                            int32_t *out_generation);
+
+// Copies the member id recorded at the group's last rebalance into `buf`
+// (snprintf-style: with `buf == NULL && cap == 0` only `*out_len` is
+// written; otherwise `cap` must exceed the length for the NUL).
+// `KAT_ERR_NOT_FOUND` if none was recorded; `KAT_ERR_BUFFER_TOO_SMALL` if
+// `cap` is too small (nothing written to `buf`).
+//
+// Thread-safe; lock-free.
+enum kat_result kat_group_member_id(const struct kat_group_t *group,
+                                    char *buf,
+                                    size_t cap,
+                                    size_t *out_len);
+
+// True at most once per second of poll marks (and to one caller): the
+// poll-loop glue (`kat_check_lost`) then refreshes the broker generation
+// with `kat_rdkafka_record_broker_generation`, since under KIP-848 the
+// member epoch can advance without a rebalance callback. False for NULL.
+//
+// Thread-safe; two atomic loads when not due.
+bool kat_group_broker_refresh_due(struct kat_group_t *group);
+
+// Takes a lease on the handle's partition at `generation` (normally the one
+// read when the work started): an in-flight claim that an orderly revoke
+// with a drain timeout (`kat_group_set_drain_timeout`) waits for before
+// giving the partition back. Returns false — and holds nothing — unless
+// the partition is assigned at exactly `generation` (not while a revoke is
+// draining it, nor after). Release each successful acquire once with
+// `kat_partition_handle_lease_release` on the same handle (or another
+// handle on the same key). False for NULL.
+//
+// Thread-safe; lock-free: one atomic increment and one load (one
+// decrement more on failure).
+bool kat_partition_handle_lease_acquire(const struct kat_partition_handle_t *handle,
+                                        uint64_t generation);
+
+// Releases a lease taken with `kat_partition_handle_lease_acquire`.
+// `KAT_ERR_INVALID_ARGUMENT` (and nothing changes) if no lease is held on
+// the key.
+//
+// Thread-safe; lock-free: one atomic decrement.
+enum kat_result kat_partition_handle_lease_release(const struct kat_partition_handle_t *handle);
+
+// Whether work under a lease taken at `generation` may still act on the
+// partition (commit, write): it is assigned at that generation, or an
+// orderly revoke is draining it (librdkafka still owns it until the drain
+// ends). False at once after a loss or a poll-deadline expiry, and after
+// the drain ended. False for NULL.
+//
+// Thread-safe; one or two atomic loads.
+bool kat_partition_handle_lease_valid(const struct kat_partition_handle_t *handle,
+                                      uint64_t generation);
+
+// Sets how long an orderly revoke handled by `kat_rdkafka.h` waits for
+// leases on the revoked partitions to be released before the unassign call
+// (0, the default: no wait). Keep it well below `max.poll.interval.ms`.
+//
+// Thread-safe; one store.
+enum kat_result kat_group_set_drain_timeout(struct kat_group_t *group, uint64_t timeout_ms);
+
+// Writes the drain timeout and what the drains found.
+//
+// Thread-safe; a few atomic loads.
+enum kat_result kat_group_drain_stats(const struct kat_group_t *group,
+                                      struct kat_drain_stats_t *out_stats);
+
+// The drain barrier of an orderly revoke of the listed partitions, called
+// by `kat_rdkafka.h` before the unassign call. With a drain timeout set:
+// records the revoke at once (the partitions stop being assigned for every
+// reader, new leases fail, held leases stay valid while the drain runs),
+// waits until no lease on them is held or the timeout passes, and writes
+// how many were still held to `*out_held` (also counted in
+// `kat_group_drain_stats`). Without a timeout it does nothing and writes 0.
+//
+// `partitions` is librdkafka's `rd_kafka_topic_partition_list_t *`, read
+// during the call. A malformed list changes nothing. Blocks the calling
+// (rebalance) thread up to the timeout.
+enum kat_result kat_group_drain(struct kat_group_t *group,
+                                const struct rd_kafka_topic_partition_list_s *partitions,
+                                uint64_t *out_held);
+
+// Blocks until the handle's partition is no longer assigned at `generation`
+// (revoked, lost, expired, drained, or reassigned at another generation)
+// or `timeout_ms` passes, and writes whether ownership at `generation`
+// ended to `*out_ended`. Returns at once if it already has. Woken by every
+// tracker event; costs nothing while waiting.
+//
+// Thread-safe; blocks the calling thread (worker or monitoring threads,
+// never a hot path or the rebalance thread).
+enum kat_result kat_partition_handle_wait_not_owned(const struct kat_partition_handle_t *handle,
+                                                    uint64_t generation,
+                                                    uint64_t timeout_ms,
+                                                    bool *out_ended);
+
+// Sets (or, with `cb == NULL`, removes) the group's loss notifier: `cb` is
+// called after every event that took partitions away from the group (an
+// orderly revoke, a loss, a reset, a poll-deadline expiry, the start of a
+// drain), on the thread that applied it — the polling thread in a
+// rebalance, or kat's `kat-deadline` timer thread — after kat's writers'
+// lock is released. It must be quick and must not block; readers then
+// check their handles. One notifier per group: this replaces an eventfd
+// set with `kat_group_loss_eventfd`. `opaque` must stay valid, and usable
+// from those threads, until the callback is removed.
+//
+// Thread-safe; lock-free swap.
+enum kat_result kat_group_set_loss_callback(struct kat_group_t *group,
+                                            kat_loss_cb cb,
+                                            void *opaque);
+
+// Linux: writes an eventfd that becomes readable whenever the group loses
+// partitions (as `kat_group_set_loss_callback` would be called): watch it
+// with poll/epoll in an event loop, read its 8-byte counter to reset it,
+// then check your handles. The fd is kat's (non-blocking, close-on-exec):
+// never close it yourself; `kat_group_close_loss_eventfd` closes it.
+// Repeated calls return the same fd. Replaces a loss callback.
+//
+// Cost: one `write(2)` per event that took partitions away, on the thread
+// that applied it; nothing otherwise. Thread-safe.
+enum kat_result kat_group_loss_eventfd(struct kat_group_t *group, int *out_fd);
+
+// Closes the group's loss eventfd (`kat_group_loss_eventfd`) and removes
+// its notifier. No-op without one. Thread-safe; do not use the fd after.
+enum kat_result kat_group_close_loss_eventfd(struct kat_group_t *group);
 
 // Writes the handle's generation and status, read with one atomic load: a
 // reader never sees an assignment without its generation.

@@ -50,7 +50,9 @@
 #ifndef KAT_RDKAFKA_H
 #define KAT_RDKAFKA_H
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <librdkafka/rdkafka.h>
@@ -68,6 +70,52 @@ static inline void kat_rdkafka_internal_error(const char *function, const char *
   char message[512];
   snprintf(message, sizeof message, "%s: %s", what, detail != NULL ? detail : "(no detail)");
   kat_set_last_error_message(function, message);
+}
+
+/* rd_kafka_consumer_group_metadata_generation_id() (the group generation id,
+ * or the member epoch under KIP-848) is used where librdkafka has it: from
+ * 2.12 on by default (the first release this glue was tested with that has
+ * it). Define KAT_RDKAFKA_HAVE_GENERATION_ID to 1 or 0 before including this
+ * header to override; without it the broker generation is recorded as 0
+ * (unknown). */
+#ifndef KAT_RDKAFKA_HAVE_GENERATION_ID
+#if RD_KAFKA_VERSION >= 0x020c0000
+#define KAT_RDKAFKA_HAVE_GENERATION_ID 1
+#else
+#define KAT_RDKAFKA_HAVE_GENERATION_ID 0
+#endif
+#endif
+
+/**
+ * Records the broker's view of consumer `rk`'s membership in `group`, for
+ * fencing tokens (kat_partition_handle_token()): the group generation id
+ * (classic protocol) or member epoch (KIP-848) from
+ * rd_kafka_consumer_group_metadata_generation_id() where librdkafka has it
+ * (see KAT_RDKAFKA_HAVE_GENERATION_ID; 0 = unknown otherwise), and the
+ * member id from rd_kafka_memberid() (all versions).
+ *
+ * The rebalance functions here call it at every assign, before recording
+ * it, and kat_check_lost() about once a second (the KIP-848 member epoch can
+ * move without a rebalance callback). Do not call it while the consumer is
+ * closing (the round trip may then never be answered). Thread: any. Cost:
+ * one round trip to librdkafka's consumer group thread where the
+ * generation is read, and a copy of the member id.
+ */
+static inline void kat_rdkafka_record_broker_generation(kat_group_t *group, rd_kafka_t *rk) {
+  int32_t generation = 0;
+  char *member = rd_kafka_memberid(rk);
+#if KAT_RDKAFKA_HAVE_GENERATION_ID
+  rd_kafka_consumer_group_metadata_t *metadata = rd_kafka_consumer_group_metadata(rk);
+  if (metadata != NULL) {
+    generation = rd_kafka_consumer_group_metadata_generation_id(metadata);
+    rd_kafka_consumer_group_metadata_destroy(metadata);
+  }
+#endif
+  (void)kat_group_record_broker_generation(group, generation,
+                                           member != NULL && member[0] != '\0' ? member : NULL);
+  if (member != NULL) {
+    rd_kafka_mem_free(rk, member);
+  }
 }
 
 /* Not part of the API: librdkafka refused an assign call. Adds an `error`
@@ -102,6 +150,10 @@ static inline kat_result kat_rdkafka_internal_apply(const char *function,
     kat_set_last_error_message(function, "rk is NULL: no assign call was made");
     return KAT_ERR_NULL_POINTER;
   }
+  if (group != NULL) {
+    /* A rebalance is served inside a poll: it counts as one. */
+    (void)kat_group_mark_poll(group);
+  }
   if (partitions == NULL && (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ||
                              err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)) {
     kat_set_last_error_message(function, "partitions is NULL: no assign call was made");
@@ -122,6 +174,12 @@ static inline kat_result kat_rdkafka_internal_apply(const char *function,
   } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
     /* Before unassigning: the assign call clears the flag. */
     lost = rd_kafka_assignment_lost(rk);
+    if (!lost && group != NULL) {
+      /* The drain barrier (kat_group_set_drain_timeout; no-op when off):
+       * records the revoke now and waits for leases before unassigning. */
+      uint64_t held = 0;
+      (void)kat_group_drain(group, partitions, &held);
+    }
     if (cooperative) {
       error = rd_kafka_incremental_unassign(rk, partitions);
     } else {
@@ -149,6 +207,13 @@ static inline kat_result kat_rdkafka_internal_apply(const char *function,
   if (group == NULL) {
     kat_set_last_error_message(function, "group is NULL: the assign call was made, nothing was recorded");
     return KAT_ERR_NULL_POINTER;
+  }
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    /* Before the assignment is recorded: whoever sees its partitions
+     * assigned sees this generation in their fencing tokens. Not on revokes:
+     * the round trip could wait forever while the consumer closes, and a
+     * revoked partition has no token anyway. */
+    kat_rdkafka_record_broker_generation(group, rk);
   }
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     recorded = cooperative ? kat_group_assigned(group, partitions)
@@ -259,6 +324,50 @@ static inline kat_result kat_rebalance_event(kat_group_t *group, rd_kafka_t *rk,
 }
 
 /**
+ * Arms kat's poll deadline for `group` from consumer `rk`'s own
+ * `max.poll.interval.ms` (read with rd_kafka_conf_get() on rd_kafka_conf()),
+ * minus `margin_ms`: if the application does not poll for that long, kat's
+ * timer thread marks the group's partitions lost, with no call from the
+ * stuck thread (see kat_group_set_poll_deadline() in kat.h). Polls are
+ * marked by kat_check_lost(), which the poll loop must then call after every
+ * poll, and by the rebalance functions here.
+ *
+ * Call it once after creating the consumer. Keep the poll timeout well below
+ * the deadline: a poll that blocks longer than it (waiting for messages that
+ * do not come) looks like a stuck loop to kat, although librdkafka counts a
+ * blocking poll as polling.
+ *
+ * Returns KAT_OK, KAT_ERR_NULL_POINTER, KAT_ERR_RDKAFKA if the setting
+ * cannot be read, or KAT_ERR_INVALID_ARGUMENT if `margin_ms` is not below
+ * it (nothing armed then). Thread: any. Cost: one configuration lookup.
+ */
+static inline kat_result kat_rdkafka_set_poll_deadline(kat_group_t *group, rd_kafka_t *rk,
+                                                       uint64_t margin_ms) {
+  char value[32];
+  size_t size = sizeof value;
+  char *end = NULL;
+  unsigned long long interval_ms;
+  if (group == NULL || rk == NULL) {
+    kat_set_last_error_message("kat_rdkafka_set_poll_deadline",
+                               group == NULL ? "group is NULL" : "rk is NULL");
+    return KAT_ERR_NULL_POINTER;
+  }
+  if (rd_kafka_conf_get(rd_kafka_conf(rk), "max.poll.interval.ms", value, &size) !=
+      RD_KAFKA_CONF_OK) {
+    kat_set_last_error_message("kat_rdkafka_set_poll_deadline",
+                               "rd_kafka_conf_get(max.poll.interval.ms) failed");
+    return KAT_ERR_RDKAFKA;
+  }
+  interval_ms = strtoull(value, &end, 10);
+  if (end == value || interval_ms == 0) {
+    kat_rdkafka_internal_error("kat_rdkafka_set_poll_deadline",
+                               "max.poll.interval.ms is not a positive number", value);
+    return KAT_ERR_RDKAFKA;
+  }
+  return kat_group_set_poll_deadline(group, (uint64_t)interval_ms, margin_ms);
+}
+
+/**
  * Records a loss as soon as librdkafka knows of it, before the revoke
  * reaches the rebalance callback: if rd_kafka_assignment_lost(rk) is true
  * (session timed out, fenced, max.poll.interval.ms exceeded, ...), every
@@ -272,6 +381,11 @@ static inline kat_result kat_rebalance_event(kat_group_t *group, rd_kafka_t *rk,
  * the first. The flag clears at the next assign call, which the rebalance
  * glue makes.
  *
+ * It is also the poll mark of kat's poll deadline
+ * (kat_rdkafka_set_poll_deadline()): call it after every poll, on the
+ * polling thread, when a deadline is armed. The mark costs one monotonic
+ * clock read and two atomic operations more.
+ *
  * Returns KAT_OK, KAT_ERR_NULL_POINTER for a NULL `group` or `rk`, or the
  * error of kat_group_lost(). Thread: any thread that may use `rk`, usually
  * the polling one.
@@ -281,12 +395,71 @@ static inline kat_result kat_check_lost(kat_group_t *group, rd_kafka_t *rk) {
     kat_set_last_error_message("kat_check_lost", group == NULL ? "group is NULL" : "rk is NULL");
     return KAT_ERR_NULL_POINTER;
   }
+  (void)kat_group_mark_poll(group);
+  if (KAT_RDKAFKA_HAVE_GENERATION_ID && kat_group_broker_refresh_due(group)) {
+    kat_rdkafka_record_broker_generation(group, rk);
+  }
   if (rd_kafka_assignment_lost(rk)) {
     kat_result r = kat_group_lost(group);
     if (r != KAT_OK) {
       kat_group_glue_failure(group);
     }
     return r;
+  }
+  return KAT_OK;
+}
+
+/**
+ * The commit guard: removes from `offsets` (an offsets list about to be
+ * committed with rd_kafka_commit() or rd_kafka_commit_queue()) every entry
+ * for a partition `group` does not own now, and writes how many it removed
+ * to `*out_removed` (may be NULL). With a non-zero `broker_generation` (from
+ * a fencing token taken when the work started), every entry is removed when
+ * the group's broker generation is no longer that one. Entries are removed
+ * with rd_kafka_topic_partition_list_del_by_idx(); the list stays the
+ * caller's. An empty list after the guard means: commit nothing.
+ *
+ * Bad input changes nothing: KAT_ERR_NULL_POINTER for a NULL `group` or
+ * `offsets`, and the error of the first element kat cannot read (NULL or
+ * illegal topic, negative partition), before anything is removed.
+ *
+ * Thread: any (the list must not be used by another thread meanwhile).
+ * Cost: one wait-free kat read per entry (two passes), plus librdkafka's
+ * removal of each removed entry.
+ */
+static inline kat_result kat_rdkafka_commit_guard(const kat_group_t *group,
+                                                  rd_kafka_topic_partition_list_t *offsets,
+                                                  int32_t broker_generation, size_t *out_removed) {
+  int i;
+  size_t removed = 0;
+  int32_t current = 0;
+  bool assigned = false;
+  if (group == NULL || offsets == NULL) {
+    kat_set_last_error_message("kat_rdkafka_commit_guard",
+                               group == NULL ? "group is NULL" : "offsets is NULL");
+    return KAT_ERR_NULL_POINTER;
+  }
+  for (i = 0; i < offsets->cnt; i++) {
+    kat_result r = kat_group_is_assigned(group, offsets->elems[i].topic,
+                                         offsets->elems[i].partition, &assigned);
+    if (r != KAT_OK) {
+      return r;
+    }
+  }
+  if (broker_generation != 0) {
+    (void)kat_group_broker_generation(group, &current);
+  }
+  for (i = offsets->cnt - 1; i >= 0; i--) {
+    assigned = false;
+    (void)kat_group_is_assigned(group, offsets->elems[i].topic, offsets->elems[i].partition,
+                                &assigned);
+    if (!assigned || (broker_generation != 0 && current != broker_generation)) {
+      rd_kafka_topic_partition_list_del_by_idx(offsets, i);
+      removed++;
+    }
+  }
+  if (out_removed != NULL) {
+    *out_removed = removed;
   }
   return KAT_OK;
 }

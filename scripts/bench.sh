@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 target=${CARGO_TARGET_DIR:-target}
 export KAT_BENCH_OUT="$target/kat-bench"
-command="cargo bench --features rdkafka --bench reads --bench writes --bench rebalance_latency --bench memory --bench rdkafka_assignment"
+command="cargo bench --features rdkafka --bench reads --bench writes --bench rebalance_latency --bench memory --bench rdkafka_assignment --bench ownership"
 
 # `scripts/bench.sh --report-only` rewrites BENCHMARKS.md from the last run's
 # results without running anything.
@@ -259,6 +259,11 @@ worst = max(v["kat"] for v in mrow.values())
 targets.append(("≤ 128 bytes per tracked partition", f"at most {worst:.1f} B", worst <= 128))
 
 # ---------------------------------------------------------------- targets
+# ------------------------------------------- ownership that ends on time
+sys.path.insert(0, "scripts")
+import bench_ownership  # noqa: E402 (scripts/bench_ownership.py)
+w(bench_ownership.section(target, out_dir))
+
 w("## Targets")
 w("")
 w("| target | measured | verdict |")

@@ -34,6 +34,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod deadline;
 mod error;
 pub mod ffi;
 mod history;
@@ -57,11 +58,13 @@ pub use metrics::{
     PROMETHEUS_CONTENT_TYPE,
 };
 pub use name::{validate_group, validate_topic, MAX_GROUP_NAME_LEN, MAX_TOPIC_NAME_LEN};
+pub use runtime::{DrainStats, LossNotifier, PollStats};
 pub use snapshot::{
     AssignedPartition, GenerationEntry, Generations, GroupStats, GroupView, PartitionRecord,
     Snapshot, Status, TopicIter, TopicList, TopicView,
 };
 pub use stats::RdkafkaCgrp;
 pub use tracker::{
-    Group, PartitionHandle, PartitionState, Tracker, DEFAULT_GENERATIONS_TOPICS_LIMIT,
+    FencingToken, Group, Lease, PartitionHandle, PartitionState, Tracker,
+    DEFAULT_GENERATIONS_TOPICS_LIMIT,
 };

@@ -18,6 +18,7 @@ use std::fmt::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::history::{Health, Registry};
+use crate::name::Name;
 use crate::{Snapshot, Tracker};
 
 /// Which text format to write.
@@ -319,6 +320,26 @@ pub(crate) fn write_snapshot(w: &mut Writer<'_>, snapshot: &Snapshot, now_ms: u6
     );
 }
 
+/// Writes the count of rebalances the librdkafka glue failed to handle, per
+/// group (Java client: `failed-rebalance-total`).
+fn write_glue_failures(w: &mut Writer<'_>, counts: &[(Name, u64)]) {
+    w.family(
+        "kat_failed_rebalance_total",
+        Kind::Counter,
+        "Rebalances the librdkafka glue failed to handle for the group: an assign call librdkafka refused, a list kat rejected, a missing argument (Java client: failed-rebalance-total).",
+    );
+    for (name, n) in counts {
+        w.sample(
+            "kat_failed_rebalance_total",
+            &[
+                (L_CONSUMER_GROUP, consumer_group_of(name.as_str())),
+                (L_KAT_GROUP, name.as_str()),
+            ],
+            Value::Int(*n),
+        );
+    }
+}
+
 /// Writes the families that come from the groups' health and history.
 pub(crate) fn write_observed(w: &mut Writer<'_>, registry: &Registry) {
     let groups = registry.sorted();
@@ -516,6 +537,7 @@ impl Tracker {
         let mut w = Writer::new(out, format);
         write_snapshot(&mut w, &snapshot, now_unix_ms());
         write_observed(&mut w, self.observed());
+        write_glue_failures(&mut w, &self.glue_failure_counts());
         write_rdkafka(&mut w, self.observed());
         w.finish();
     }

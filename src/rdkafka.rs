@@ -9,7 +9,9 @@
 //! | [`rebalance`] | you have your own rebalance callback (or a rust-rdkafka `ConsumerContext::rebalance` override) |
 //! | [`rebalance_cb`] | you want a ready `rebalance_cb` whose opaque is a `*const Group` |
 //! | [`rebalance_event`] | you poll `RD_KAFKA_EVENT_REBALANCE` events from a queue |
-//! | [`check_lost`] | once per poll, to record a loss librdkafka has not delivered yet |
+//! | [`check_lost`] | once per poll, to record a loss librdkafka has not delivered yet (and to mark the poll) |
+//! | [`record_broker`] | to refresh the broker generation in fencing tokens outside a rebalance |
+//! | [`set_poll_deadline`] | once, to let kat expire the group when the poll loop stops for `max.poll.interval.ms` |
 //!
 //! What a rebalance does, per protocol (read once per call with
 //! `rd_kafka_rebalance_protocol()`; KIP-848 `group.protocol=consumer` reports
@@ -211,6 +213,8 @@ unsafe fn apply(
         RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS,
     };
 
+    // A rebalance is served inside a poll: it counts as one.
+    group.mark_poll();
     // SAFETY: `rk` is a live handle (caller's contract).
     let protocol = unsafe { protocol_of(rk) };
     let cooperative = protocol == Protocol::Cooperative;
@@ -225,6 +229,8 @@ unsafe fn apply(
                         rd_kafka_incremental_assign(rk, partitions),
                     )
                 }?;
+                // SAFETY: live handle.
+                unsafe { record_broker(group, rk) };
                 // SAFETY: the list is NULL or live until the callback returns.
                 let list = unsafe { read_list(partitions) }?;
                 let changed = group.assigned(list)?;
@@ -236,6 +242,8 @@ unsafe fn apply(
             } else {
                 // SAFETY: as above.
                 unsafe { eager("rd_kafka_assign", rd_kafka_assign(rk, partitions)) }?;
+                // SAFETY: live handle.
+                unsafe { record_broker(group, rk) };
                 // SAFETY: as above.
                 let list = unsafe { read_list(partitions) }?;
                 let changed = group.replace(list)?;
@@ -250,6 +258,16 @@ unsafe fn apply(
             // Read before unassigning: unassigning clears the flag.
             // SAFETY: live handle.
             let lost = unsafe { rd_kafka_assignment_lost(rk) } != 0;
+            if !lost {
+                // The drain barrier (Group::set_drain_timeout; nothing when
+                // off): records the revoke now and waits for leases.
+                // A malformed list is reported when the revoke is recorded,
+                // after the unassign call that must happen in any case.
+                // SAFETY: the list is NULL or live until the callback returns.
+                if let Ok(list) = unsafe { read_list(partitions) } {
+                    let _ = group.drain(list);
+                }
+            }
             if cooperative {
                 // SAFETY: live handle and NULL-or-live list.
                 unsafe {
@@ -387,9 +405,18 @@ pub unsafe fn rebalance_event(
 /// a wait-free tracker read and, the first time, one tracker write. Returns
 /// whether librdkafka reports the assignment lost. Any thread may call it.
 ///
+/// It is also the poll mark of kat's poll deadline ([`set_poll_deadline`]):
+/// call it after every poll when a deadline is armed (one monotonic clock
+/// read and two atomic operations more).
+///
 /// # Safety
 /// `rk` must be a live consumer handle.
 pub unsafe fn check_lost(group: &Group, rk: *mut rd_kafka_t) -> bool {
+    group.mark_poll();
+    if group.broker_refresh_due() {
+        // SAFETY: live handle (caller's contract).
+        unsafe { record_broker(group, rk) };
+    }
     // SAFETY: live handle (caller's contract).
     if unsafe { rd_kafka_assignment_lost(rk) } == 0 {
         return false;
@@ -403,6 +430,122 @@ pub unsafe fn check_lost(group: &Group, rk: *mut rd_kafka_t) -> bool {
         group.lost();
     }
     true
+}
+
+/// Arms the group's poll deadline ([`Group::set_poll_deadline`]) from the
+/// consumer's own `max.poll.interval.ms` (read with `rd_kafka_conf_get` on
+/// `rd_kafka_conf(rk)`), minus `margin`: if the application stops polling
+/// for that long, kat's timer thread marks the group's partitions lost with
+/// no call from the stuck thread. Polls are marked by [`check_lost`] (call it
+/// after every poll) and by the rebalance functions. Keep the poll timeout
+/// well below the deadline. Returns the deadline armed.
+///
+/// Errors: `InvalidArgument` if the setting cannot be read or `margin` is not
+/// below it.
+///
+/// # Safety
+/// `rk` must be a live consumer handle.
+pub unsafe fn set_poll_deadline(
+    group: &Group,
+    rk: *mut rd_kafka_t,
+    margin: std::time::Duration,
+) -> Result<std::time::Duration, Error> {
+    let mut value = [0 as c_char; 32];
+    let mut size = value.len();
+    // SAFETY: live handle; `value` is writable for `size` bytes and
+    // librdkafka NUL-terminates what it writes there.
+    let res = unsafe {
+        rdkafka_sys::rd_kafka_conf_get(
+            rdkafka_sys::rd_kafka_conf(rk),
+            c"max.poll.interval.ms".as_ptr(),
+            value.as_mut_ptr(),
+            &mut size,
+        )
+    };
+    // SAFETY: on success `value` holds a NUL-terminated string.
+    let text = (res == rdkafka_sys::rd_kafka_conf_res_t::RD_KAFKA_CONF_OK).then(|| {
+        unsafe { CStr::from_ptr(value.as_ptr()) }
+            .to_string_lossy()
+            .into_owned()
+    });
+    let interval_ms: u64 = text
+        .as_deref()
+        .and_then(|t| t.parse().ok())
+        .filter(|ms| *ms > 0)
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!("cannot read max.poll.interval.ms from the consumer ({text:?})"),
+            )
+        })?;
+    let interval = std::time::Duration::from_millis(interval_ms);
+    group.set_poll_deadline(interval, margin)?;
+    Ok(interval - margin)
+}
+
+/// Records the broker's generation id (classic) or member epoch (KIP-848)
+/// and the member id of the consumer in the group, for fencing tokens
+/// ([`Group::record_broker_generation`], [`crate::PartitionHandle::token`]).
+/// The rebalance functions call it at every assign (not on revokes: the
+/// round trip could wait forever while the consumer closes) and
+/// [`check_lost`] about once a second (the KIP-848 member epoch can move
+/// without a rebalance callback). Any thread, but not while the consumer
+/// closes. One round trip to librdkafka's consumer group thread.
+///
+/// # Safety
+/// `rk` must be a live consumer handle.
+pub unsafe fn record_broker(group: &Group, rk: *mut rd_kafka_t) {
+    // SAFETY: live handle; the metadata is destroyed once, the member id
+    // string freed with librdkafka's allocator.
+    unsafe {
+        let mut generation = 0;
+        let metadata = rdkafka_sys::rd_kafka_consumer_group_metadata(rk);
+        if !metadata.is_null() {
+            generation = rdkafka_sys::rd_kafka_consumer_group_metadata_generation_id(metadata);
+            rdkafka_sys::rd_kafka_consumer_group_metadata_destroy(metadata);
+        }
+        let member = rdkafka_sys::rd_kafka_memberid(rk);
+        let id = (!member.is_null())
+            .then(|| CStr::from_ptr(member).to_string_lossy().into_owned())
+            .filter(|m| !m.is_empty());
+        if !member.is_null() {
+            rdkafka_sys::rd_kafka_mem_free(rk, member.cast());
+        }
+        group.record_broker_generation(generation, id.as_deref());
+    }
+}
+
+/// The commit guard: removes from `offsets` (about to be committed) every
+/// entry for a partition `group` does not own now, and with
+/// `broker_generation` (from a [`crate::FencingToken`] taken when the work
+/// started), every entry when the group's broker generation is no longer
+/// that one. Returns how many entries it removed. Validates every entry
+/// first: an entry kat cannot read (NULL or illegal topic, negative
+/// partition) is an error and nothing is removed. Any thread; one wait-free
+/// read per entry.
+///
+/// # Safety
+/// `offsets` must be a live list not used by another thread during the call.
+pub unsafe fn commit_guard(
+    group: &Group,
+    offsets: *mut rd_kafka_topic_partition_list_t,
+    broker_generation: Option<i32>,
+) -> Result<usize, Error> {
+    // SAFETY: live list (caller's contract); read through its public layout.
+    let entries = unsafe { read_list(offsets) }?;
+    let stale = broker_generation.is_some_and(|g| g != group.broker_generation());
+    let doomed: Vec<usize> = entries
+        .iter()
+        .enumerate()
+        .filter(|(_, (t, p))| stale || !group.is_assigned(t, *p))
+        .map(|(i, _)| i)
+        .collect();
+    for &i in doomed.iter().rev() {
+        // SAFETY: live list; `i` is in range and indices above it were
+        // removed first.
+        unsafe { rdkafka_sys::rd_kafka_topic_partition_list_del_by_idx(offsets, i as c_int) };
+    }
+    Ok(doomed.len())
 }
 
 /// Reads the protocol once.

@@ -34,9 +34,12 @@
 //! does this for atomics), and read or write it through a method on
 //! [`Group`](crate::Group).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arc_swap::ArcSwapOption;
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Per-group state outside snapshots (see the module documentation).
 /// Every field is an atomic: `Send + Sync`, never locked.
@@ -45,7 +48,7 @@ pub(crate) struct GroupRuntime {
     /// Time of the consumer's last poll mark, in [`mono_ns`] units plus one
     /// (0: never marked). Written by the polling thread.
     pub(crate) last_poll: AtomicU64,
-    /// Poll marks so far. Written by the polling thread.
+    /// Poll marks so far. Written by the polling thread (see `mark_poll`).
     pub(crate) polls: AtomicU64,
     /// Rebalances the librdkafka glue failed to handle for this group (an
     /// assign call librdkafka refused, a list kat rejected, a missing
@@ -55,14 +58,160 @@ pub(crate) struct GroupRuntime {
     /// Health reports `stalled` once the last poll mark is older than this,
     /// in nanoseconds (0: never). Set by `Group::set_stall_after`.
     pub(crate) stall_after_ns: AtomicU64,
+    /// The poll deadline in nanoseconds (`max.poll.interval.ms` minus the
+    /// margin); 0: no deadline armed. Written by `Group::set_poll_deadline`.
+    pub(crate) deadline_ns: AtomicU64,
+    /// The poll mark (raw `last_poll` value) the deadline timer last expired
+    /// the group at: the deadline runs again from the next mark. Written by
+    /// the timer only.
+    pub(crate) expired_mark: AtomicU64,
+    /// Expiries that took partitions away. Written by the deadline timer.
+    pub(crate) expirations: AtomicU64,
+    /// How late after the deadline the last expiry was recorded, in ns
+    /// (the timer's wake-up delay plus the event). Written by the timer.
+    pub(crate) last_expiry_late_ns: AtomicU64,
+    /// The broker's generation of this membership at the last rebalance the
+    /// glue handled: the group generation id under the classic protocol,
+    /// the member epoch under KIP-848; 0: unknown. Written by the glue
+    /// before it records the rebalance.
+    pub(crate) broker_generation: AtomicI64,
+    /// The poll mark (raw `last_poll`) at which the glue last refreshed the
+    /// broker generation outside a rebalance. Claimed by the polling thread.
+    pub(crate) broker_checked: AtomicU64,
+    /// How long an orderly revoke waits for leases to be released, in ns;
+    /// 0: no drain (the default). Written by `Group::set_drain_timeout`.
+    pub(crate) drain_timeout_ns: AtomicU64,
+    /// An orderly revoke is draining: leases taken before it stay valid
+    /// until it ends. Written by the rebalance thread.
+    pub(crate) draining: AtomicBool,
+    /// Drains run (orderly revokes with a drain timeout).
+    pub(crate) drains: AtomicU64,
+    /// Drains that reached their timeout with leases still held.
+    pub(crate) drain_timeouts: AtomicU64,
+    /// Leases still held when the last drain ended (0 if it completed).
+    pub(crate) last_drain_held: AtomicU64,
+    /// Leases held at the deadline, summed over every drain.
+    pub(crate) drain_held_total: AtomicU64,
+    /// Called after every event that took partitions away from the group
+    /// (revoke, loss, reset, expiry, the start of a drain), on the thread
+    /// that applied it, after the writers' lock is released.
+    pub(crate) on_loss: OnLoss,
+    /// The eventfd kat made for loss notifications, plus one (0: none).
+    /// Owned by kat; written by the C ABI.
+    pub(crate) loss_fd: AtomicI32,
+    /// The member id at the last rebalance the glue handled. Written by the
+    /// glue (lock-free swap of an `Arc`).
+    pub(crate) member_id: ArcSwapOption<String>,
+}
+
+/// A callback told that a group lost partitions (see
+/// [`Group::set_loss_notifier`](crate::Group::set_loss_notifier)); its
+/// argument is the group name.
+pub type LossNotifier = Box<dyn Fn(&str) + Send + Sync>;
+
+/// The loss callback slot (lock-free to swap and to load).
+#[derive(Default)]
+pub(crate) struct OnLoss(pub(crate) ArcSwapOption<LossNotifier>);
+
+impl std::fmt::Debug for OnLoss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.load().is_some() {
+            "OnLoss(set)"
+        } else {
+            "OnLoss(none)"
+        })
+    }
+}
+
+/// A group's drain barrier: its timeout and what its drains found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DrainStats {
+    /// The drain timeout (`None`: orderly revokes do not wait for leases).
+    pub timeout: Option<Duration>,
+    /// Drains run.
+    pub drains: u64,
+    /// Drains that reached the timeout with leases still held.
+    pub timeouts: u64,
+    /// Leases still held when the last drain ended.
+    pub last_held: u64,
+    /// Leases held at the timeout, over every drain.
+    pub held_total: u64,
+}
+
+/// A group's poll marks and poll deadline, as of one read of each counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PollStats {
+    /// The armed poll deadline (`max.poll.interval.ms` minus the margin).
+    pub deadline: Option<Duration>,
+    /// Poll marks received.
+    pub polls: u64,
+    /// Time since the last poll mark (`None`: never marked).
+    pub since_last_poll: Option<Duration>,
+    /// Times the deadline passed with no poll and kat marked the group's
+    /// partitions lost (only expiries that took something away count).
+    pub expirations: u64,
+    /// How long after the deadline the last of those expiries was recorded.
+    pub last_expiry_delay: Option<Duration>,
 }
 
 impl GroupRuntime {
-    /// Records a poll now: two atomic stores and one monotonic clock read.
+    /// Records a poll now: one monotonic clock read and two plain atomic
+    /// stores (no read-modify-write, no fence). The deadline timer notices
+    /// the mark the next time it looks at the group.
     #[inline]
     pub(crate) fn mark_poll(&self) {
         self.last_poll.store(mono_ns() + 1, Ordering::Release);
-        self.polls.fetch_add(1, Ordering::Relaxed);
+        // One polling thread per group: a load and a store, not an atomic
+        // increment (concurrent marks from several threads may undercount).
+        let polls = self.polls.load(Ordering::Relaxed);
+        self.polls.store(polls.wrapping_add(1), Ordering::Relaxed);
+    }
+
+    /// Records the broker's view of the membership (see the fields).
+    pub(crate) fn record_broker(&self, generation: i32, member_id: Option<&str>) {
+        self.broker_generation
+            .store(i64::from(generation), Ordering::Release);
+        if let Some(id) = member_id {
+            let same = self.member_id.load().as_deref().is_some_and(|m| m == id);
+            if !same {
+                self.member_id.store(Some(Arc::new(id.to_owned())));
+            }
+        }
+    }
+
+    /// Whether the glue should refresh the broker generation now: true at
+    /// most once per `every` of poll marks (claimed with one
+    /// compare-and-swap, so only one caller gets it). Two loads otherwise.
+    pub(crate) fn broker_refresh_due(&self, every: std::time::Duration) -> bool {
+        let mark = self.last_poll.load(Ordering::Acquire);
+        let checked = self.broker_checked.load(Ordering::Relaxed);
+        mark != 0
+            && mark.saturating_sub(checked) >= every.as_nanos() as u64
+            && self
+                .broker_checked
+                .compare_exchange(checked, mark, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    /// The raw poll mark (0: never), as the timer compares it.
+    #[inline]
+    pub(crate) fn last_poll_raw(&self) -> u64 {
+        self.last_poll.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn poll_stats(&self) -> PollStats {
+        let deadline = self.deadline_ns.load(Ordering::Acquire);
+        let expirations = self.expirations.load(Ordering::Acquire);
+        PollStats {
+            deadline: (deadline != 0).then(|| Duration::from_nanos(deadline)),
+            polls: self.polls.load(Ordering::Relaxed),
+            since_last_poll: self
+                .last_poll_ns()
+                .map(|t| Duration::from_nanos(mono_ns().saturating_sub(t))),
+            expirations,
+            last_expiry_delay: (expirations != 0)
+                .then(|| Duration::from_nanos(self.last_expiry_late_ns.load(Ordering::Relaxed))),
+        }
     }
 
     /// The monotonic time of the last poll mark, if any.

@@ -81,6 +81,141 @@ pub struct HandleCell {
     group: Name,
     topic: Name,
     partition: i32,
+    /// The group's state outside snapshots (broker generation for tokens,
+    /// the drain flag for leases).
+    runtime: Arc<GroupRuntime>,
+    /// Leases held on this key (see [`Lease`]). On its own cache line, so
+    /// that lease traffic does not slow readers of `word`.
+    leases: CachePadded<AtomicU64>,
+    /// The tracker, for blocking waits on its change signal.
+    tracker: std::sync::Weak<Inner>,
+}
+
+/// A worker's in-flight claim on a partition at a generation, taken with
+/// [`PartitionHandle::lease`] and released when dropped.
+///
+/// While any lease on a partition is held, an orderly revoke handled by the
+/// glue with a drain timeout ([`Group::set_drain_timeout`]) waits (up to
+/// the timeout) before it gives the partition back to librdkafka, so the
+/// worker can finish and commit. `Send + Sync`; borrows the handle.
+#[must_use = "a lease is released when dropped"]
+pub struct Lease<'a> {
+    cell: &'a HandleCell,
+    generation: u64,
+}
+
+impl Lease<'_> {
+    /// Whether the work may still act on the partition (commit, write): the
+    /// partition is assigned at the lease's generation, or an orderly revoke
+    /// is draining it (librdkafka still owns it until the drain ends).
+    /// False at once after a loss or expiry, and after the drain ended. One
+    /// or two atomic loads.
+    #[inline]
+    pub fn valid(&self) -> bool {
+        lease_valid(self.cell, self.generation)
+    }
+
+    /// The generation the lease was taken at.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+}
+
+impl Drop for Lease<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.cell.leases.fetch_sub(1, Ordering::Release);
+    }
+}
+
+/// See [`PartitionHandle::wait_not_owned`].
+pub(crate) fn wait_not_owned(cell: &HandleCell, generation: u64, timeout: Duration) -> bool {
+    let ended =
+        || !PartitionState::from_word(cell.word.load(Ordering::Acquire)).is_owned_at(generation);
+    if ended() {
+        return true;
+    }
+    let Some(inner) = cell.tracker.upgrade() else {
+        // No tracker, no event can come.
+        return ended();
+    };
+    let deadline = Instant::now().checked_add(timeout);
+    let (lock, cv) = &inner.changed;
+    let mut guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        // Checked under the lock: a publish stores the word before it takes
+        // the lock to notify, so no wake-up is missed.
+        if ended() {
+            return true;
+        }
+        let wait = match deadline {
+            Some(d) => match d.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => left,
+                _ => return false,
+            },
+            None => Duration::from_secs(3600),
+        };
+        // Counted as a waiter, so publishers notify.
+        *guard += 1;
+        guard = cv
+            .wait_timeout(guard, wait)
+            .unwrap_or_else(|p| p.into_inner())
+            .0;
+        *guard -= 1;
+    }
+}
+
+/// See [`Lease::valid`].
+#[inline]
+pub(crate) fn lease_valid(cell: &HandleCell, generation: u64) -> bool {
+    let state = PartitionState::from_word(cell.word.load(Ordering::Acquire));
+    state.generation == generation
+        && (state.status == Some(Status::Assigned)
+            || (state.status == Some(Status::Revoked)
+                && cell.runtime.draining.load(Ordering::Acquire)))
+}
+
+/// Takes a lease on `cell` at `generation`; false (nothing held) unless the
+/// key is assigned at exactly that generation.
+#[inline]
+pub(crate) fn lease_acquire(cell: &HandleCell, generation: u64) -> bool {
+    // The increment is published before the state is read; a drain stores
+    // the revoked state before it reads the counters (with a fence): either
+    // this sees the revoke and backs out, or the drain sees the lease.
+    cell.leases.fetch_add(1, Ordering::SeqCst);
+    let word = cell.word.load(Ordering::SeqCst);
+    if PartitionState::from_word(word).is_owned_at(generation) {
+        return true;
+    }
+    cell.leases.fetch_sub(1, Ordering::Release);
+    false
+}
+
+/// Releases one lease taken with [`lease_acquire`]; false (and nothing
+/// changes) if none is held.
+#[inline]
+pub(crate) fn lease_release(cell: &HandleCell) -> bool {
+    let before = cell.leases.fetch_sub(1, Ordering::Release);
+    if before == 0 {
+        cell.leases.fetch_add(1, Ordering::Relaxed);
+        return false;
+    }
+    true
+}
+
+/// What a job carries into its own store's conditional write: the partition's
+/// kat generation and the broker's generation of the membership (group
+/// generation id under the classic protocol, member epoch under KIP-848).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FencingToken {
+    /// kat's generation of the partition (times this process's group was
+    /// assigned it).
+    pub generation: u64,
+    /// The broker's generation id or member epoch at the last rebalance the
+    /// glue handled for this group; 0 when unknown (librdkafka without
+    /// `rd_kafka_consumer_group_metadata_generation_id`, or no rebalance
+    /// recorded through the glue yet).
+    pub broker_generation: i32,
 }
 
 #[inline]
@@ -142,6 +277,62 @@ impl PartitionHandle {
     /// The group name.
     pub fn group(&self) -> &str {
         self.cell.group.as_str()
+    }
+
+    /// The fencing token while the partition is assigned, `None` otherwise.
+    /// Three atomic loads (the state word is read before and after the
+    /// broker generation, and again if a rebalance came in between), so the
+    /// two parts belong to one moment; wait-free in practice, never locks.
+    #[inline]
+    pub fn token(&self) -> Option<FencingToken> {
+        Self::token_of(&self.cell)
+    }
+
+    /// Takes a lease on the partition at `generation` (normally the one in
+    /// the state read when the work started): `None` unless the partition
+    /// is assigned at exactly that generation — not while a revoke is
+    /// draining it, nor after. Lock-free: one atomic increment and one load
+    /// (one decrement more on failure); the lease's drop is one decrement.
+    #[inline]
+    pub fn lease(&self, generation: u64) -> Option<Lease<'_>> {
+        // `then`, not `then_some`: a Lease built and dropped on failure
+        // would release a lease that was never taken.
+        lease_acquire(&self.cell, generation).then(|| Lease {
+            cell: &self.cell,
+            generation,
+        })
+    }
+
+    /// Blocks until the partition is no longer assigned at `generation`
+    /// (revoked, lost, expired, drained, or reassigned at another
+    /// generation) or `timeout` passes; returns whether ownership at
+    /// `generation` ended. Returns at once if it already has. Woken by the
+    /// tracker's change signal (every event), so it costs nothing while it
+    /// waits and a mutex round per event; for worker and monitoring
+    /// threads, never for hot paths.
+    pub fn wait_not_owned(&self, generation: u64, timeout: Duration) -> bool {
+        wait_not_owned(&self.cell, generation, timeout)
+    }
+
+    /// Leases held on this partition now. One atomic load.
+    pub fn leases_held(&self) -> u64 {
+        self.cell.leases.load(Ordering::Acquire)
+    }
+
+    /// [`token`](Self::token) straight from a cell (C ABI).
+    #[inline]
+    pub(crate) fn token_of(cell: &HandleCell) -> Option<FencingToken> {
+        loop {
+            let before = cell.word.load(Ordering::Acquire);
+            let broker = cell.runtime.broker_generation.load(Ordering::Acquire);
+            if cell.word.load(Ordering::Acquire) == before {
+                let state = PartitionState::from_word(before);
+                return state.is_assigned().then_some(FencingToken {
+                    generation: state.generation,
+                    broker_generation: broker as i32,
+                });
+            }
+        }
     }
 
     /// Gives up the handle as a raw pointer owning one reference (C ABI).
@@ -218,6 +409,25 @@ impl std::fmt::Debug for Tracker {
 impl Default for Tracker {
     fn default() -> Tracker {
         Tracker::new()
+    }
+}
+
+/// A group held weakly (by the deadline timer): keeps neither the tracker
+/// nor the group's runtime state alive.
+pub(crate) struct WeakGroup {
+    inner: std::sync::Weak<Inner>,
+    name: Name,
+}
+
+impl WeakGroup {
+    /// The group again, if its tracker still exists.
+    pub(crate) fn upgrade(&self, runtime: Arc<GroupRuntime>) -> Option<Group> {
+        Some(Group {
+            inner: self.inner.upgrade()?,
+            hasher: group_hasher(self.name.as_str()),
+            name: self.name.clone(),
+            runtime,
+        })
     }
 }
 
@@ -683,6 +893,23 @@ impl Tracker {
         GLOBAL.get()
     }
 
+    /// Every group's glue failure count ([`Group::glue_failures`]), sorted
+    /// by group name: groups this tracker handed out, whether or not they
+    /// had an event. Takes the short lock of the per-group runtime registry
+    /// and allocates: for scrapes, never for hot paths.
+    pub(crate) fn glue_failure_counts(&self) -> Vec<(Name, u64)> {
+        let mut v: Vec<(Name, u64)> = self
+            .inner
+            .runtimes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(n, r)| (n.clone(), r.glue_failures.load(Ordering::Relaxed)))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
     /// The group with this name (get-or-create: no assignment state is
     /// created until its first event). Validates the name; allocates the name
     /// once; takes the short lock of the per-group runtime registry (never the
@@ -1051,9 +1278,195 @@ impl Group {
 
     /// The group's state outside snapshots (shared by every `Group` value of
     /// this name on this tracker).
-    #[allow(dead_code)]
     pub(crate) fn runtime(&self) -> &Arc<GroupRuntime> {
         &self.runtime
+    }
+
+    pub(crate) fn downgrade(&self) -> WeakGroup {
+        WeakGroup {
+            inner: Arc::downgrade(&self.inner),
+            name: self.name.clone(),
+        }
+    }
+
+    /// Arms (or changes) the poll deadline: if no poll mark
+    /// ([`mark_poll`](Self::mark_poll)) comes for `max_poll_interval − margin`,
+    /// kat's timer thread marks every partition of the group lost (as
+    /// [`lost`](Self::lost) does: status `lost`, counted in `lost_events` and
+    /// in [`PollStats::expirations`](crate::PollStats)), with no call from
+    /// the thread that stopped polling. Pass `max_poll_interval` as the
+    /// consumer's `max.poll.interval.ms`; `margin` expires that much earlier.
+    /// A zero `max_poll_interval` disarms. The deadline runs from the last
+    /// poll mark, or from now if the group was never marked. After an expiry
+    /// the deadline runs again from the next poll mark.
+    ///
+    /// The first armed deadline in the process starts one timer thread
+    /// (`kat-deadline`); it ends when no group is armed. A deadline is
+    /// disarmed when the last `Group` value of its name is dropped.
+    ///
+    /// Errors: `InvalidArgument` if `margin` is not below a non-zero
+    /// `max_poll_interval`. Any thread; takes the timer's lock.
+    pub fn set_poll_deadline(
+        &self,
+        max_poll_interval: Duration,
+        margin: Duration,
+    ) -> Result<(), Error> {
+        let rt = &self.runtime;
+        if max_poll_interval.is_zero() {
+            rt.deadline_ns.store(0, Ordering::Release);
+            crate::deadline::wake();
+            return Ok(());
+        }
+        if margin >= max_poll_interval {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "the margin ({} ms) must be below max.poll.interval ({} ms)",
+                    margin.as_millis(),
+                    max_poll_interval.as_millis()
+                ),
+            ));
+        }
+        let deadline = (max_poll_interval - margin)
+            .as_nanos()
+            .min(u64::MAX as u128 / 2) as u64;
+        if rt.last_poll_raw() == 0 {
+            rt.mark_poll();
+        }
+        rt.deadline_ns.store(deadline.max(1), Ordering::Release);
+        crate::deadline::arm(self);
+        Ok(())
+    }
+
+    /// Records the broker's view of this membership at a rebalance: the
+    /// group generation id (classic protocol) or member epoch (KIP-848), 0
+    /// if unknown, and the member id if known. The glue calls it before it
+    /// records each rebalance, so a reader that sees the rebalance's
+    /// partitions assigned also sees this generation in their tokens. Does
+    /// not advance the epoch. Lock-free; allocates when the member id
+    /// changes.
+    pub fn record_broker_generation(&self, generation: i32, member_id: Option<&str>) {
+        self.runtime.record_broker(generation, member_id);
+    }
+
+    /// How often the glue refreshes the broker generation from its poll-loop
+    /// call, besides every rebalance.
+    pub const BROKER_REFRESH: Duration = Duration::from_secs(1);
+
+    /// Whether the poll-loop glue should refresh the broker generation now
+    /// (true at most once per [`BROKER_REFRESH`](Self::BROKER_REFRESH) of
+    /// poll marks, to one caller). Two atomic loads when not due.
+    pub fn broker_refresh_due(&self) -> bool {
+        self.runtime.broker_refresh_due(Self::BROKER_REFRESH)
+    }
+
+    /// The broker generation recorded at the last rebalance (0: unknown).
+    /// One atomic load.
+    pub fn broker_generation(&self) -> i32 {
+        self.runtime.broker_generation.load(Ordering::Acquire) as i32
+    }
+
+    /// The member id recorded at the last rebalance, if any. One lock-free
+    /// load and a reference-count increment.
+    pub fn member_id(&self) -> Option<Arc<String>> {
+        self.runtime.member_id.load_full()
+    }
+
+    /// Sets how long an orderly revoke handled by the glue waits for leases
+    /// on the revoked partitions to be released before it makes the
+    /// unassign call ([`drain`](Self::drain)); zero turns the drain off (the
+    /// default). Keep it well below `max.poll.interval.ms`: the rebalance
+    /// callback blocks for that long at most. Any thread; one store.
+    pub fn set_drain_timeout(&self, timeout: Duration) {
+        let ns = timeout.as_nanos().min(u128::from(u64::MAX / 2)) as u64;
+        self.runtime.drain_timeout_ns.store(ns, Ordering::Release);
+    }
+
+    /// The drain timeout and what the drains found. A few atomic loads.
+    pub fn drain_stats(&self) -> crate::DrainStats {
+        let rt = &self.runtime;
+        let ns = rt.drain_timeout_ns.load(Ordering::Acquire);
+        crate::DrainStats {
+            timeout: (ns != 0).then(|| Duration::from_nanos(ns)),
+            drains: rt.drains.load(Ordering::Acquire),
+            timeouts: rt.drain_timeouts.load(Ordering::Acquire),
+            last_held: rt.last_drain_held.load(Ordering::Acquire),
+            held_total: rt.drain_held_total.load(Ordering::Acquire),
+        }
+    }
+
+    /// The drain barrier of an orderly revoke, for the glue to call before
+    /// the unassign call. With a drain timeout set: records the revoke now
+    /// (the partitions stop being assigned for every reader, new leases
+    /// fail, leases already held stay valid while the drain runs), then
+    /// waits until no lease on those partitions is held or the timeout
+    /// passes, and returns how many were still held (also counted in
+    /// [`drain_stats`](Self::drain_stats)). Without a timeout it does
+    /// nothing and returns `Ok(None)`; the glue records the revoke after the
+    /// unassign call as usual. Validates the list first; on error nothing
+    /// changes. Blocks the calling (rebalance) thread; takes the writers'
+    /// lock for the record step only.
+    pub fn drain<'a>(
+        &self,
+        partitions: impl IntoIterator<Item = (&'a str, i32)>,
+    ) -> Result<Option<u64>, Error> {
+        let rt = &self.runtime;
+        let ns = rt.drain_timeout_ns.load(Ordering::Acquire);
+        if ns == 0 {
+            return Ok(None);
+        }
+        let by_topic = collect(partitions)?;
+        let deadline = Instant::now() + Duration::from_nanos(ns);
+        rt.draining.store(true, Ordering::SeqCst);
+        let cells: Vec<Arc<HandleCell>> = {
+            let w = self.inner.lock_writer();
+            by_topic
+                .iter()
+                .flat_map(|(topic, parts)| {
+                    let cells = w.cells.get(&(self.name.clone(), Name::new(topic)));
+                    parts
+                        .iter()
+                        .filter_map(move |p| cells.and_then(|c| c.get(p)).cloned())
+                })
+                .collect()
+        };
+        self.apply(Event::Revoked(by_topic));
+        // Pairs with `lease_acquire`: the revoked words are stored before
+        // the counters are read.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        let held = |cells: &[Arc<HandleCell>]| -> u64 {
+            cells.iter().map(|c| c.leases.load(Ordering::SeqCst)).sum()
+        };
+        let mut left = held(&cells);
+        while left > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_micros(200));
+            left = held(&cells);
+        }
+        rt.draining.store(false, Ordering::SeqCst);
+        rt.drains.fetch_add(1, Ordering::Relaxed);
+        rt.last_drain_held.store(left, Ordering::Relaxed);
+        if left > 0 {
+            rt.drain_timeouts.fetch_add(1, Ordering::Relaxed);
+            rt.drain_held_total.fetch_add(left, Ordering::Relaxed);
+        }
+        Ok(Some(left))
+    }
+
+    /// Sets (or with `None` removes) the callback told when the group loses
+    /// partitions: after every event that took partitions away (an orderly
+    /// revoke, a loss, a reset, a poll-deadline expiry, the start of a
+    /// drain), on the thread that applied it (the rebalance thread, or kat's
+    /// deadline timer), after the writers' lock is released. It must be
+    /// quick and must not block; a panic in it is caught. Readers then check
+    /// their handles. Lock-free swap; any thread.
+    pub fn set_loss_notifier(&self, notifier: Option<crate::LossNotifier>) {
+        self.runtime.on_loss.0.store(notifier.map(Arc::new));
+    }
+
+    /// The group's poll marks, armed deadline and expiries. A few atomic
+    /// loads and one clock read; never locks.
+    pub fn poll_stats(&self) -> crate::PollStats {
+        self.runtime.poll_stats()
     }
 
     /// The tracker this group belongs to.
@@ -1159,6 +1572,9 @@ impl Group {
                 group: self.name.clone(),
                 topic: topic_name,
                 partition,
+                runtime: self.runtime.clone(),
+                leases: CachePadded::new(AtomicU64::new(0)),
+                tracker: Arc::downgrade(&self.inner),
             })
         });
         Ok(PartitionHandle { cell: cell.clone() })
@@ -1175,6 +1591,25 @@ impl Group {
     }
 
     fn apply(&self, event: Event<'_>) -> bool {
+        let took = matches!(
+            event,
+            Event::Revoked(_) | Event::Replace(_) | Event::Lost | Event::Reset
+        );
+        let (changed, removed) = self.apply_locked(event);
+        if changed && removed && took {
+            if let Some(notify) = self.runtime.on_loss.0.load().as_deref() {
+                // A panicking callback must not poison the rebalance.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    notify(self.name.as_str())
+                }));
+            }
+        }
+        changed
+    }
+
+    /// Applies an event under the writers' lock; returns (changed, removed
+    /// something).
+    fn apply_locked(&self, event: Event<'_>) -> (bool, bool) {
         let mut w = self.inner.lock_writer();
         let cur = self.inner.current.load_full();
         let mut txn = Txn::new(&cur);
@@ -1227,7 +1662,7 @@ impl Group {
         let now = now_unix_ms();
         if !assigned_any && !removed_any {
             self.observe(&event, &cur, &cur, now);
-            return false;
+            return (false, false);
         }
         let stats = txn.stats(g);
         match event {
@@ -1244,7 +1679,7 @@ impl Group {
         let next = txn.commit(&mut w);
         self.inner.publish(next);
         self.observe(&event, &cur, &self.inner.current.load(), now);
-        true
+        (true, removed_any)
     }
 
     /// Hands the event to the history and health of the group (writer lock

@@ -167,6 +167,18 @@ fn bundled_link_libs(root: &Path) -> Vec<String> {
 
 /// Compiles `tests/glue/consumers.c` and returns the executable.
 fn build(name: &str, rdkafka: Rdkafka, lang: Lang, libkat: Libkat) -> PathBuf {
+    build_source("consumers.c", name, rdkafka, lang, libkat, &[])
+}
+
+/// Compiles one program of `tests/glue` with extra compiler flags.
+fn build_source(
+    source: &str,
+    name: &str,
+    rdkafka: Rdkafka,
+    lang: Lang,
+    libkat: Libkat,
+    extra: &[&str],
+) -> PathBuf {
     let libdir = libkat_dir();
     let out = work_dir().join(name);
     let (includes, rdkafka_libs) = rdkafka_flags(rdkafka);
@@ -187,7 +199,8 @@ fn build(name: &str, rdkafka: Rdkafka, lang: Lang, libkat: Libkat) -> PathBuf {
         .arg("-I")
         .arg(Path::new(MANIFEST_DIR).join("include"))
         .args(&includes)
-        .arg(Path::new(MANIFEST_DIR).join("tests/glue/consumers.c"));
+        .args(extra)
+        .arg(Path::new(MANIFEST_DIR).join("tests/glue").join(source));
     if lang == Lang::Cxx17 {
         cmd.args(["-x", "none"]);
     }
@@ -251,6 +264,9 @@ fn run(exe: &Path, args: &str, valgrind: bool) -> Run {
     // `rdkafka` feature: the programs find libkat by rpath and Debian's
     // librdkafka in the system directories, never through it.
     cmd.env_remove("LD_LIBRARY_PATH");
+    // Sanitized builds: leaks and undefined behaviour fail the run.
+    cmd.env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1");
     let mut child = cmd
         .args(&argv)
         .stdin(Stdio::null())
@@ -769,6 +785,327 @@ fn cpp_wrapper_consumers_on_debian_librdkafka_2_0_2() {
     }
     let valgrind_runs = if have_valgrind() { 2 } else { 0 };
     assert_eq!(runs.len(), jobs.len() + valgrind_runs);
+}
+
+// ---- ownership that ends on time (tests/glue/ownership.c) ------------------
+
+const SANITIZE: &[&str] = &["-fsanitize=address,undefined", "-fno-omit-frame-pointer"];
+
+/// The checks of an `ownership expiry` run beyond its PASS line: one expiry,
+/// the lost revoke counted once, and the reader saw it within 50 ms after
+/// the deadline (the program itself asserts the order of the timestamps).
+fn assert_expiry(run: &Run, timed: bool) {
+    assert_eq!(summary(run, "expiry", "expirations"), 1, "{}", run.stdout);
+    assert_eq!(summary(run, "expiry", "lost_events"), 1, "{}", run.stdout);
+    if timed {
+        let delay = summary(run, "expiry", "expiry_delay_us");
+        assert!(
+            delay < 50_000,
+            "expiry seen {delay} us after the deadline\n{}",
+            run.stdout
+        );
+    }
+}
+
+/// A consumer whose poll loop stops, on Debian's librdkafka 2.0.2, eager and
+/// cooperative-sticky: kat expires its partitions after
+/// `max.poll.interval.ms`, before the other member is assigned them and
+/// before it polls again; plainly and under ASan/UBSan.
+#[test]
+fn poll_deadline_expiry_on_debian_librdkafka_2_0_2() {
+    let _turn = heavy_turn();
+    let plain = build_source(
+        "ownership.c",
+        "ownership-202",
+        Rdkafka::System,
+        Lang::C11,
+        Libkat::Shared,
+        &[],
+    );
+    let san = build_source(
+        "ownership.c",
+        "ownership-202-san",
+        Rdkafka::System,
+        Lang::C11,
+        Libkat::Shared,
+        SANITIZE,
+    );
+    let jobs: Vec<(&Path, &str)> = vec![
+        (&plain, "expiry range"),
+        (&plain, "expiry cooperative-sticky"),
+        (&san, "expiry range"),
+        (&san, "expiry cooperative-sticky"),
+    ];
+    for run in run_all(&jobs, false, 2) {
+        assert!(run.stdout.contains("librdkafka 2.0.2"), "{}", run.stdout);
+        assert_expiry(&run, true);
+    }
+}
+
+/// Fencing tokens on Debian's librdkafka 2.0.2, which has no
+/// `rd_kafka_consumer_group_metadata_generation_id`: the glue compiles
+/// without it and records the broker generation as 0 (unknown), with the
+/// member id; plainly and under ASan/UBSan.
+#[test]
+fn fencing_token_on_debian_librdkafka_2_0_2() {
+    let _turn = heavy_turn();
+    let plain = build_source(
+        "ownership.c",
+        "ownership-202",
+        Rdkafka::System,
+        Lang::C11,
+        Libkat::Shared,
+        &[],
+    );
+    let san = build_source(
+        "ownership.c",
+        "ownership-202-san",
+        Rdkafka::System,
+        Lang::C11,
+        Libkat::Shared,
+        SANITIZE,
+    );
+    let jobs: Vec<(&Path, &str)> =
+        vec![(&plain, "token range"), (&san, "token cooperative-sticky")];
+    for run in run_all(&jobs, false, 2) {
+        assert!(run.stdout.contains("librdkafka 2.0.2"), "{}", run.stdout);
+        assert_eq!(summary(&run, "token", "first"), 0, "{}", run.stdout);
+        assert_eq!(summary(&run, "token", "second"), 0, "{}", run.stdout);
+    }
+}
+
+/// Fencing tokens on the bundled librdkafka 2.12.1: the token's broker
+/// generation is librdkafka's group generation (eager, cooperative-sticky)
+/// or member epoch (KIP-848), and it moves forward with the rebalance that
+/// a second member's join causes.
+#[cfg(feature = "rdkafka")]
+#[test]
+fn fencing_token_on_bundled_librdkafka_2_12_1() {
+    let _turn = heavy_turn();
+    let exe = build_source(
+        "ownership.c",
+        "ownership-212",
+        Rdkafka::Bundled,
+        Lang::C11,
+        Libkat::Shared,
+        &[],
+    );
+    let jobs: Vec<(&Path, &str)> = vec![
+        (&exe, "token range"),
+        (&exe, "token cooperative-sticky"),
+        (&exe, "token consumer"),
+    ];
+    for run in run_all(&jobs, false, 3) {
+        assert!(run.stdout.contains("librdkafka 2.12.1"), "{}", run.stdout);
+        let (first, second) = (
+            summary(&run, "token", "first"),
+            summary(&run, "token", "second"),
+        );
+        assert!(first > 0 && second > first, "{}", run.stdout);
+    }
+}
+
+/// The expiry scenario under valgrind's memcheck (no timing checked: valgrind
+/// serialises threads).
+#[test]
+fn poll_deadline_expiry_on_debian_librdkafka_2_0_2_under_valgrind() {
+    let _turn = heavy_turn();
+    if !have_valgrind() {
+        eprintln!("valgrind is not installed (scripts/setup.sh installs it): skipped");
+        return;
+    }
+    let exe = build_source(
+        "ownership.c",
+        "ownership-202-vg",
+        Rdkafka::System,
+        Lang::C11,
+        Libkat::Shared,
+        &[],
+    );
+    let jobs: Vec<(&Path, &str)> = vec![(&exe, "expiry cooperative-sticky"), (&exe, "token range")];
+    for run in run_all(&jobs, true, 2) {
+        if run.args.starts_with("expiry") {
+            assert_expiry(&run, false);
+        }
+    }
+}
+
+/// The expiry scenario on the bundled librdkafka 2.12.1: eager,
+/// cooperative-sticky and KIP-848.
+#[cfg(feature = "rdkafka")]
+#[test]
+fn poll_deadline_expiry_on_bundled_librdkafka_2_12_1() {
+    let _turn = heavy_turn();
+    let exe = build_source(
+        "ownership.c",
+        "ownership-212",
+        Rdkafka::Bundled,
+        Lang::C11,
+        Libkat::Shared,
+        &[],
+    );
+    let jobs: Vec<(&Path, &str)> = vec![
+        (&exe, "expiry range"),
+        (&exe, "expiry cooperative-sticky"),
+        (&exe, "expiry consumer"),
+    ];
+    for run in run_all(&jobs, false, 3) {
+        assert!(run.stdout.contains("librdkafka 2.12.1"), "{}", run.stdout);
+        assert_expiry(&run, true);
+    }
+}
+
+/// The drain barrier with real consumers: a worker holds a lease on each of
+/// A's partitions for 500 ms into their revoke; the program checks that the
+/// unassign call and B's assignment come after the release (drain) or that
+/// the timeout reports the held leases (drain-deadline).
+fn assert_drain(run: &Run) {
+    assert!(summary(run, "drain", "released") >= 1, "{}", run.stdout);
+    assert!(summary(run, "drain", "drains") >= 1, "{}", run.stdout);
+    if run.args.starts_with("drain-deadline") {
+        assert!(summary(run, "drain", "held_total") >= 1, "{}", run.stdout);
+    } else {
+        assert_eq!(summary(run, "drain", "timeouts"), 0, "{}", run.stdout);
+    }
+}
+
+/// Eager and cooperative-sticky revokes with leases held, on Debian's
+/// librdkafka 2.0.2: plainly, under ASan/UBSan and under valgrind.
+#[test]
+fn drain_barrier_on_debian_librdkafka_2_0_2() {
+    let _turn = heavy_turn();
+    let plain = build_source(
+        "ownership.c",
+        "ownership-202",
+        Rdkafka::System,
+        Lang::C11,
+        Libkat::Shared,
+        &[],
+    );
+    let san = build_source(
+        "ownership.c",
+        "ownership-202-san",
+        Rdkafka::System,
+        Lang::C11,
+        Libkat::Shared,
+        SANITIZE,
+    );
+    let jobs: Vec<(&Path, &str)> = vec![
+        (&plain, "drain range"),
+        (&plain, "drain cooperative-sticky"),
+        (&plain, "drain-deadline cooperative-sticky"),
+        (&san, "drain range"),
+        (&san, "drain-deadline range"),
+    ];
+    for run in run_all(&jobs, false, 3) {
+        assert!(run.stdout.contains("librdkafka 2.0.2"), "{}", run.stdout);
+        assert_drain(&run);
+    }
+    if have_valgrind() {
+        let vg = build_source(
+            "ownership.c",
+            "ownership-202-vg",
+            Rdkafka::System,
+            Lang::C11,
+            Libkat::Shared,
+            &[],
+        );
+        for run in run_all(&[(&vg, "drain cooperative-sticky")], true, 1) {
+            assert_drain(&run);
+        }
+    }
+}
+
+/// The drain barrier on the bundled librdkafka 2.12.1: eager,
+/// cooperative-sticky and KIP-848.
+#[cfg(feature = "rdkafka")]
+#[test]
+fn drain_barrier_on_bundled_librdkafka_2_12_1() {
+    let _turn = heavy_turn();
+    let exe = build_source(
+        "ownership.c",
+        "ownership-212",
+        Rdkafka::Bundled,
+        Lang::C11,
+        Libkat::Shared,
+        &[],
+    );
+    let jobs: Vec<(&Path, &str)> = vec![
+        (&exe, "drain range"),
+        (&exe, "drain cooperative-sticky"),
+        (&exe, "drain consumer"),
+        (&exe, "drain-deadline consumer"),
+    ];
+    for run in run_all(&jobs, false, 4) {
+        assert!(run.stdout.contains("librdkafka 2.12.1"), "{}", run.stdout);
+        assert_drain(&run);
+    }
+}
+
+/// The commit guard with real consumers: after B takes some of A's
+/// partitions, A's offsets for them are removed before the commit and the
+/// broker's committed offsets for them stay as they were (checked with
+/// `rd_kafka_committed` inside the program); on 2.0.2 plainly, under
+/// ASan/UBSan and valgrind, and on the bundled 2.12.1 with KIP-848.
+#[test]
+fn commit_guard_on_debian_librdkafka_2_0_2() {
+    let _turn = heavy_turn();
+    let plain = build_source(
+        "ownership.c",
+        "ownership-202",
+        Rdkafka::System,
+        Lang::C11,
+        Libkat::Shared,
+        &[],
+    );
+    let san = build_source(
+        "ownership.c",
+        "ownership-202-san",
+        Rdkafka::System,
+        Lang::C11,
+        Libkat::Shared,
+        SANITIZE,
+    );
+    let jobs: Vec<(&Path, &str)> =
+        vec![(&plain, "guard range"), (&san, "guard cooperative-sticky")];
+    for run in run_all(&jobs, false, 2) {
+        assert!(run.stdout.contains("librdkafka 2.0.2"), "{}", run.stdout);
+        assert!(summary(&run, "guard", "removed") >= 1, "{}", run.stdout);
+    }
+    if have_valgrind() {
+        let vg = build_source(
+            "ownership.c",
+            "ownership-202-vg",
+            Rdkafka::System,
+            Lang::C11,
+            Libkat::Shared,
+            &[],
+        );
+        run_all(&[(&vg, "guard cooperative-sticky")], true, 1);
+    }
+}
+
+#[cfg(feature = "rdkafka")]
+#[test]
+fn commit_guard_on_bundled_librdkafka_2_12_1() {
+    let _turn = heavy_turn();
+    let exe = build_source(
+        "ownership.c",
+        "ownership-212",
+        Rdkafka::Bundled,
+        Lang::C11,
+        Libkat::Shared,
+        &[],
+    );
+    let jobs: Vec<(&Path, &str)> = vec![
+        (&exe, "guard range"),
+        (&exe, "guard cooperative-sticky"),
+        (&exe, "guard consumer"),
+    ];
+    for run in run_all(&jobs, false, 3) {
+        assert!(run.stdout.contains("librdkafka 2.12.1"), "{}", run.stdout);
+        assert!(summary(&run, "guard", "removed") >= 1, "{}", run.stdout);
+    }
 }
 
 /// Compiles `tests/glue/cpp_rdkafkacpp.cpp` (kat_rdkafkacpp.hpp, librdkafka's

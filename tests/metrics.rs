@@ -106,6 +106,31 @@ fn one_series_per_owned_partition_carrying_its_generation() {
 }
 
 #[test]
+fn glue_failures_are_counted_per_group_as_failed_rebalances() {
+    let tracker = Tracker::new();
+    let a = tracker.group("billing/0").unwrap();
+    let b = tracker.group("billing/1").unwrap();
+    a.record_glue_failure();
+    a.record_glue_failure();
+    let epoch = tracker.epoch();
+    let s = samples(&tracker.metrics(MetricsFormat::Prometheus));
+    let series = |g: &str| {
+        format!(
+            "kat_failed_rebalance_total{{messaging_consumer_group_name=\"billing\",kat_group=\"{g}\"}}"
+        )
+    };
+    assert_eq!(s.get(&series("billing/0")).map(String::as_str), Some("2"));
+    // A group that never failed (nor had an event) still has its series, at 0.
+    assert_eq!(s.get(&series("billing/1")).map(String::as_str), Some("0"));
+    assert_eq!(b.glue_failures(), 0);
+    assert_eq!(
+        tracker.epoch(),
+        epoch,
+        "counting failures changes no assignment"
+    );
+}
+
+#[test]
 fn seconds_ago_and_timestamp_agree_with_the_last_change() {
     let tracker = Tracker::new();
     let g = tracker.group("g").unwrap();
