@@ -1027,6 +1027,37 @@ static VALUE group_note_rebalance_error(VALUE self, VALUE detail) {
     return self;
 }
 
+/* ---- ownership that ends on time (README) ---- */
+
+/* Records that the group's consumer polled now (lock-free; not an event). */
+static VALUE group_mark_poll(VALUE self) {
+    CHECK_KAT(kat_group_mark_poll(get_group(self)->ptr), NULL);
+    return self;
+}
+
+/* @api private (Group#set_poll_deadline checks the values): milliseconds. */
+static VALUE group_set_poll_deadline_native(VALUE self, VALUE interval_ms, VALUE margin_ms) {
+    CHECK_KAT(kat_group_set_poll_deadline(get_group(self)->ptr, NUM2ULL(interval_ms), NUM2ULL(margin_ms)), NULL);
+    return self;
+}
+
+/* @api private (Group#poll_stats): [deadline_ms, polls, since_last_poll_us
+ * (nil: never), expirations, last_expiry_delay_us]. */
+static VALUE group_poll_stats_native(VALUE self) {
+    kat_poll_stats_t st;
+    CHECK_KAT(kat_group_poll_stats(get_group(self)->ptr, &st), NULL);
+    VALUE since = st.since_last_poll_us == UINT64_MAX ? Qnil : ULL2NUM(st.since_last_poll_us);
+    return rb_ary_new_from_args(5, ULL2NUM(st.deadline_ms), ULL2NUM(st.polls), since, ULL2NUM(st.expirations),
+                                ULL2NUM(st.last_expiry_delay_us));
+}
+
+/* @api private (Partition#token): [generation, broker_generation, owned]. */
+static VALUE handle_token_native(VALUE self) {
+    kat_fencing_token_t tok;
+    CHECK_KAT(kat_partition_handle_token(live_handle(self)->ptr, &tok), NULL);
+    return rb_ary_new_from_args(3, ULL2NUM(tok.generation), INT2NUM(tok.broker_generation), tok.owned ? Qtrue : Qfalse);
+}
+
 static VALUE stats_json_arg(VALUE json) {
     if (!RB_TYPE_P(json, T_STRING)) {
         raise_code(KAT_ERR_INVALID_ARGUMENT,
@@ -1484,6 +1515,9 @@ RUBY_FUNC_EXPORTED void Init_kat_ext(void) {
     rb_define_method(cGroup, "reset", group_reset, 0);
     rb_define_method(cGroup, "stats", group_stats, 0);
     rb_define_method(cGroup, "health", group_health, 0);
+    rb_define_method(cGroup, "mark_poll", group_mark_poll, 0);
+    rb_define_private_method(cGroup, "__set_poll_deadline", group_set_poll_deadline_native, 2);
+    rb_define_private_method(cGroup, "__poll_stats", group_poll_stats_native, 0);
     rb_define_private_method(cGroup, "__note_rebalance_protocol", group_note_protocol_native, 1);
     rb_define_method(cGroup, "note_rebalance_error", group_note_rebalance_error, 1);
     rb_define_private_method(cGroup, "__health", group_health_native, 0);
@@ -1507,6 +1541,7 @@ RUBY_FUNC_EXPORTED void Init_kat_ext(void) {
     rb_define_method(cPartition, "generation", handle_generation, 0);
     rb_define_method(cPartition, "assigned?", handle_assigned_p, 0);
     rb_define_method(cPartition, "owned_at?", handle_owned_at_p, 1);
+    rb_define_private_method(cPartition, "__token", handle_token_native, 0);
     rb_define_method(cPartition, "close", handle_close, 0);
     rb_define_method(cPartition, "closed?", handle_closed_p, 0);
 

@@ -114,6 +114,39 @@ module Kat
     # `detail`, a String without NUL bytes; invalid UTF-8 is replaced)
     # without changing any assignment. Returns self.
 
+    # --- ownership that ends on time (repository README) ------------------
+    #
+    # Native: `mark_poll` records that the consumer polled now (lock-free,
+    # not an event); call it after every poll when kat's C glue does not
+    # (kat_check_lost and kat_rdkafka.h's rebalance functions mark polls).
+    # Poll marks also feed :stalled (#stall_after=) and
+    # kat_last_poll_seconds_ago.
+
+    # Arms (or, with `max_poll_interval` nil or 0, disarms) the group's poll
+    # deadline: if no #mark_poll comes for `max_poll_interval - margin`
+    # seconds, kat's timer thread marks the group's partitions lost within
+    # a few milliseconds, with no call from the stuck thread. Pass the
+    # consumer's max.poll.interval.ms / 1000.0. `margin` >= interval raises
+    # Kat::InvalidArgument and changes nothing. Returns self.
+    def set_poll_deadline(max_poll_interval, margin: 0)
+      interval_ms = max_poll_interval.nil? ? 0 : Group.ms_arg(max_poll_interval, "max_poll_interval")
+      __set_poll_deadline(interval_ms, Group.ms_arg(margin, "margin"))
+    end
+
+    # The group's poll marks, deadline and expiries (Kat::PollStats).
+    def poll_stats
+      PollStats.new(*__poll_stats)
+    end
+
+    # @api private: non-negative finite seconds as whole milliseconds
+    # (rounded up).
+    def self.ms_arg(seconds, what)
+      ms = (seconds * 1000).ceil if seconds.is_a?(Numeric) && seconds.real? && seconds >= 0 && seconds.finite?
+      return ms if ms && ms <= MAX_U64
+
+      raise InvalidArgument, "#{what} must be a non-negative, finite number of seconds, got #{seconds.inspect[0, 80]}"
+    end
+
     # The consumer group fields of the last librdkafka statistics handed to
     # #rdkafka_stats, as a frozen Hash ("state", "join_state",
     # "rebalance_age", "rebalance_cnt", "rebalance_reason",

@@ -11,6 +11,12 @@ module Kat
   # Native methods (kat_ext): group, topic, partition, state, generation,
   # assigned?, owned_at?(generation), close, closed?.
   class Partition
+    # The fencing token (Kat::FencingToken): kat's generation and the
+    # broker generation / member epoch, read as one moment.
+    def token
+      FencingToken.new(*__token)
+    end
+
     def inspect
       "#<Kat::Partition #{group}/#{topic}/#{partition}#{closed? ? ' closed' : ''}>"
     end

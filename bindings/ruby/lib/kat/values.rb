@@ -141,3 +141,41 @@ module Kat
     end
   end
 end
+
+module Kat
+  # A group's poll marks, armed poll deadline and expiries (Group#poll_stats).
+  # Frozen. `deadline_ms`: the armed deadline (max.poll.interval.ms minus
+  # the margin), 0 when none is armed; `polls`: marks received;
+  # `since_last_poll_us`: microseconds since the last mark, nil if never
+  # marked; `expirations`: times the deadline passed and kat marked the
+  # group's partitions lost; `last_expiry_delay_us`: how long after the
+  # deadline the last expiry was recorded.
+  PollStats = Struct.new(:deadline_ms, :polls, :since_last_poll_us, :expirations, :last_expiry_delay_us) do
+    def initialize(*)
+      super
+      freeze
+    end
+
+    def to_json(*args)
+      to_h.to_json(*args)
+    end
+  end
+
+  # A fencing token (Partition#token): kat's generation of the partition and
+  # the broker's group generation (classic) or member epoch (KIP-848) at the
+  # last rebalance the glue handled (0: unknown), read as one moment; what a
+  # job carries into its own store's conditional write. `owned` is false
+  # (and the numbers 0) when the partition is not assigned. Frozen.
+  FencingToken = Struct.new(:generation, :broker_generation, :owned) do
+    def initialize(*)
+      super
+      freeze
+    end
+
+    alias_method :owned?, :owned
+
+    def to_json(*args)
+      to_h.to_json(*args)
+    end
+  end
+end
