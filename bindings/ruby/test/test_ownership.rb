@@ -69,6 +69,18 @@ class TestOwnership < Minitest::Test
     group.set_poll_deadline(0)
   end
 
+  def test_glue_poll_calls_mark_polls
+    listener = Kat::Rdkafka::RebalanceListener.new("r", tracker: tracker)
+    consumer = Struct.new(:assignment_lost?).new(false)
+    2.times { listener.check_lost(consumer) }
+    assert_equal 2, tracker.group("r").poll_stats.polls
+    sg = Doubles::SubscriptionGroup.new("sg-1", %w[orders])
+    karafka = Kat::Karafka::AssignmentsTracker.new(tracker: tracker)
+    karafka.on_client_events_poll({ caller: Doubles::Client.new(false), subscription_group: sg })
+    assert_equal 1, tracker.group("sg-1").poll_stats.polls
+    assert_equal 0, tracker.epoch, "a poll that reports no loss changes nothing"
+  end
+
   def test_fencing_token_follows_ownership
     group = tracker.group("g")
     handle = group.partition("t", 3)

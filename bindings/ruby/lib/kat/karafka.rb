@@ -166,10 +166,14 @@ module Kat
 
       # `client.events_poll`: if the client reports its assignment lost,
       # drop all of the subscription group's partitions (kat status: lost).
+      # Every events poll is also a poll mark for the subscription group's
+      # kat group (Group#mark_poll: #stall_after= and the poll deadline).
       def on_client_events_poll(event)
+        group = @tracker.group(group_id(event[:subscription_group]))
+        group.mark_poll
         return unless event[:caller].assignment_lost?
 
-        @tracker.lost(group_id(event[:subscription_group]))
+        group.lost
       end
 
       # `statistics.emitted` (set `statistics.interval.ms` in the kafka

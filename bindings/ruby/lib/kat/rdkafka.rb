@@ -54,7 +54,10 @@ module Kat
       end
 
       # Records a loss if `consumer.assignment_lost?`; returns whether it did.
+      # Also a poll mark (Group#mark_poll), as kat_check_lost is in C: call
+      # it from the poll loop.
       def check_lost(consumer)
+        @group.mark_poll
         return false unless consumer.assignment_lost?
 
         @group.lost
