@@ -81,6 +81,30 @@ class TestOwnership < Minitest::Test
     assert_equal 0, tracker.epoch, "a poll that reports no loss changes nothing"
   end
 
+  def test_leases_are_refused_off_generation_and_invalid_after_a_loss
+    group = tracker.group("g")
+    handle = group.partition("t", 0)
+    refute handle.lease_acquire(1), "not assigned: no lease"
+    assert_raises(Kat::InvalidArgument) { handle.lease_release }
+    group.assigned({ "t" => [0] })
+    refute handle.lease_acquire(2), "another generation: no lease"
+    refute handle.lease_acquire(-1)
+    refute handle.lease_acquire(2**70)
+    assert handle.lease_acquire(1)
+    assert handle.lease_valid?(1)
+    refute handle.lease_valid?(2)
+    group.lost
+    refute handle.lease_valid?(1), "a loss invalidates leases at once"
+    assert_same handle, handle.lease_release
+    assert_raises(Kat::InvalidArgument) { handle.lease_release }
+    group.assigned({ "t" => [0] })
+    assert_equal :done, handle.with_lease { |gen| gen == 2 ? :done : :wrong }
+    assert_raises(Kat::InvalidArgument) { handle.lease_release } # with_lease released it
+    assert_raises(RuntimeError) { handle.with_lease(2) { raise "boom" } }
+    assert_raises(Kat::InvalidArgument) { handle.lease_release } # released despite the raise
+    assert_equal false, handle.with_lease(1) { flunk "ran without a lease" }
+  end
+
   def test_fencing_token_follows_ownership
     group = tracker.group("g")
     handle = group.partition("t", 3)

@@ -1058,6 +1058,47 @@ static VALUE handle_token_native(VALUE self) {
     return rb_ary_new_from_args(3, ULL2NUM(tok.generation), INT2NUM(tok.broker_generation), tok.owned ? Qtrue : Qfalse);
 }
 
+/* A generation argument as uint64; `ok` cleared when it is not one (such a
+ * generation is never owned). */
+static uint64_t generation_or_invalid(VALUE generation, int *ok) {
+    *ok = 1;
+    if (FIXNUM_P(generation)) {
+        long g = FIX2LONG(generation);
+        if (g >= 0) return (uint64_t)g;
+    } else if (RB_INTEGER_TYPE_P(generation) && rb_big_sign(generation) != 0 && rb_absint_size(generation, NULL) <= 8) {
+        return rb_big2ull(generation);
+    }
+    *ok = 0;
+    return 0;
+}
+
+/* Takes a lease at `generation`; true if taken (release it once with
+ * #lease_release), false if the partition is not assigned at exactly that
+ * generation. Lock-free. */
+static VALUE handle_lease_acquire(VALUE self, VALUE generation) {
+    handle *h = live_handle(self);
+    int ok;
+    uint64_t g = generation_or_invalid(generation, &ok);
+    if (!ok) return Qfalse;
+    return kat_partition_handle_lease_acquire(h->ptr, g) ? Qtrue : Qfalse;
+}
+
+/* Releases one lease taken with #lease_acquire; Kat::InvalidArgument if none
+ * is held on the key. */
+static VALUE handle_lease_release(VALUE self) {
+    CHECK_KAT(kat_partition_handle_lease_release(live_handle(self)->ptr), NULL);
+    return self;
+}
+
+/* Whether work under a lease taken at `generation` may still act. */
+static VALUE handle_lease_valid_p(VALUE self, VALUE generation) {
+    handle *h = live_handle(self);
+    int ok;
+    uint64_t g = generation_or_invalid(generation, &ok);
+    if (!ok) return Qfalse;
+    return kat_partition_handle_lease_valid(h->ptr, g) ? Qtrue : Qfalse;
+}
+
 static VALUE stats_json_arg(VALUE json) {
     if (!RB_TYPE_P(json, T_STRING)) {
         raise_code(KAT_ERR_INVALID_ARGUMENT,
@@ -1542,6 +1583,9 @@ RUBY_FUNC_EXPORTED void Init_kat_ext(void) {
     rb_define_method(cPartition, "assigned?", handle_assigned_p, 0);
     rb_define_method(cPartition, "owned_at?", handle_owned_at_p, 1);
     rb_define_private_method(cPartition, "__token", handle_token_native, 0);
+    rb_define_method(cPartition, "lease_acquire", handle_lease_acquire, 1);
+    rb_define_method(cPartition, "lease_release", handle_lease_release, 0);
+    rb_define_method(cPartition, "lease_valid?", handle_lease_valid_p, 1);
     rb_define_method(cPartition, "close", handle_close, 0);
     rb_define_method(cPartition, "closed?", handle_closed_p, 0);
 
