@@ -33,9 +33,24 @@ class TestKarafka < Minitest::Test
     @subject.on_client_events_poll({ caller: Doubles::Client.new(lost), subscription_group: sg })
   end
 
+  def test_statistics_emitted_feeds_the_subscription_groups_cgrp_into_the_metrics
+    statistics = { "name" => "karafka#consumer-1", "type" => "consumer", "txmsgs" => 0, "txmsgs_d" => 0,
+                   "cgrp" => { "state" => "up", "join_state" => "steady", "rebalance_age" => 900,
+                               "rebalance_cnt" => 2, "rebalance_cnt_d" => 1, "rebalance_reason" => "",
+                               "assignment_size" => 3 } }
+    @subject.on_statistics_emitted({ subscription_group_id: "sg-1", consumer_group_id: "cg", statistics: statistics })
+    cgrp = tracker.group("sg-1").rdkafka_cgrp
+    assert_equal ["up", "steady", 2, 3], cgrp.values_at("state", "join_state", "rebalance_cnt", "assignment_size")
+    assert_match(/^kat_rdkafka_cgrp_rebalance_total\{[^}]*kat_group="sg-1"\} 2$/, tracker.metrics)
+    # A producer's statistics (WaterDrop) carry no subscription group: ignored.
+    @subject.on_statistics_emitted({ producer_id: "p-1", statistics: statistics.merge("name" => "waterdrop") })
+    assert_equal 1, tracker.metrics.scan(/^kat_rdkafka_cgrp_info\{/).size, "only sg-1 has librdkafka statistics"
+    assert_equal 0, tracker.epoch, "statistics are not a rebalance"
+  end
+
   def test_answers_every_notification_karafka_sends
     %i[on_rebalance_partitions_assigned on_rebalance_partitions_revoked on_client_reset
-       on_client_events_poll current generation generations clear inspect].each do |m|
+       on_client_events_poll on_statistics_emitted current generation generations clear inspect].each do |m|
       assert_respond_to @subject, m
     end
   end

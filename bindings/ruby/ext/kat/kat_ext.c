@@ -604,32 +604,6 @@ static VALUE generations_json_body(VALUE p) {
     return json_string(generations_json, (const void *)p);
 }
 
-/* Monitoring (README "Monitoring"): Prometheus text or OpenMetrics. The
- * text can grow between the size query and the copy (a clock second
- * passing, a rebalance): retried with the new size. */
-static VALUE tracker_metrics_native(VALUE self, VALUE openmetrics) {
-    kat_tracker_t *t = get_tracker(self)->ptr;
-    unsigned format = RTEST(openmetrics) ? KAT_METRICS_OPENMETRICS : KAT_METRICS_PROMETHEUS;
-    size_t len = 0;
-    CHECK_KAT(kat_tracker_metrics(t, format, NULL, 0, &len), NULL);
-    for (;;) {
-        size_t cap = len + 257;
-        VALUE str = rb_str_buf_new((long)cap);
-        kat_result r = kat_tracker_metrics(t, format, RSTRING_PTR(str), cap, &len);
-        if (r == KAT_OK) {
-            rb_str_set_len(str, (long)len);
-            rb_enc_associate_index(str, enc_utf8);
-            return str;
-        }
-        if (r != KAT_ERR_BUFFER_TOO_SMALL) CHECK_KAT(r, NULL);
-    }
-}
-
-static VALUE tracker_set_history_limit_native(VALUE self, VALUE limit) {
-    CHECK_KAT(kat_tracker_set_history_limit(get_tracker(self)->ptr, NUM2SIZET(limit)), NULL);
-    return limit;
-}
-
 static VALUE tracker_generations_json(VALUE self) {
     kat_generations_t *g = NULL;
     CHECK_KAT(kat_tracker_generations(get_tracker(self)->ptr, &g), NULL);
@@ -896,22 +870,6 @@ static VALUE group_generation(VALUE self, VALUE topic, VALUE partition) {
     return ULL2NUM(gen);
 }
 
-/* Monitoring: [state name, since (ms since the Unix epoch)]. */
-static VALUE group_health_native(VALUE self) {
-    kat_group_health_t h;
-    CHECK_KAT(kat_group_health(get_group(self)->ptr, &h), NULL);
-    const char *name = kat_health_name((unsigned)h.health);
-    return rb_assoc_new(rb_str_new_cstr(name != NULL ? name : "unknown"), ULL2NUM(h.since_unix_ms));
-}
-
-static kat_result history_json(const void *g, char *buf, size_t cap, size_t *len) {
-    return kat_group_history_json(g, buf, cap, len);
-}
-
-static VALUE group_history_json(VALUE self) {
-    return json_string(history_json, get_group(self)->ptr);
-}
-
 static VALUE group_assigned_p(VALUE self, VALUE topic, VALUE partition) {
     group *g = get_group(self);
     VALUE ts = topic_arg(topic);
@@ -953,6 +911,244 @@ static VALUE group_stats(VALUE self) {
     VALUE args[6] = {ULL2NUM(s.assigned_events), ULL2NUM(s.revoked_events), ULL2NUM(s.lost_events),
                      ULL2NUM(s.reset_events), ULL2NUM(s.last_change_unix_ms), ULL2NUM(s.glue_failures)};
     return rb_class_new_instance(6, args, cGroupStats);
+}
+
+/* ---- monitoring (README "Monitoring") ---- */
+
+/* Text through a caller buffer whose needed size can grow between two calls
+ * (metrics: a rebalance, or a clock second): sized, copied with headroom,
+ * and copied again with the size libkat reported if it grew meanwhile. */
+typedef kat_result (*text_fn)(const void *obj, const void *arg, char *buf, size_t cap, size_t *len);
+
+static VALUE text_out(text_fn fn, const void *obj, const void *arg) {
+    size_t len = 0;
+    CHECK_KAT(fn(obj, arg, NULL, 0, &len), NULL);
+    for (int attempt = 0;; attempt++) {
+        size_t cap = len + 1 + 256;
+        VALUE str = rb_str_buf_new((long)cap);
+        kat_result rc = fn(obj, arg, RSTRING_PTR(str), cap, &len);
+        if (rc == KAT_OK) {
+            rb_str_set_len(str, (long)len);
+            rb_enc_associate_index(str, enc_utf8);
+            return str;
+        }
+        if (rc != KAT_ERR_BUFFER_TOO_SMALL || attempt >= 8) raise_kat(rc, NULL);
+    }
+}
+
+static kat_result metrics_text(const void *t, const void *format, char *buf, size_t cap, size_t *len) {
+    return kat_tracker_metrics(t, *(const unsigned *)format, buf, cap, len);
+}
+
+/* @api private (Tracker#metrics checks the format): the exposition text. */
+static VALUE tracker_metrics_native(VALUE self, VALUE format) {
+    unsigned f = NUM2UINT(format);
+    return text_out(metrics_text, get_tracker(self)->ptr, &f);
+}
+
+/* @api private: the HTTP Content-Type of a format number, or nil. */
+static VALUE kat_metrics_content_type_native(VALUE self, VALUE format) {
+    (void)self;
+    const char *ct = kat_metrics_content_type(NUM2UINT(format));
+    return ct ? rb_str_freeze(rb_utf8_str_new_cstr(ct)) : Qnil;
+}
+
+static VALUE tracker_history_limit(VALUE self) {
+    size_t n = 0;
+    CHECK_KAT(kat_tracker_history_limit(get_tracker(self)->ptr, &n), NULL);
+    return SIZET2NUM(n);
+}
+
+/* @api private (Tracker#history_limit= checks the value). */
+static VALUE tracker_set_history_limit_native(VALUE self, VALUE limit) {
+    CHECK_KAT(kat_tracker_set_history_limit(get_tracker(self)->ptr, NUM2SIZET(limit)), NULL);
+    return limit;
+}
+
+#define HEALTH_STATES 6
+static VALUE health_symbols[HEALTH_STATES];
+
+static VALUE health_symbol(kat_health h) {
+    if ((unsigned)h < HEALTH_STATES) return health_symbols[h];
+    const char *name = kat_health_name((unsigned)h);
+    return name ? ID2SYM(rb_intern(name)) : INT2FIX((int)h);
+}
+
+/* The group's health as a Symbol: one wait-free read in libkat. */
+static VALUE group_health(VALUE self) {
+    kat_group_health_t h;
+    CHECK_KAT(kat_group_health(get_group(self)->ptr, &h), NULL);
+    return health_symbol(h.health);
+}
+
+/* @api private (Group#health_info): [Symbol, since_unix_ms] of one read. */
+static VALUE group_health_native(VALUE self) {
+    kat_group_health_t h;
+    CHECK_KAT(kat_group_health(get_group(self)->ptr, &h), NULL);
+    return rb_ary_new_from_args(2, health_symbol(h.health), ULL2NUM(h.since_unix_ms));
+}
+
+static kat_result history_text(const void *g, const void *unused, char *buf, size_t cap, size_t *len) {
+    (void)unused;
+    return kat_group_history_json(g, buf, cap, len);
+}
+
+/* The group's rebalance history as JSON (an array, oldest first). */
+static VALUE group_history_json(VALUE self) {
+    return text_out(history_text, get_group(self)->ptr, NULL);
+}
+
+/* @api private (Group#stall_after= checks the value): milliseconds, 0 = off. */
+static VALUE group_set_stall_after_ms(VALUE self, VALUE ms) {
+    CHECK_KAT(kat_group_set_stall_after_ms(get_group(self)->ptr, NUM2ULL(ms)), NULL);
+    return ms;
+}
+
+/* @api private (Group#note_rebalance_protocol checks the Symbol). */
+static VALUE group_note_protocol_native(VALUE self, VALUE cooperative) {
+    CHECK_KAT(kat_group_note_rebalance_protocol(get_group(self)->ptr, RTEST(cooperative)), NULL);
+    return self;
+}
+
+/* Records in the group's history a rebalance that could not be applied
+ * (kind :error with `detail`), without changing the tracker. */
+static VALUE group_note_rebalance_error(VALUE self, VALUE detail) {
+    group *g = get_group(self);
+    if (!RB_TYPE_P(detail, T_STRING)) {
+        raise_code(KAT_ERR_INVALID_ARGUMENT,
+                   rb_sprintf("rebalance error detail must be a String, got %" PRIsVALUE, rb_obj_class(detail)));
+    }
+    if (memchr(RSTRING_PTR(detail), '\0', (size_t)RSTRING_LEN(detail)) != NULL) {
+        raise_code(KAT_ERR_INVALID_ARGUMENT, rb_str_new_cstr("rebalance error detail contains a NUL byte"));
+    }
+    VALUE s = rb_str_new_frozen(rb_str_new(RSTRING_PTR(detail), RSTRING_LEN(detail))); /* NUL-terminated */
+    CHECK_KAT(kat_group_note_rebalance_error(g->ptr, RSTRING_PTR(s)), NULL);
+    RB_GC_GUARD(s);
+    return self;
+}
+
+/* ---- ownership that ends on time (README) ---- */
+
+/* Records that the group's consumer polled now (lock-free; not an event). */
+static VALUE group_mark_poll(VALUE self) {
+    CHECK_KAT(kat_group_mark_poll(get_group(self)->ptr), NULL);
+    return self;
+}
+
+/* @api private (Group#set_poll_deadline checks the values): milliseconds. */
+static VALUE group_set_poll_deadline_native(VALUE self, VALUE interval_ms, VALUE margin_ms) {
+    CHECK_KAT(kat_group_set_poll_deadline(get_group(self)->ptr, NUM2ULL(interval_ms), NUM2ULL(margin_ms)), NULL);
+    return self;
+}
+
+/* @api private (Group#poll_stats): [deadline_ms, polls, since_last_poll_us
+ * (nil: never), expirations, last_expiry_delay_us]. */
+static VALUE group_poll_stats_native(VALUE self) {
+    kat_poll_stats_t st;
+    CHECK_KAT(kat_group_poll_stats(get_group(self)->ptr, &st), NULL);
+    VALUE since = st.since_last_poll_us == UINT64_MAX ? Qnil : ULL2NUM(st.since_last_poll_us);
+    return rb_ary_new_from_args(5, ULL2NUM(st.deadline_ms), ULL2NUM(st.polls), since, ULL2NUM(st.expirations),
+                                ULL2NUM(st.last_expiry_delay_us));
+}
+
+/* @api private (Partition#token): [generation, broker_generation, owned]. */
+static VALUE handle_token_native(VALUE self) {
+    kat_fencing_token_t tok;
+    CHECK_KAT(kat_partition_handle_token(live_handle(self)->ptr, &tok), NULL);
+    return rb_ary_new_from_args(3, ULL2NUM(tok.generation), INT2NUM(tok.broker_generation), tok.owned ? Qtrue : Qfalse);
+}
+
+/* A generation argument as uint64; `ok` cleared when it is not one (such a
+ * generation is never owned). */
+static uint64_t generation_or_invalid(VALUE generation, int *ok) {
+    *ok = 1;
+    if (FIXNUM_P(generation)) {
+        long g = FIX2LONG(generation);
+        if (g >= 0) return (uint64_t)g;
+    } else if (RB_INTEGER_TYPE_P(generation) && rb_big_sign(generation) != 0 && rb_absint_size(generation, NULL) <= 8) {
+        return rb_big2ull(generation);
+    }
+    *ok = 0;
+    return 0;
+}
+
+/* Takes a lease at `generation`; true if taken (release it once with
+ * #lease_release), false if the partition is not assigned at exactly that
+ * generation. Lock-free. */
+static VALUE handle_lease_acquire(VALUE self, VALUE generation) {
+    handle *h = live_handle(self);
+    int ok;
+    uint64_t g = generation_or_invalid(generation, &ok);
+    if (!ok) return Qfalse;
+    return kat_partition_handle_lease_acquire(h->ptr, g) ? Qtrue : Qfalse;
+}
+
+/* Releases one lease taken with #lease_acquire; Kat::InvalidArgument if none
+ * is held on the key. */
+static VALUE handle_lease_release(VALUE self) {
+    CHECK_KAT(kat_partition_handle_lease_release(live_handle(self)->ptr), NULL);
+    return self;
+}
+
+/* Whether work under a lease taken at `generation` may still act. */
+static VALUE handle_lease_valid_p(VALUE self, VALUE generation) {
+    handle *h = live_handle(self);
+    int ok;
+    uint64_t g = generation_or_invalid(generation, &ok);
+    if (!ok) return Qfalse;
+    return kat_partition_handle_lease_valid(h->ptr, g) ? Qtrue : Qfalse;
+}
+
+static VALUE stats_json_arg(VALUE json) {
+    if (!RB_TYPE_P(json, T_STRING)) {
+        raise_code(KAT_ERR_INVALID_ARGUMENT,
+                   rb_sprintf("librdkafka statistics must be a JSON String or a Hash, got %" PRIsVALUE, rb_obj_class(json)));
+    }
+    return json;
+}
+
+/* @api private (Group#rdkafka_stats): hands kat librdkafka's statistics
+ * JSON; kat keeps its cgrp fields for the metrics. Malformed JSON raises
+ * Kat::InvalidArgument (invalid UTF-8: Kat::InvalidUtf8) and changes
+ * nothing. */
+static VALUE group_rdkafka_stats(VALUE self, VALUE json) {
+    group *g = get_group(self);
+    VALUE s = stats_json_arg(json);
+    CHECK_KAT(kat_group_rdkafka_stats(g->ptr, RSTRING_PTR(s), (size_t)RSTRING_LEN(s)), NULL);
+    RB_GC_GUARD(s);
+    return self;
+}
+
+typedef struct strip_args {
+    const char *json;
+    size_t len;
+} strip_args;
+
+static kat_result strip_text(const void *g, const void *arg, char *buf, size_t cap, size_t *len) {
+    const strip_args *a = arg;
+    return kat_group_rdkafka_stats_strip(g, a->json, a->len, buf, cap, len);
+}
+
+/* @api private (Group#strip_rdkafka_stats): librdkafka's statistics JSON
+ * without the partitions this group does not own now (a new String). */
+static VALUE group_strip_rdkafka_stats(VALUE self, VALUE json) {
+    group *g = get_group(self);
+    VALUE s = rb_str_new_frozen(stats_json_arg(json));
+    strip_args a = {RSTRING_PTR(s), (size_t)RSTRING_LEN(s)};
+    VALUE out = text_out(strip_text, g->ptr, &a);
+    RB_GC_GUARD(s);
+    return out;
+}
+
+static kat_result cgrp_text(const void *g, const void *unused, char *buf, size_t cap, size_t *len) {
+    (void)unused;
+    return kat_group_rdkafka_cgrp_json(g, buf, cap, len);
+}
+
+/* The cgrp fields of the last statistics handed over, as JSON ("null" if
+ * none). */
+static VALUE group_rdkafka_cgrp_json(VALUE self) {
+    return text_out(cgrp_text, get_group(self)->ptr, NULL);
 }
 
 /* ---- events ---- */
@@ -1294,6 +1490,10 @@ RUBY_FUNC_EXPORTED void Init_kat_ext(void) {
     sym_revoked = ID2SYM(rb_intern("revoked"));
     sym_lost = ID2SYM(rb_intern("lost"));
     sym_none = ID2SYM(rb_intern("none"));
+    for (unsigned h = 0; h < HEALTH_STATES; h++) {
+        const char *name = kat_health_name(h);
+        health_symbols[h] = ID2SYM(rb_intern(name ? name : "unknown"));
+    }
     enc_utf8 = rb_utf8_encindex();
     enc_ascii = rb_usascii_encindex();
     enc_binary = rb_ascii8bit_encindex();
@@ -1334,10 +1534,12 @@ RUBY_FUNC_EXPORTED void Init_kat_ext(void) {
     rb_define_method(cTopic, "==", topic_eql, 1);
     rb_define_method(cTracker, "to_json", tracker_to_json, -1);
     rb_define_method(cTracker, "generations_json", tracker_generations_json, 0);
-    rb_define_private_method(cTracker, "__metrics", tracker_metrics_native, 1);
-    rb_define_private_method(cTracker, "__set_history_limit", tracker_set_history_limit_native, 1);
     rb_define_method(cTracker, "generations_topics_limit", tracker_limit, 0);
     rb_define_method(cTracker, "close", tracker_close, 0);
+    rb_define_private_method(cTracker, "__metrics", tracker_metrics_native, 1);
+    rb_define_method(cTracker, "history_limit", tracker_history_limit, 0);
+    rb_define_private_method(cTracker, "__set_history_limit", tracker_set_history_limit_native, 1);
+    rb_define_singleton_method(mKat, "__metrics_content_type", kat_metrics_content_type_native, 1);
     rb_define_method(cTracker, "closed?", tracker_closed_p, 0);
 
     cGroup = rb_define_class_under(mKat, "Group", rb_cObject);
@@ -1346,8 +1548,6 @@ RUBY_FUNC_EXPORTED void Init_kat_ext(void) {
     rb_define_method(cGroup, "tracker", group_tracker, 0);
     rb_define_method(cGroup, "generation", group_generation, 2);
     rb_define_method(cGroup, "assigned?", group_assigned_p, 2);
-    rb_define_private_method(cGroup, "__health", group_health_native, 0);
-    rb_define_method(cGroup, "history_json", group_history_json, 0);
     rb_define_method(cGroup, "partition", group_partition, 2);
     rb_define_method(cGroup, "assigned", group_assigned, 1);
     rb_define_method(cGroup, "revoked", group_revoked, 1);
@@ -1355,6 +1555,18 @@ RUBY_FUNC_EXPORTED void Init_kat_ext(void) {
     rb_define_method(cGroup, "lost", group_lost, 0);
     rb_define_method(cGroup, "reset", group_reset, 0);
     rb_define_method(cGroup, "stats", group_stats, 0);
+    rb_define_method(cGroup, "health", group_health, 0);
+    rb_define_method(cGroup, "mark_poll", group_mark_poll, 0);
+    rb_define_private_method(cGroup, "__set_poll_deadline", group_set_poll_deadline_native, 2);
+    rb_define_private_method(cGroup, "__poll_stats", group_poll_stats_native, 0);
+    rb_define_private_method(cGroup, "__note_rebalance_protocol", group_note_protocol_native, 1);
+    rb_define_method(cGroup, "note_rebalance_error", group_note_rebalance_error, 1);
+    rb_define_private_method(cGroup, "__health", group_health_native, 0);
+    rb_define_method(cGroup, "history_json", group_history_json, 0);
+    rb_define_private_method(cGroup, "__set_stall_after_ms", group_set_stall_after_ms, 1);
+    rb_define_private_method(cGroup, "__rdkafka_stats", group_rdkafka_stats, 1);
+    rb_define_private_method(cGroup, "__strip_rdkafka_stats", group_strip_rdkafka_stats, 1);
+    rb_define_method(cGroup, "rdkafka_cgrp_json", group_rdkafka_cgrp_json, 0);
     rb_define_private_method(cGroup, "__close", group_native_close, 0);
     rb_define_method(cGroup, "closed?", group_closed_p, 0);
     rb_define_method(cGroup, "assigned_native", group_assigned_native, 1);
@@ -1370,6 +1582,10 @@ RUBY_FUNC_EXPORTED void Init_kat_ext(void) {
     rb_define_method(cPartition, "generation", handle_generation, 0);
     rb_define_method(cPartition, "assigned?", handle_assigned_p, 0);
     rb_define_method(cPartition, "owned_at?", handle_owned_at_p, 1);
+    rb_define_private_method(cPartition, "__token", handle_token_native, 0);
+    rb_define_method(cPartition, "lease_acquire", handle_lease_acquire, 1);
+    rb_define_method(cPartition, "lease_release", handle_lease_release, 0);
+    rb_define_method(cPartition, "lease_valid?", handle_lease_valid_p, 1);
     rb_define_method(cPartition, "close", handle_close, 0);
     rb_define_method(cPartition, "closed?", handle_closed_p, 0);
 

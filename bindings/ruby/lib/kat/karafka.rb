@@ -166,10 +166,29 @@ module Kat
 
       # `client.events_poll`: if the client reports its assignment lost,
       # drop all of the subscription group's partitions (kat status: lost).
+      # Every events poll is also a poll mark for the subscription group's
+      # kat group (Group#mark_poll: #stall_after= and the poll deadline).
       def on_client_events_poll(event)
+        group = @tracker.group(group_id(event[:subscription_group]))
+        group.mark_poll
         return unless event[:caller].assignment_lost?
 
-        @tracker.lost(group_id(event[:subscription_group]))
+        group.lost
+      end
+
+      # `statistics.emitted` (set `statistics.interval.ms` in the kafka
+      # settings; Karafka's default is 5 s): hands the subscription group's
+      # librdkafka statistics to its kat group (Group#rdkafka_stats), so
+      # librdkafka's consumer group state (cgrp) joins kat's metrics
+      # (kat_rdkafka_cgrp_*). Events without a subscription group (a
+      # producer's) are ignored. Not a rebalance: nothing else changes.
+      def on_statistics_emitted(event)
+        id = event[:subscription_group_id]
+        statistics = event[:statistics]
+        return if id.nil? || !statistics.is_a?(Hash)
+
+        @tracker.group(id.to_s).rdkafka_stats(statistics)
+        nil
       end
 
       # Native (kat_ext), one call each:

@@ -18,7 +18,8 @@ module Kat
     # one; so recording `assigned` / `revoked` is exact for both (the
     # default). `eager: true` records assignments with `replace` instead,
     # which also repairs the state if a revocation was never seen; use it
-    # only with an eager assignor.
+    # only with an eager assignor. It also marks the group's rebalance
+    # history entries `protocol: :eager`.
     #
     # Lost assignments: rdkafka-ruby unassigns before calling the listener,
     # which clears librdkafka's "lost" flag, so a lost revocation arrives
@@ -32,6 +33,8 @@ module Kat
       def initialize(group, tracker: Kat.tracker, eager: false)
         @group = group.is_a?(Group) ? group : tracker.group(group)
         @eager = eager ? true : false
+        # Only an eager listener knows its protocol; its history says so.
+        @group.note_rebalance_protocol(:eager) if @eager
       end
 
       def eager?
@@ -51,7 +54,10 @@ module Kat
       end
 
       # Records a loss if `consumer.assignment_lost?`; returns whether it did.
+      # Also a poll mark (Group#mark_poll), as kat_check_lost is in C: call
+      # it from the poll loop.
       def check_lost(consumer)
+        @group.mark_poll
         return false unless consumer.assignment_lost?
 
         @group.lost

@@ -13,7 +13,7 @@ module Kat
   # Native methods (kat_ext), each one call into libkat with no Ruby
   # allocation for reads by name: `epoch`, `generation(group, topic, p)`,
   # `assigned?(group, topic, p)`, `clear`, `to_json`, `generations_json`,
-  # `generations_topics_limit`, and the per-epoch cached
+  # `generations_topics_limit`, `history_limit`, and the per-epoch cached
   # `assignments` / `generations` (see their notes below).
   #
   # Thread-safety: every method may be called from any thread. Reads are
@@ -111,28 +111,26 @@ module Kat
       __set_limit(Tracker.size_arg(limit, "generations_topics_limit"))
     end
 
-    # --- monitoring (README "Monitoring") ----------------------------------
+    # --- monitoring (README "Monitoring") --------------------------------
 
-    # Content types of #metrics' formats, for an HTTP response.
-    METRICS_CONTENT_TYPES = {
-      prometheus: "text/plain; version=0.0.4; charset=utf-8",
-      openmetrics: "application/openmetrics-text; version=1.0.0; charset=utf-8"
-    }.freeze
+    # Content types of #metrics' formats, for an HTTP response (also
+    # Kat::Metrics.content_type(format)).
+    METRICS_CONTENT_TYPES = Metrics::FORMATS.keys.to_h { |f| [f, Kat.__metrics_content_type(Metrics::FORMATS[f])] }.freeze
 
-    # The tracker's metrics as Prometheus text (`:prometheus`) or OpenMetrics
-    # (`:openmetrics`): one `kat_partition_generation` series per partition
-    # owned now, the group counters, health and rebalance latency. A String,
-    # ready to serve as is or to append to a prometheus-client registry's
-    # exposition. One wait-free snapshot read in libkat, then a copy.
+    # The tracker's metrics as exposition text (a new UTF-8 String):
+    # `:prometheus` (text format 0.0.4) or `:openmetrics` (OpenMetrics 1.0.0,
+    # ending in "# EOF"). One series per partition owned now
+    # (kat_partition_generation, value = its generation) plus the group
+    # counters, health and rebalance timings; a revoked or lost partition is
+    # absent from the next call. Built from one wait-free snapshot read; it
+    # never blocks a rebalance. Serve it with Kat::Metrics.content_type(format)
+    # (Kat::Metrics::App is a ready Rack endpoint).
     def metrics(format = :prometheus)
-      unless METRICS_CONTENT_TYPES.key?(format)
-        raise InvalidArgument, "metrics format must be :prometheus or :openmetrics, got #{format.inspect}"
-      end
-
-      __metrics(format == :openmetrics)
+      __metrics(Metrics.format_number(format))
     end
 
-    # Sets how many entries each group's rebalance history keeps (>= 1).
+    # How many entries each group's rebalance history keeps (>= 1, default
+    # 64); longer histories are cut at their group's next event.
     def history_limit=(limit)
       __set_history_limit(Tracker.size_arg(limit, "history_limit"))
     end
