@@ -75,8 +75,10 @@ if [ "$step" != install ]; then
     echo "install.sh: rustc did not print native-static-libs" >&2
     exit 1
   fi
-  printf '%s\n' "$native_libs" >"$native_libs_file.tmp"
-  mv -f "$native_libs_file.tmp" "$native_libs_file"
+  # A temporary file of this run's own, so concurrent builds never share it.
+  native_libs_tmp="$(mktemp "$native_libs_file.XXXXXX")"
+  printf '%s\n' "$native_libs" >"$native_libs_tmp"
+  mv -f "$native_libs_tmp" "$native_libs_file"
 fi
 [ "$step" = build ] && { echo "install.sh: built in $built"; exit 0; }
 

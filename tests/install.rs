@@ -88,6 +88,10 @@ const SONAME: &str = env!("KAT_SONAME");
 /// goes to a target directory of its own (the outer `cargo test` holds the
 /// lock on the usual one).
 fn install_step(step: &str, prefix: &str, destdir: Option<&Path>) -> Output {
+    // Tests run in parallel; steps that build share one cargo target
+    // directory and its outputs, so they take turns.
+    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = (step != "install").then(|| BUILDING.lock().unwrap_or_else(|p| p.into_inner()));
     let mut cmd = Command::new("bash");
     cmd.arg(root().join("scripts").join("install.sh"))
         .arg(step)
