@@ -399,3 +399,58 @@ def test_a_failing_user_callback_still_leaves_kat_in_step(cluster: MockCluster, 
     # made and recorded all the same.
     assert raised >= 1
     assert group.stats().assigned_events >= 1
+
+
+def test_poll_deadline_expires_a_stuck_consumer_before_it_polls_again(cluster: MockCluster) -> None:
+    tracker = kat.Tracker()
+    config = consumer_config(
+        cluster, "cooperative-sticky", "stuck", **{"max.poll.interval.ms": 1500}
+    )
+    consumer = Consumer(config)
+    group = kc.subscribe(consumer, config, list(TOPICS), tracker=tracker)
+    assert kc.set_poll_deadline(group, config, margin=0.2) == 1.5
+    assert group.poll_stats().deadline == pytest.approx(1.3)
+    handle = group.partition("orders", 0)
+    try:
+        deadline = time.monotonic() + 20
+        while owned_by_consumer(consumer) != ALL:
+            assert time.monotonic() < deadline, "never assigned"
+            kc.poll(consumer, group, 0.05)
+        assert owned_in_kat(group) == ALL and handle.owned_at(1)
+        token = handle.token()
+        assert token is not None and token.generation == 1
+        assert token.member_id is not None and token.member_id == consumer.memberid()
+        # Polls keep the deadline away, well past 1.3 s.
+        end = time.monotonic() + 2.0
+        while time.monotonic() < end:
+            kc.poll(consumer, group, 0.05)
+        assert group.poll_stats().expirations == 0 and handle.owned_at(1)
+        # The loop stops. This thread never polls nor marks: kat's timer
+        # expires the group while librdkafka still reports the assignment
+        # to the application (it tells only at the next poll).
+        stopped = time.monotonic()
+        with handle.lease(1) as lease:
+            assert handle.wait_not_owned(1, timeout=10)
+            assert not lease.valid()
+        assert time.monotonic() - stopped >= 1.2
+        assert owned_in_kat(group) == set()
+        assert handle.state().status == "lost"
+        assert owned_by_consumer(consumer) == ALL  # librdkafka has not told yet
+        stats = group.poll_stats()
+        assert stats.expirations == 1 and stats.last_expiry_delay is not None
+        with pytest.raises(kat.NotOwnedError):
+            handle.lease(1)
+        # Past max.poll.interval.ms and librdkafka's once-a-second check, it
+        # has left the group too; polling again delivers its own loss (which
+        # changes nothing more in kat), then the rejoin. kat is never ahead.
+        time.sleep(max(0.0, stopped + 3.0 - time.monotonic()))
+        deadline = time.monotonic() + 20
+        while owned_by_consumer(consumer) != ALL or owned_in_kat(group) != ALL:
+            assert time.monotonic() < deadline, f"owned={sorted(owned_in_kat(group))}"
+            kc.poll(consumer, group, 0.05)
+            assert owned_in_kat(group) <= owned_by_consumer(consumer)
+        assert owned_in_kat(group) == owned_by_consumer(consumer)
+        assert handle.owned_at(2) and group.poll_stats().expirations == 1
+    finally:
+        group.set_poll_deadline(0)
+        consumer.close()
