@@ -454,3 +454,76 @@ def test_poll_deadline_expires_a_stuck_consumer_before_it_polls_again(cluster: M
     finally:
         group.set_poll_deadline(0)
         consumer.close()
+
+
+def test_orderly_revoke_drains_leases_before_the_unassign(cluster: MockCluster) -> None:
+    tracker = kat.Tracker()
+    config = consumer_config(cluster, "cooperative-sticky", "drain")
+    first = Consumer(config)
+    events: List[Tuple[str, float]] = []
+    a = kc.subscribe(
+        first,
+        config,
+        list(TOPICS),
+        group="drain-a",
+        tracker=tracker,
+        on_revoke=lambda c, parts: events.append(("a revoke callback", time.monotonic())),
+    )
+    a.set_drain_timeout(5)
+    second: Optional[Consumer] = None
+    try:
+        deadline = time.monotonic() + 20
+        while owned_by_consumer(first) != ALL:
+            assert time.monotonic() < deadline, "never assigned"
+            kc.poll(first, a, 0.05)
+        # Workers hold a lease on every partition for 500 ms once the
+        # revoke began (the drain records it first, so they see it).
+        handles = {key: a.partition(*key) for key in ALL}
+        leases = {key: h.lease(1) for key, h in handles.items()}
+        released: List[float] = []
+
+        valid_while_draining: List[bool] = []
+
+        def worker() -> None:
+            end = time.monotonic() + 30
+            while all(h.owned_at(1) for h in handles.values()) and time.monotonic() < end:
+                time.sleep(0.001)
+            time.sleep(0.5)
+            valid_while_draining.extend(
+                lease.valid() for key, lease in leases.items() if not a.is_assigned(*key)
+            )
+            released.append(time.monotonic())
+            for lease in leases.values():
+                lease.release()
+
+        threading.Thread(target=worker, daemon=True).start()
+        second = Consumer(config)
+        b_got: List[Tuple[Set[Key], float]] = []
+        b = kc.subscribe(
+            second,
+            config,
+            list(TOPICS),
+            group="drain-b",
+            tracker=tracker,
+            on_assign=lambda c, parts: b_got.append(
+                ({(tp.topic, tp.partition) for tp in parts}, time.monotonic())
+            ),
+        )
+        deadline = time.monotonic() + 20
+        while not (b_got and owned_in_kat(a) | owned_in_kat(b) == ALL and owned_in_kat(b)):
+            assert time.monotonic() < deadline, f"a={sorted(owned_in_kat(a))} b={sorted(owned_in_kat(b))}"
+            kc.poll(first, a, 0.02)
+            kc.poll(second, b, 0.02)
+            assert owned_in_kat(a) == owned_by_consumer(first)
+        assert released, "the worker never saw the revoke"
+        assert valid_while_draining and all(valid_while_draining)
+        # A's revoke waited for the release; B got nothing before it.
+        assert events and events[0][1] >= released[0]
+        assert all(t >= released[0] for parts, t in b_got if parts)
+        s = a.drain_stats()
+        assert s.drains >= 1 and s.timeouts == 0 and s.last_held == 0
+        assert all(h.leases_held() == 0 for h in handles.values())
+    finally:
+        first.close()
+        if second is not None:
+            second.close()
