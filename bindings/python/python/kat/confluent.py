@@ -21,6 +21,14 @@ The client cannot be asked for its rebalance protocol, so it is inferred
 from the configuration the consumer was created with (pass that same dict):
 ``group.protocol=consumer`` (KIP-848) or an all-cooperative
 ``partition.assignment.strategy`` is cooperative; anything else is eager.
+
+With ``group.set_drain_timeout(seconds)``, an orderly revoke first runs the
+drain barrier (``group.drain``: recorded at once, then leases on the revoked
+partitions are waited for), then your ``on_revoke``, then the unassign call.
+Every assign records the member id (``consumer.memberid()``) for fencing
+tokens, with broker generation 0 (confluent-kafka does not expose it).
+``set_poll_deadline(group, config)`` arms kat's poll deadline from
+``max.poll.interval.ms``; ``poll`` / ``consume`` mark every poll.
 """
 
 from __future__ import annotations
