@@ -959,6 +959,82 @@ impl Group {
         self.inner.since_last_poll().map(|d| d.as_secs_f64())
     }
 
+    /// Arms (or with 0 disarms) the poll deadline: if no poll mark comes for
+    /// `interval - margin` seconds, kat's own timer thread marks every
+    /// partition of the group lost, with no call from the thread that
+    /// stopped polling. Pass the consumer's `max.poll.interval.ms` / 1000.
+    #[pyo3(signature = (interval, margin = 0.0))]
+    fn set_poll_deadline(&self, py: Python<'_>, interval: f64, margin: f64) -> PyResult<()> {
+        let interval = timeout_of(py, Some(interval))?.unwrap_or_default();
+        let margin = timeout_of(py, Some(margin))?.unwrap_or_default();
+        self.inner
+            .set_poll_deadline(interval, margin)
+            .map_err(|e| kat_error(py, e))
+    }
+
+    /// The group's poll marks, armed deadline and expiries.
+    fn poll_stats(&self) -> PollStats {
+        let s = self.inner.poll_stats();
+        let secs = |d: Option<Duration>| d.map(|d| d.as_secs_f64());
+        PollStats {
+            deadline: secs(s.deadline),
+            polls: s.polls,
+            since_last_poll: secs(s.since_last_poll),
+            expirations: s.expirations,
+            last_expiry_delay: secs(s.last_expiry_delay),
+        }
+    }
+
+    /// Records the broker's view of the membership: the generation id or
+    /// member epoch (0: unknown) and the member id, read into tokens.
+    #[pyo3(signature = (generation, member_id = None))]
+    fn record_broker_generation(&self, generation: i32, member_id: Option<&str>) {
+        self.inner.record_broker_generation(generation, member_id);
+    }
+
+    /// The broker generation recorded last (0: unknown).
+    fn broker_generation(&self) -> i32 {
+        self.inner.broker_generation()
+    }
+
+    /// The member id recorded last, or None.
+    fn member_id(&self) -> Option<String> {
+        self.inner.member_id().map(|m| m.as_str().to_owned())
+    }
+
+    /// Sets how long an orderly revoke waits for leases on the revoked
+    /// partitions (`drain()`); None or 0 turns it off (the default).
+    #[pyo3(signature = (seconds))]
+    fn set_drain_timeout(&self, py: Python<'_>, seconds: Option<f64>) -> PyResult<()> {
+        let t = timeout_of(py, seconds)?.unwrap_or_default();
+        self.inner.set_drain_timeout(t);
+        Ok(())
+    }
+
+    /// The drain timeout and what the drains found.
+    fn drain_stats(&self) -> DrainStats {
+        let s = self.inner.drain_stats();
+        DrainStats {
+            timeout: s.timeout.map(|d| d.as_secs_f64()),
+            drains: s.drains,
+            timeouts: s.timeouts,
+            last_held: s.last_held,
+            held_total: s.held_total,
+        }
+    }
+
+    /// The drain barrier of an orderly revoke, called before the unassign
+    /// call: with a drain timeout set, records the revoke now (new leases
+    /// fail, held ones stay valid), waits (without the GIL) until no lease on
+    /// those partitions is held or the timeout passes, and returns how many
+    /// were still held; without a timeout does nothing and returns None.
+    fn drain(&self, py: Python<'_>, partitions: &Bound<'_, PyAny>) -> PyResult<Option<u64>> {
+        let list = partitions_of(py, partitions)?;
+        let inner = &self.inner;
+        py.detach(|| inner.drain(pairs(&list)))
+            .map_err(|e| kat_error(py, e))
+    }
+
     /// Counts one rebalance the glue failed to handle for this group (an
     /// assign call the client refused, a list kat rejected). Lock-free; the
     /// epoch does not move.
@@ -1040,6 +1116,7 @@ impl Group {
         let handle = self.inner.partition(t, p).map_err(|e| kat_error(py, e))?;
         Ok(PartitionHandle {
             inner: handle,
+            group: self.inner.clone(),
             last: Mutex::new(None),
         })
     }
@@ -1075,6 +1152,8 @@ impl Group {
 #[pyclass(frozen, module = "kat")]
 struct PartitionHandle {
     inner: kat::PartitionHandle,
+    /// The group (for the member id of tokens).
+    group: kat::Group,
     /// The last state object handed out, reused while the state is the same
     /// (a read then allocates nothing).
     last: Mutex<Option<(PartitionState, Py<PartitionState>)>>,
@@ -1109,6 +1188,81 @@ impl PartitionHandle {
         self.inner.state().is_owned_at(generation)
     }
 
+    /// The fencing token while the partition is assigned, else `None`: kat's
+    /// generation and the broker generation read at one moment (three atomic
+    /// loads), and the member id recorded at the last rebalance.
+    fn token(&self) -> Option<FencingToken> {
+        self.inner.token().map(|t| FencingToken {
+            generation: t.generation,
+            broker_generation: t.broker_generation,
+            member_id: self.group.member_id().map(|m| m.as_str().to_owned()),
+        })
+    }
+
+    /// Takes a lease on the partition at `generation`; raises
+    /// `kat.NotOwnedError` unless it is assigned at exactly that generation.
+    /// Lock-free. Use it as a context manager (released on exit) or call
+    /// `release()`.
+    fn lease(&self, py: Python<'_>, generation: u64) -> PyResult<Lease> {
+        let handle = self.inner.clone();
+        let Some(lease) = handle.lease(generation) else {
+            let s = self.inner.state();
+            let reason = format!(
+                "{}[{}] of group {:?} is not owned at generation {generation} (generation {}, status {})",
+                self.inner.topic(),
+                self.inner.partition(),
+                self.inner.group(),
+                s.generation,
+                s.status.map_or("None", Status::as_str)
+            );
+            return Err(raise(py, "NotOwnedError", reason.clone(), None, &reason));
+        };
+        // SAFETY: the lease borrows the handle's cell, which lives in the
+        // handle's `Arc` allocation (its address never moves); the `Lease`
+        // object keeps a clone of that handle and drops the lease first
+        // (field order, and `release`), so the borrow never outlives it.
+        let lease: kat::Lease<'static> = unsafe { std::mem::transmute(lease) };
+        Ok(Lease {
+            lease: Mutex::new(Some(lease)),
+            generation,
+            handle,
+        })
+    }
+
+    /// Leases held on this partition now. One atomic load.
+    fn leases_held(&self) -> u64 {
+        self.inner.leases_held()
+    }
+
+    /// Blocks until the partition is no longer assigned at `generation`
+    /// (revoked, lost, expired, reassigned) or `timeout` seconds pass (None:
+    /// no limit); returns whether ownership ended. Releases the GIL; Ctrl-C
+    /// interrupts it.
+    #[pyo3(signature = (generation, timeout = None))]
+    fn wait_not_owned(
+        &self,
+        py: Python<'_>,
+        generation: u64,
+        timeout: Option<f64>,
+    ) -> PyResult<bool> {
+        let mut left = timeout_of(py, timeout)?;
+        const SLICE: Duration = Duration::from_millis(100);
+        loop {
+            let wait = left.map_or(SLICE, |l| l.min(SLICE));
+            let inner = &self.inner;
+            if py.detach(|| inner.wait_not_owned(generation, wait)) {
+                return Ok(true);
+            }
+            if let Some(l) = left.as_mut() {
+                *l = l.saturating_sub(wait);
+                if l.is_zero() {
+                    return Ok(false);
+                }
+            }
+            py.check_signals()?;
+        }
+    }
+
     #[getter]
     fn group(&self) -> &str {
         self.inner.group()
@@ -1138,6 +1292,165 @@ impl PartitionHandle {
 }
 
 // ---------------------------------------------------------------------------
+// Ownership that ends on time: tokens, leases, poll and drain stats.
+
+/// What a job carries into its own store's conditional write.
+#[pyclass(frozen, eq, hash, get_all, module = "kat")]
+#[derive(PartialEq, Eq, Hash, Clone)]
+struct FencingToken {
+    /// kat's generation of the partition (within this process).
+    generation: u64,
+    /// The broker's generation id / member epoch at the last rebalance
+    /// recorded (0: unknown).
+    broker_generation: i32,
+    /// The member id recorded at the last rebalance, if any.
+    member_id: Option<String>,
+}
+
+#[pymethods]
+impl FencingToken {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let member = match &self.member_id {
+            Some(m) => PyString::new(py, m).repr()?.to_string(),
+            None => "None".to_string(),
+        };
+        Ok(format!(
+            "FencingToken(generation={}, broker_generation={}, member_id={member})",
+            self.generation, self.broker_generation
+        ))
+    }
+}
+
+/// A lease on a partition at a generation (see `PartitionHandle.lease`).
+#[pyclass(frozen, module = "kat")]
+struct Lease {
+    /// Declared before `handle`: dropped first (it borrows the handle's cell).
+    lease: Mutex<Option<kat::Lease<'static>>>,
+    generation: u64,
+    handle: kat::PartitionHandle,
+}
+
+impl Lease {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<kat::Lease<'static>>> {
+        self.lease.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[pymethods]
+impl Lease {
+    /// The generation the lease was taken at.
+    #[getter]
+    fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Whether the lease is still held (not released).
+    #[getter]
+    fn held(&self) -> bool {
+        self.lock().is_some()
+    }
+
+    /// Whether the work may still act on the partition: held, and the
+    /// partition assigned at the lease's generation (or an orderly revoke
+    /// draining it). False at once after a loss or a poll-deadline expiry.
+    fn valid(&self) -> bool {
+        self.lock().as_ref().is_some_and(|l| l.valid())
+    }
+
+    /// Releases the lease; false if it was already released.
+    fn release(&self) -> bool {
+        let lease = self.lock().take();
+        lease.is_some()
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __exit__(
+        &self,
+        _exc_type: &Bound<'_, PyAny>,
+        _exc: &Bound<'_, PyAny>,
+        _tb: &Bound<'_, PyAny>,
+    ) -> bool {
+        self.release();
+        false
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "<kat.Lease group={} topic={} partition={} generation={} held={}>",
+            PyString::new(py, self.handle.group()).repr()?,
+            self.handle.topic(),
+            self.handle.partition(),
+            self.generation,
+            if self.held() { "True" } else { "False" }
+        ))
+    }
+}
+
+/// A group's poll marks, armed poll deadline and expiries.
+#[pyclass(frozen, eq, get_all, module = "kat")]
+#[derive(PartialEq, Clone, Copy)]
+struct PollStats {
+    /// The armed deadline in seconds (interval − margin), or None.
+    deadline: Option<f64>,
+    /// Poll marks received.
+    polls: u64,
+    /// Seconds since the last poll mark, or None if never marked.
+    since_last_poll: Option<f64>,
+    /// Times the deadline passed with no poll and kat marked the group lost.
+    expirations: u64,
+    /// Seconds after the deadline the last expiry was recorded, or None.
+    last_expiry_delay: Option<f64>,
+}
+
+#[pymethods]
+impl PollStats {
+    fn __repr__(&self) -> String {
+        let f = |v: Option<f64>| v.map_or("None".to_string(), |v| format!("{v}"));
+        format!(
+            "PollStats(deadline={}, polls={}, since_last_poll={}, expirations={}, last_expiry_delay={})",
+            f(self.deadline),
+            self.polls,
+            f(self.since_last_poll),
+            self.expirations,
+            f(self.last_expiry_delay)
+        )
+    }
+}
+
+/// A group's drain timeout and what its drains found.
+#[pyclass(frozen, eq, get_all, module = "kat")]
+#[derive(PartialEq, Clone, Copy)]
+struct DrainStats {
+    /// The drain timeout in seconds, or None (off).
+    timeout: Option<f64>,
+    /// Drains run.
+    drains: u64,
+    /// Drains that reached the timeout with leases still held.
+    timeouts: u64,
+    /// Leases still held when the last drain ended.
+    last_held: u64,
+    /// Leases held at the timeout, over every drain.
+    held_total: u64,
+}
+
+#[pymethods]
+impl DrainStats {
+    fn __repr__(&self) -> String {
+        format!(
+            "DrainStats(timeout={}, drains={}, timeouts={}, last_held={}, held_total={})",
+            self.timeout.map_or("None".to_string(), |v| format!("{v}")),
+            self.drains,
+            self.timeouts,
+            self.last_held,
+            self.held_total
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------
 
 #[pymodule]
 fn _kat(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -1147,6 +1460,10 @@ fn _kat(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PartitionHandle>()?;
     m.add_class::<PartitionState>()?;
     m.add_class::<GroupStats>()?;
+    m.add_class::<FencingToken>()?;
+    m.add_class::<Lease>()?;
+    m.add_class::<PollStats>()?;
+    m.add_class::<DrainStats>()?;
     m.add_function(wrap_pyfunction!(tracker, m)?)?;
     m.add("MAX_GROUP_NAME_LEN", kat::MAX_GROUP_NAME_LEN)?;
     m.add("MAX_TOPIC_NAME_LEN", kat::MAX_TOPIC_NAME_LEN)?;

@@ -399,3 +399,131 @@ def test_a_failing_user_callback_still_leaves_kat_in_step(cluster: MockCluster, 
     # made and recorded all the same.
     assert raised >= 1
     assert group.stats().assigned_events >= 1
+
+
+def test_poll_deadline_expires_a_stuck_consumer_before_it_polls_again(cluster: MockCluster) -> None:
+    tracker = kat.Tracker()
+    config = consumer_config(
+        cluster, "cooperative-sticky", "stuck", **{"max.poll.interval.ms": 1500}
+    )
+    consumer = Consumer(config)
+    group = kc.subscribe(consumer, config, list(TOPICS), tracker=tracker)
+    assert kc.set_poll_deadline(group, config, margin=0.2) == 1.5
+    assert group.poll_stats().deadline == pytest.approx(1.3)
+    handle = group.partition("orders", 0)
+    try:
+        deadline = time.monotonic() + 20
+        while owned_by_consumer(consumer) != ALL:
+            assert time.monotonic() < deadline, "never assigned"
+            kc.poll(consumer, group, 0.05)
+        assert owned_in_kat(group) == ALL and handle.owned_at(1)
+        token = handle.token()
+        assert token is not None and token.generation == 1
+        assert token.member_id is not None and token.member_id == consumer.memberid()
+        # Polls keep the deadline away, well past 1.3 s.
+        end = time.monotonic() + 2.0
+        while time.monotonic() < end:
+            kc.poll(consumer, group, 0.05)
+        assert group.poll_stats().expirations == 0 and handle.owned_at(1)
+        # The loop stops. This thread never polls nor marks: kat's timer
+        # expires the group while librdkafka still reports the assignment
+        # to the application (it tells only at the next poll).
+        stopped = time.monotonic()
+        with handle.lease(1) as lease:
+            assert handle.wait_not_owned(1, timeout=10)
+            assert not lease.valid()
+        assert time.monotonic() - stopped >= 1.2
+        assert owned_in_kat(group) == set()
+        assert handle.state().status == "lost"
+        assert owned_by_consumer(consumer) == ALL  # librdkafka has not told yet
+        stats = group.poll_stats()
+        assert stats.expirations == 1 and stats.last_expiry_delay is not None
+        with pytest.raises(kat.NotOwnedError):
+            handle.lease(1)
+        # Past max.poll.interval.ms and librdkafka's once-a-second check, it
+        # has left the group too; polling again delivers its own loss (which
+        # changes nothing more in kat), then the rejoin. kat is never ahead.
+        time.sleep(max(0.0, stopped + 3.0 - time.monotonic()))
+        deadline = time.monotonic() + 20
+        while owned_by_consumer(consumer) != ALL or owned_in_kat(group) != ALL:
+            assert time.monotonic() < deadline, f"owned={sorted(owned_in_kat(group))}"
+            kc.poll(consumer, group, 0.05)
+            assert owned_in_kat(group) <= owned_by_consumer(consumer)
+        assert owned_in_kat(group) == owned_by_consumer(consumer)
+        assert handle.owned_at(2) and group.poll_stats().expirations == 1
+    finally:
+        group.set_poll_deadline(0)
+        consumer.close()
+
+
+def test_orderly_revoke_drains_leases_before_the_unassign(cluster: MockCluster) -> None:
+    tracker = kat.Tracker()
+    config = consumer_config(cluster, "cooperative-sticky", "drain")
+    first = Consumer(config)
+    events: List[Tuple[str, float]] = []
+    a = kc.subscribe(
+        first,
+        config,
+        list(TOPICS),
+        group="drain-a",
+        tracker=tracker,
+        on_revoke=lambda c, parts: events.append(("a revoke callback", time.monotonic())),
+    )
+    a.set_drain_timeout(5)
+    second: Optional[Consumer] = None
+    try:
+        deadline = time.monotonic() + 20
+        while owned_by_consumer(first) != ALL:
+            assert time.monotonic() < deadline, "never assigned"
+            kc.poll(first, a, 0.05)
+        # Workers hold a lease on every partition for 500 ms once the
+        # revoke began (the drain records it first, so they see it).
+        handles = {key: a.partition(*key) for key in ALL}
+        leases = {key: h.lease(1) for key, h in handles.items()}
+        released: List[float] = []
+
+        valid_while_draining: List[bool] = []
+
+        def worker() -> None:
+            end = time.monotonic() + 30
+            while all(h.owned_at(1) for h in handles.values()) and time.monotonic() < end:
+                time.sleep(0.001)
+            time.sleep(0.5)
+            valid_while_draining.extend(
+                lease.valid() for key, lease in leases.items() if not a.is_assigned(*key)
+            )
+            released.append(time.monotonic())
+            for lease in leases.values():
+                lease.release()
+
+        threading.Thread(target=worker, daemon=True).start()
+        second = Consumer(config)
+        b_got: List[Tuple[Set[Key], float]] = []
+        b = kc.subscribe(
+            second,
+            config,
+            list(TOPICS),
+            group="drain-b",
+            tracker=tracker,
+            on_assign=lambda c, parts: b_got.append(
+                ({(tp.topic, tp.partition) for tp in parts}, time.monotonic())
+            ),
+        )
+        deadline = time.monotonic() + 20
+        while not (b_got and owned_in_kat(a) | owned_in_kat(b) == ALL and owned_in_kat(b)):
+            assert time.monotonic() < deadline, f"a={sorted(owned_in_kat(a))} b={sorted(owned_in_kat(b))}"
+            kc.poll(first, a, 0.02)
+            kc.poll(second, b, 0.02)
+            assert owned_in_kat(a) == owned_by_consumer(first)
+        assert released, "the worker never saw the revoke"
+        assert valid_while_draining and all(valid_while_draining)
+        # A's revoke waited for the release; B got nothing before it.
+        assert events and events[0][1] >= released[0]
+        assert all(t >= released[0] for parts, t in b_got if parts)
+        s = a.drain_stats()
+        assert s.drains >= 1 and s.timeouts == 0 and s.last_held == 0
+        assert all(h.leases_held() == 0 for h in handles.values())
+    finally:
+        first.close()
+        if second is not None:
+            second.close()

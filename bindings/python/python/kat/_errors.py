@@ -13,6 +13,7 @@ __all__ = [
     "InvalidListError",
     "InvalidArgumentError",
     "RebalanceError",
+    "NotOwnedError",
 ]
 
 
@@ -59,3 +60,11 @@ class RebalanceError(Error):
 
     The client's own exception is the ``__cause__``.
     """
+
+
+class NotOwnedError(Error):
+    """A lease was refused: the partition is not assigned at that generation."""
+
+    def __init__(self, message: str, element: Optional[int] = None, reason: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.reason = reason if reason is not None else message

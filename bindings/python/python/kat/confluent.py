@@ -21,6 +21,14 @@ The client cannot be asked for its rebalance protocol, so it is inferred
 from the configuration the consumer was created with (pass that same dict):
 ``group.protocol=consumer`` (KIP-848) or an all-cooperative
 ``partition.assignment.strategy`` is cooperative; anything else is eager.
+
+With ``group.set_drain_timeout(seconds)``, an orderly revoke first runs the
+drain barrier (``group.drain``: recorded at once, then leases on the revoked
+partitions are waited for), then your ``on_revoke``, then the unassign call.
+Every assign records the member id (``consumer.memberid()``) for fencing
+tokens, with broker generation 0 (confluent-kafka does not expose it).
+``set_poll_deadline(group, config)`` arms kat's poll deadline from
+``max.poll.interval.ms``; ``poll`` / ``consume`` mark every poll.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ from ._kat import Group, Tracker, tracker as _global_tracker
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from confluent_kafka import Consumer, Message, TopicPartition
 
-__all__ = ["Protocol", "rebalance_protocol", "Rebalancer", "subscribe", "poll", "consume"]
+__all__ = ["Protocol", "rebalance_protocol", "Rebalancer", "subscribe", "set_poll_deadline", "poll", "consume"]
 
 #: How librdkafka expects assignments to be changed.
 Protocol = Literal["eager", "cooperative"]
@@ -140,21 +148,45 @@ class Rebalancer:
             return e
         return None
 
+    def _record_member(self, consumer: "Consumer") -> None:
+        # confluent-kafka does not expose the group generation id (its
+        # ConsumerGroupMetadata is opaque): tokens carry 0 = unknown, and the
+        # member id.
+        try:
+            member: Optional[str] = consumer.memberid()
+        except Exception:  # a closed consumer: keep the last one
+            return
+        self.group.record_broker_generation(0, member or None)
+
+    def _drain(self, partitions: List["TopicPartition"]) -> Optional[Exception]:
+        # The drain barrier (only with group.set_drain_timeout()): the revoke
+        # is recorded now, then leases on the partitions are waited for,
+        # before the unassign call lets another member have them.
+        try:
+            self.group.drain(partitions)
+        except Exception as e:  # re-raised once the assignment is settled
+            return e
+        return None
+
     def on_assign(self, consumer: "Consumer", partitions: List["TopicPartition"]) -> None:
         self.group.note_rebalance_protocol(self.protocol == "cooperative")
         error = self._user(self._user_assign, consumer, partitions)
         if self.protocol == "cooperative":
             self._call("incremental_assign", lambda: consumer.incremental_assign(partitions))
+            self._record_member(consumer)
             self.group.assigned(partitions)
         else:
             self._call("assign", lambda: consumer.assign(partitions))
+            self._record_member(consumer)
             self.group.replace(partitions)
         if error is not None:
             raise error
 
     def on_revoke(self, consumer: "Consumer", partitions: List["TopicPartition"]) -> None:
         self.group.note_rebalance_protocol(self.protocol == "cooperative")
-        error = self._user(self._user_revoke, consumer, partitions)
+        error = self._drain(partitions)
+        user_error = self._user(self._user_revoke, consumer, partitions)
+        error = error or user_error
         if self.protocol == "cooperative":
             self._call("incremental_unassign", lambda: consumer.incremental_unassign(partitions))
             self.group.revoked(partitions)
@@ -220,6 +252,29 @@ def subscribe(
         on_lost=rebalancer.on_lost,
     )
     return kat_group
+
+
+def set_poll_deadline(group: Group, config: Mapping[str, Any], margin: float = 0.0) -> float:
+    """Arms the group's poll deadline from the consumer's configuration.
+
+    Reads ``max.poll.interval.ms`` from ``config`` (the dict the consumer was
+    created with; librdkafka's default, 300000, when absent) and calls
+    ``group.set_poll_deadline(interval, margin)``: if no poll mark
+    (``kat.confluent.poll`` / ``consume``, or ``group.mark_poll()``) comes
+    for ``interval - margin`` seconds, kat's timer marks the group's
+    partitions lost without any call from the stuck thread. Returns the
+    interval in seconds.
+    """
+    raw = _setting(config, "max.poll.interval.ms")
+    try:
+        interval_ms = int(raw) if raw is not None else 300000
+    except ValueError:
+        raise InvalidArgumentError(f"max.poll.interval.ms is not an integer: {raw!r}") from None
+    if interval_ms <= 0:
+        raise InvalidArgumentError(f"max.poll.interval.ms must be positive, not {interval_ms}")
+    interval = interval_ms / 1000.0
+    group.set_poll_deadline(interval, margin)
+    return interval
 
 
 def poll(consumer: "Consumer", group: Group, timeout: float = -1) -> Optional["Message"]:

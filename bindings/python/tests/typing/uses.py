@@ -37,3 +37,24 @@ def main() -> None:
         print(element)
     print(changed, epoch, generation, snap.epoch, first.generation, stats.lost_events,
           owned(tracker, "billing"), fence(group.partition("orders", 0), 1), snap.to_json())
+
+
+def ownership(group: kat.Group) -> Optional[int]:
+    group.set_poll_deadline(300.0, margin=1.0)
+    group.set_drain_timeout(5.0)
+    polls: kat.PollStats = group.poll_stats()
+    drains: kat.DrainStats = group.drain_stats()
+    handle = group.partition("orders", 0)
+    token: Optional[kat.FencingToken] = handle.token()
+    if token is None:
+        return None
+    try:
+        with handle.lease(token.generation) as lease:
+            if lease.valid():
+                print(token.broker_generation, token.member_id, polls.expirations, drains.timeouts)
+    except kat.NotOwnedError as e:
+        print(e)
+    ended: bool = handle.wait_not_owned(token.generation, timeout=1.0)
+    left: Optional[int] = group.drain({"orders": [0]})
+    print(ended)
+    return left
