@@ -1222,6 +1222,9 @@ enum Event<'a> {
     Replace(ByTopic<'a>),
     Lost,
     Reset,
+    /// The poll deadline passed (`src/deadline.rs`): applied as `Lost`,
+    /// recorded in the history as `expired`.
+    Expired,
 }
 
 impl Group {
@@ -1514,6 +1517,14 @@ impl Group {
         self.apply(Event::Lost)
     }
 
+    /// The poll deadline passed: every assigned key becomes `lost` (as
+    /// [`lost`](Self::lost), counted in `lost_events`), recorded in the
+    /// history as [`HistoryKind::Expired`](crate::HistoryKind::Expired).
+    /// Called by the deadline timer.
+    pub(crate) fn expire(&self) -> bool {
+        self.apply(Event::Expired)
+    }
+
     /// The client was reset or re-created: every assigned key becomes `lost`
     /// (no clean hand-over happened); counted as a reset.
     pub fn reset(&self) -> bool {
@@ -1593,7 +1604,7 @@ impl Group {
     fn apply(&self, event: Event<'_>) -> bool {
         let took = matches!(
             event,
-            Event::Revoked(_) | Event::Replace(_) | Event::Lost | Event::Reset
+            Event::Revoked(_) | Event::Replace(_) | Event::Lost | Event::Reset | Event::Expired
         );
         let (changed, removed) = self.apply_locked(event);
         if changed && removed && took {
@@ -1651,7 +1662,7 @@ impl Group {
                         txn.topic(&mut w, g, topic, parts, &Demote::All(Status::Revoked));
                 }
             }
-            Event::Lost | Event::Reset => {
+            Event::Lost | Event::Reset | Event::Expired => {
                 let owned = owned_topics(&cur, g);
                 for t in &owned {
                     removed_any |=
@@ -1672,7 +1683,7 @@ impl Group {
                 stats.assigned_events += u64::from(assigned_any);
                 stats.revoked_events += u64::from(removed_any);
             }
-            Event::Lost => stats.lost_events += 1,
+            Event::Lost | Event::Expired => stats.lost_events += 1,
             Event::Reset => stats.reset_events += 1,
         }
         stats.last_change_unix_ms = now;
@@ -1692,6 +1703,7 @@ impl Group {
             Event::Replace(b) => (HistoryKind::Replace, Some(b)),
             Event::Lost => (HistoryKind::Lost, None),
             Event::Reset => (HistoryKind::Reset, None),
+            Event::Expired => (HistoryKind::Expired, None),
         };
         let listed: Vec<(&str, &[i32])> = by_topic.map_or_else(Vec::new, |b| b.iter().collect());
         let observed = Observed {
