@@ -1296,8 +1296,11 @@ impl Group {
     /// ([`mark_poll`](Self::mark_poll)) comes for `max_poll_interval − margin`,
     /// kat's timer thread marks every partition of the group lost (as
     /// [`lost`](Self::lost) does: status `lost`, counted in `lost_events` and
-    /// in [`PollStats::expirations`](crate::PollStats)), with no call from
-    /// the thread that stopped polling. Pass `max_poll_interval` as the
+    /// in [`PollStats::expirations`](crate::PollStats); the history entry's
+    /// kind is [`Expired`](crate::HistoryKind::Expired)), with no call from
+    /// the thread that stopped polling. While armed, health also reports
+    /// `stalled` after half of the deadline without a poll
+    /// ([`set_stall_fraction`](Self::set_stall_fraction)). Pass `max_poll_interval` as the
     /// consumer's `max.poll.interval.ms`; `margin` expires that much earlier.
     /// A zero `max_poll_interval` disarms. The deadline runs from the last
     /// poll mark, or from now if the group was never marked. After an expiry
