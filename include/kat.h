@@ -47,6 +47,10 @@ struct rd_kafka_topic_partition_list_s;
 // always exact).
 #define HISTORY_PARTITIONS_LIMIT 32
 
+// Default fraction of the poll deadline after which a group with an armed
+// deadline and no explicit stall threshold is `Stalled`.
+#define DEFAULT_STALL_FRACTION 0.5
+
 // Longest group name accepted, in bytes.
 #define KAT_MAX_GROUP_NAME_LEN 1024
 
@@ -119,8 +123,9 @@ typedef enum kat_health {
   // The assignment was lost (or the client reset); nothing assigned since.
   KAT_HEALTH_LOST = 4,
   // Joined, but its consumer has not polled for longer than the group's
-  // stall threshold (`kat_group_set_stall_after_ms`; only when polls are
-  // marked).
+  // stall threshold (`kat_group_set_stall_after_ms`, or by default half of
+  // an armed poll deadline, `kat_group_set_stall_fraction_permille`; only
+  // when polls are marked).
   KAT_HEALTH_STALLED = 5,
 } kat_health;
 
@@ -659,6 +664,17 @@ enum kat_result kat_group_note_rebalance_error(struct kat_group_t *group, const 
 // Thread-safe; one atomic store.
 enum kat_result kat_group_set_stall_after_ms(struct kat_group_t *group, uint64_t ms);
 
+// With a poll deadline armed (`kat_group_set_poll_deadline`,
+// `kat_rdkafka_set_poll_deadline`) and no explicit stall threshold
+// (`kat_group_set_stall_after_ms` wins), `kat_group_health` reports
+// `KAT_HEALTH_STALLED` once the last poll mark is older than `permille`
+// thousandths of the deadline (default 500: half of it). 0 turns the
+// derived threshold off; values above 1000 are clamped to 1000. Kept across
+// `kat_tracker_clear`.
+//
+// Thread-safe; one atomic store.
+enum kat_result kat_group_set_stall_fraction_permille(struct kat_group_t *group, uint32_t permille);
+
 // Writes how many topics group `group_index` has generations for (assigned
 // or not) in this snapshot. `KAT_ERR_OUT_OF_RANGE` past the last group.
 //
@@ -729,8 +745,11 @@ enum kat_result kat_group_mark_poll(struct kat_group_t *group);
 // poll deadline. While armed, if no poll mark comes for
 // `max_poll_interval_ms − margin_ms`, kat's timer thread marks every
 // partition of the group lost (status `KAT_STATUS_LOST`, counted in
-// `lost_events` and in `kat_poll_stats_t.expirations`) within a few
-// milliseconds, with no call from the thread that stopped polling. The
+// `lost_events` and in `kat_poll_stats_t.expirations`; its history entry
+// has kind `expired`) within a few milliseconds, with no call from the
+// thread that stopped polling. While armed, `kat_group_health` also reports
+// `KAT_HEALTH_STALLED` after half of the deadline without a poll
+// (`kat_group_set_stall_fraction_permille`). The
 // deadline runs from the last poll mark (from now if there was none);
 // after an expiry it runs again from the next mark. When the application
 // polls again, librdkafka's own lost revoke follows and changes nothing

@@ -7,7 +7,8 @@
 //! the earliest deadline among armed groups (last poll mark + deadline), and
 //! on waking re-reads each group's last mark. A group that polls in time
 //! costs the timer one wake-up per deadline period. One that did not is
-//! expired (`Group::lost`, recorded from the timer thread); until its next
+//! expired (status `lost`, history kind `expired`, recorded from the timer
+//! thread); until its next
 //! poll mark, the timer looks at it every `min(deadline / 2, 100 ms)`, so
 //! the deadline that runs from that mark is always watched in time.
 //!
@@ -147,7 +148,7 @@ fn run() {
 fn expire(d: Due) {
     let rt = d.group.runtime();
     rt.expired_mark.store(d.mark, Ordering::Relaxed);
-    if d.group.lost() {
+    if d.group.expire() {
         let late = mono_ns().saturating_sub(d.at);
         rt.last_expiry_late_ns.store(late, Ordering::Relaxed);
         rt.expirations.fetch_add(1, Ordering::Release);

@@ -35,6 +35,11 @@ pub enum HistoryKind {
     Lost,
     /// The client was reset or re-created: `Group::reset`.
     Reset,
+    /// The group's poll deadline passed with no poll and kat's timer took
+    /// its partitions away (`Group::set_poll_deadline`). The partitions get
+    /// status `lost`, as with [`Lost`](Self::Lost); only the history tells
+    /// the two apart.
+    Expired,
     /// A rebalance the glue could not apply (librdkafka refused the assign
     /// call): nothing changed in the tracker; `error` says why.
     Error,
@@ -49,6 +54,7 @@ impl HistoryKind {
             HistoryKind::Replace => "replace",
             HistoryKind::Lost => "lost",
             HistoryKind::Reset => "reset",
+            HistoryKind::Expired => "expired",
             HistoryKind::Error => "error",
         }
     }
@@ -99,6 +105,13 @@ pub struct HistoryEntry {
     pub protocol: Option<&'static str>,
     /// For [`HistoryKind::Error`]: what the glue reported.
     pub error: Option<String>,
+    /// The broker's generation of the membership known when the entry was
+    /// recorded (group generation id under the classic protocol, member
+    /// epoch under KIP-848), as the fencing token carries it; 0: unknown
+    /// (no glue recorded one, or librdkafka older than 2.12). The glue
+    /// records it before it applies a rebalance, so a rebalance's entry
+    /// carries the generation that rebalance started.
+    pub broker_generation: i32,
 }
 
 /// A group's health, as one wait-free read.
@@ -116,7 +129,8 @@ pub enum Health {
     /// assigned since.
     Lost = 4,
     /// Joined, but its consumer has not polled for longer than the group's
-    /// stall threshold (`Group::set_stall_after`; only when polls are
+    /// stall threshold (`Group::set_stall_after`, or by default half of an
+    /// armed poll deadline, `Group::set_stall_fraction`; only when polls are
     /// marked): it may still believe it owns what the group has given away.
     Stalled = 5,
 }
@@ -165,10 +179,36 @@ pub struct HealthState {
     pub since_unix_ms: u64,
 }
 
+/// Default fraction of the poll deadline after which a group with an armed
+/// deadline and no explicit stall threshold is `Stalled`.
+pub const DEFAULT_STALL_FRACTION: f64 = 0.5;
+
+/// The stall threshold in ns: the explicit one, else the configured
+/// fraction of an armed poll deadline; 0: none.
+fn stall_threshold_ns(rt: &crate::runtime::GroupRuntime) -> u64 {
+    let explicit = rt.stall_after_ns.load(Ordering::Relaxed);
+    if explicit != 0 {
+        return explicit;
+    }
+    let deadline = rt.deadline_ns.load(Ordering::Relaxed);
+    if deadline == 0 {
+        return 0;
+    }
+    let fraction = match rt.stall_fraction_ppm.load(Ordering::Relaxed) {
+        0 => (DEFAULT_STALL_FRACTION * 1e6) as u64,
+        STALL_FRACTION_OFF => return 0,
+        ppm => ppm,
+    };
+    (u128::from(deadline) * u128::from(fraction) / 1_000_000).max(1) as u64
+}
+
+/// `stall_fraction_ppm` value that turns the derived threshold off.
+pub(crate) const STALL_FRACTION_OFF: u64 = u64::MAX;
+
 /// `Stalled` (since the last poll) when the group's polls are marked and the
 /// last one is older than its stall threshold.
 fn stalled(rt: &crate::runtime::GroupRuntime) -> Option<HealthState> {
-    let after = rt.stall_after_ns.load(Ordering::Relaxed);
+    let after = stall_threshold_ns(rt);
     if after == 0 {
         return None;
     }
@@ -222,9 +262,10 @@ impl History {
     }
 
     /// As a JSON array, oldest first: `[{"unix_ms":…,"epoch":…,"kind":
-    /// "assign|revoke|replace|lost|reset","assigned":N,"revoked":N,"lost":N,
+    /// "assign|revoke|replace|lost|reset|expired|error","assigned":N,"revoked":N,"lost":N,
     /// "rebalance_ms":N|null,"partitions":[["topic",p],…],
-    /// "partitions_truncated":bool},…]`.
+    /// "partitions_truncated":bool,"protocol":"eager|cooperative"|null,
+    /// "error":"…"|null,"broker_generation":N},…]`.
     pub fn to_json(&self) -> String {
         let mut out = String::with_capacity(2 + 160 * self.entries.len());
         out.push('[');
@@ -280,7 +321,7 @@ fn push_entry_json(out: &mut String, e: &HistoryEntry) {
         Some(m) => crate::json::push_str(out, m),
         None => out.push_str("null"),
     }
-    out.push('}');
+    let _ = write!(out, ",\"broker_generation\":{}}}", e.broker_generation);
 }
 
 /// One group's observed state.
@@ -531,7 +572,7 @@ impl Registry {
                 }
             }
             HistoryKind::Error => {}
-            HistoryKind::Lost | HistoryKind::Reset => {
+            HistoryKind::Lost | HistoryKind::Reset | HistoryKind::Expired => {
                 lost = owned_before();
                 if let Some(g) = old {
                     for t in g.topics() {
@@ -568,7 +609,7 @@ impl Registry {
                 }
                 Health::Rebalancing
             }
-            HistoryKind::Lost | HistoryKind::Reset => {
+            HistoryKind::Lost | HistoryKind::Reset | HistoryKind::Expired => {
                 if started == 0 {
                     log.rebalance_started_ms
                         .store(ev.unix_ms.max(1), Ordering::Relaxed);
@@ -601,6 +642,7 @@ impl Registry {
             partitions_truncated: truncated,
             protocol: log.protocol(),
             error: None,
+            broker_generation: runtime.broker_generation.load(Ordering::Acquire) as i32,
         };
         log.push(entry, self.limit());
     }
@@ -627,6 +669,7 @@ impl Registry {
             partitions_truncated: false,
             protocol: log.protocol(),
             error: Some(error.to_owned()),
+            broker_generation: group.runtime().broker_generation.load(Ordering::Acquire) as i32,
         };
         log.push(entry, self.limit());
     }
@@ -671,6 +714,44 @@ impl crate::Group {
     /// The stall threshold set by [`set_stall_after`](Self::set_stall_after).
     pub fn stall_after(&self) -> Option<std::time::Duration> {
         match self.runtime().stall_after_ns.load(Ordering::Relaxed) {
+            0 => None,
+            ns => Some(std::time::Duration::from_nanos(ns)),
+        }
+    }
+
+    /// When a poll deadline is armed ([`set_poll_deadline`](Self::set_poll_deadline))
+    /// and no explicit threshold is set ([`set_stall_after`](Self::set_stall_after)
+    /// wins), [`health`](Self::health) reports [`Health::Stalled`] once the
+    /// last poll mark is older than `fraction` of the deadline (default
+    /// [`DEFAULT_STALL_FRACTION`], half of it: a warning well before the
+    /// expiry). `None` turns the derived threshold off; values are clamped to
+    /// `[0.000001, 1]` (NaN is rejected as `None`). One atomic store; any
+    /// thread; kept across `Tracker::clear`.
+    pub fn set_stall_fraction(&self, fraction: Option<f64>) {
+        let ppm = match fraction {
+            Some(f) if !f.is_nan() => (f.clamp(1e-6, 1.0) * 1e6).round() as u64,
+            _ => STALL_FRACTION_OFF,
+        };
+        self.runtime()
+            .stall_fraction_ppm
+            .store(ppm.max(1), Ordering::Relaxed);
+    }
+
+    /// The fraction of the poll deadline after which the group is stalled
+    /// when no explicit threshold is set (`None`: derived threshold off).
+    pub fn stall_fraction(&self) -> Option<f64> {
+        match self.runtime().stall_fraction_ppm.load(Ordering::Relaxed) {
+            0 => Some(DEFAULT_STALL_FRACTION),
+            STALL_FRACTION_OFF => None,
+            ppm => Some(ppm as f64 / 1e6),
+        }
+    }
+
+    /// The threshold [`health`](Self::health) uses now: the explicit one,
+    /// else the stall fraction of the armed poll deadline; `None`: the group
+    /// is never reported stalled.
+    pub fn effective_stall_after(&self) -> Option<std::time::Duration> {
+        match stall_threshold_ns(self.runtime()) {
             0 => None,
             ns => Some(std::time::Duration::from_nanos(ns)),
         }

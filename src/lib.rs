@@ -51,7 +51,7 @@ mod tracker;
 pub use error::{Error, ErrorKind};
 pub use history::{
     Health, HealthState, History, HistoryEntry, HistoryKind, HistoryPartition,
-    DEFAULT_HISTORY_LIMIT, HISTORY_PARTITIONS_LIMIT,
+    DEFAULT_HISTORY_LIMIT, DEFAULT_STALL_FRACTION, HISTORY_PARTITIONS_LIMIT,
 };
 pub use metrics::{
     consumer_group_of, MetricsFormat, MetricsServer, OPENMETRICS_CONTENT_TYPE,

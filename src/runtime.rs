@@ -58,6 +58,11 @@ pub(crate) struct GroupRuntime {
     /// Health reports `stalled` once the last poll mark is older than this,
     /// in nanoseconds (0: never). Set by `Group::set_stall_after`.
     pub(crate) stall_after_ns: AtomicU64,
+    /// With no `stall_after_ns` and a poll deadline armed, health reports
+    /// `stalled` after this fraction of the deadline, in parts per million
+    /// (0: the default, `history::DEFAULT_STALL_FRACTION`; `u64::MAX`: off).
+    /// Set by `Group::set_stall_fraction`.
+    pub(crate) stall_fraction_ppm: AtomicU64,
     /// The poll deadline in nanoseconds (`max.poll.interval.ms` minus the
     /// margin); 0: no deadline armed. Written by `Group::set_poll_deadline`.
     pub(crate) deadline_ns: AtomicU64,

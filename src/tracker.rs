@@ -1222,6 +1222,9 @@ enum Event<'a> {
     Replace(ByTopic<'a>),
     Lost,
     Reset,
+    /// The poll deadline passed (`src/deadline.rs`): applied as `Lost`,
+    /// recorded in the history as `expired`.
+    Expired,
 }
 
 impl Group {
@@ -1293,8 +1296,11 @@ impl Group {
     /// ([`mark_poll`](Self::mark_poll)) comes for `max_poll_interval − margin`,
     /// kat's timer thread marks every partition of the group lost (as
     /// [`lost`](Self::lost) does: status `lost`, counted in `lost_events` and
-    /// in [`PollStats::expirations`](crate::PollStats)), with no call from
-    /// the thread that stopped polling. Pass `max_poll_interval` as the
+    /// in [`PollStats::expirations`](crate::PollStats); the history entry's
+    /// kind is [`Expired`](crate::HistoryKind::Expired)), with no call from
+    /// the thread that stopped polling. While armed, health also reports
+    /// `stalled` after half of the deadline without a poll
+    /// ([`set_stall_fraction`](Self::set_stall_fraction)). Pass `max_poll_interval` as the
     /// consumer's `max.poll.interval.ms`; `margin` expires that much earlier.
     /// A zero `max_poll_interval` disarms. The deadline runs from the last
     /// poll mark, or from now if the group was never marked. After an expiry
@@ -1514,6 +1520,14 @@ impl Group {
         self.apply(Event::Lost)
     }
 
+    /// The poll deadline passed: every assigned key becomes `lost` (as
+    /// [`lost`](Self::lost), counted in `lost_events`), recorded in the
+    /// history as [`HistoryKind::Expired`](crate::HistoryKind::Expired).
+    /// Called by the deadline timer.
+    pub(crate) fn expire(&self) -> bool {
+        self.apply(Event::Expired)
+    }
+
     /// The client was reset or re-created: every assigned key becomes `lost`
     /// (no clean hand-over happened); counted as a reset.
     pub fn reset(&self) -> bool {
@@ -1593,7 +1607,7 @@ impl Group {
     fn apply(&self, event: Event<'_>) -> bool {
         let took = matches!(
             event,
-            Event::Revoked(_) | Event::Replace(_) | Event::Lost | Event::Reset
+            Event::Revoked(_) | Event::Replace(_) | Event::Lost | Event::Reset | Event::Expired
         );
         let (changed, removed) = self.apply_locked(event);
         if changed && removed && took {
@@ -1651,7 +1665,7 @@ impl Group {
                         txn.topic(&mut w, g, topic, parts, &Demote::All(Status::Revoked));
                 }
             }
-            Event::Lost | Event::Reset => {
+            Event::Lost | Event::Reset | Event::Expired => {
                 let owned = owned_topics(&cur, g);
                 for t in &owned {
                     removed_any |=
@@ -1672,7 +1686,7 @@ impl Group {
                 stats.assigned_events += u64::from(assigned_any);
                 stats.revoked_events += u64::from(removed_any);
             }
-            Event::Lost => stats.lost_events += 1,
+            Event::Lost | Event::Expired => stats.lost_events += 1,
             Event::Reset => stats.reset_events += 1,
         }
         stats.last_change_unix_ms = now;
@@ -1692,6 +1706,7 @@ impl Group {
             Event::Replace(b) => (HistoryKind::Replace, Some(b)),
             Event::Lost => (HistoryKind::Lost, None),
             Event::Reset => (HistoryKind::Reset, None),
+            Event::Expired => (HistoryKind::Expired, None),
         };
         let listed: Vec<(&str, &[i32])> = by_topic.map_or_else(Vec::new, |b| b.iter().collect());
         let observed = Observed {

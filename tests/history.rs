@@ -175,11 +175,11 @@ fn history_json_lists_every_field() {
     let re = |s: &str| json.contains(s);
     assert!(json.starts_with("[{\"unix_ms\":"), "{json}");
     assert!(
-        re("\"epoch\":1,\"kind\":\"assign\",\"assigned\":1,\"revoked\":0,\"lost\":0,\"rebalance_ms\":null,\"partitions\":[[\"t\",0]],\"partitions_truncated\":false,\"protocol\":null,\"error\":null}"),
+        re("\"epoch\":1,\"kind\":\"assign\",\"assigned\":1,\"revoked\":0,\"lost\":0,\"rebalance_ms\":null,\"partitions\":[[\"t\",0]],\"partitions_truncated\":false,\"protocol\":null,\"error\":null,\"broker_generation\":0}"),
         "{json}"
     );
     assert!(
-        re("\"epoch\":2,\"kind\":\"revoke\",\"assigned\":0,\"revoked\":1,\"lost\":0,\"rebalance_ms\":null,\"partitions\":[[\"t\",0]],\"partitions_truncated\":false,\"protocol\":null,\"error\":null}]"),
+        re("\"epoch\":2,\"kind\":\"revoke\",\"assigned\":0,\"revoked\":1,\"lost\":0,\"rebalance_ms\":null,\"partitions\":[[\"t\",0]],\"partitions_truncated\":false,\"protocol\":null,\"error\":null,\"broker_generation\":0}]"),
         "{json}"
     );
     assert_eq!(tracker.group("none").unwrap().history().to_json(), "[]");
@@ -194,7 +194,7 @@ fn history_json_lists_every_field() {
     assert_eq!(last_two[1].kind, HistoryKind::Error);
     assert_eq!(last_two[1].epoch, tracker.epoch());
     assert!(g.history().to_json().ends_with(
-        "\"kind\":\"error\",\"assigned\":0,\"revoked\":0,\"lost\":0,\"rebalance_ms\":null,\"partitions\":[],\"partitions_truncated\":false,\"protocol\":\"cooperative\",\"error\":\"rd_kafka_incremental_assign failed: \\\"x\\\"\"}]"
+        "\"kind\":\"error\",\"assigned\":0,\"revoked\":0,\"lost\":0,\"rebalance_ms\":null,\"partitions\":[],\"partitions_truncated\":false,\"protocol\":\"cooperative\",\"error\":\"rd_kafka_incremental_assign failed: \\\"x\\\"\",\"broker_generation\":0}]"
     ));
     assert_eq!(g.health().health, Health::Assigned);
 }
@@ -402,4 +402,162 @@ fn a_group_whose_polls_stop_is_stalled_until_it_polls_again() {
     // The threshold describes the consumer: it survives clear().
     tracker.clear();
     assert_eq!(quiet.stall_after(), Some(Duration::from_millis(1)));
+}
+
+/// Polls `f` until it is true or 10 s pass (the machine may be loaded).
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "{what}: not after 10 s"
+        );
+        thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn a_poll_deadline_expiry_is_recorded_as_expired_with_status_lost() {
+    use std::time::Duration;
+    let tracker = Tracker::new();
+    let g = tracker.group("g").unwrap();
+    g.assigned([("t", 0), ("t", 1)]).unwrap();
+    g.set_stall_fraction(None);
+    g.set_poll_deadline(Duration::from_millis(30), Duration::ZERO)
+        .unwrap();
+    g.mark_poll();
+    // The real timer thread expires the group.
+    eventually("expiry", || g.poll_stats().expirations == 1);
+    let h = g.history();
+    let e = h.last().unwrap();
+    assert_eq!(e.kind, HistoryKind::Expired);
+    assert_eq!((e.assigned, e.revoked, e.lost), (0, 0, 2));
+    assert_eq!(e.partitions.len(), 2);
+    assert_eq!(e.epoch, tracker.epoch());
+    // The partitions' status stays `lost`; so do the counters and health.
+    let state = g.partition("t", 0).unwrap().state();
+    assert_eq!(state.status, Some(kat::Status::Lost));
+    assert_eq!(g.stats().lost_events, 1);
+    assert_eq!(g.health().health, Health::Lost);
+    assert!(h
+        .to_json()
+        .contains("\"kind\":\"expired\",\"assigned\":0,\"revoked\":0,\"lost\":2,"));
+    // librdkafka's own lost revoke afterwards changes nothing: no new entry.
+    assert!(!g.lost());
+    assert_eq!(g.history().len(), h.len());
+    // The next assign ends the rebalance the expiry started.
+    g.set_poll_deadline(Duration::ZERO, Duration::ZERO).unwrap();
+    g.assigned([("t", 0)]).unwrap();
+    assert!(g.history().last().unwrap().rebalance_ms.is_some());
+    // An explicit loss is still `lost`.
+    g.lost();
+    assert_eq!(g.history().last().unwrap().kind, HistoryKind::Lost);
+}
+
+#[test]
+fn entries_carry_the_broker_generation_known_when_recorded() {
+    let tracker = Tracker::new();
+    let g = tracker.group("g").unwrap();
+    g.assigned([("t", 0)]).unwrap();
+    g.record_broker_generation(7, Some("member-1"));
+    g.revoked([("t", 0)]).unwrap();
+    g.record_broker_generation(8, None);
+    g.assigned([("t", 1)]).unwrap();
+    g.note_rebalance_error("refused");
+    let gens: Vec<i32> = g.history().entries().map(|e| e.broker_generation).collect();
+    assert_eq!(gens, [0, 7, 8, 8]);
+    // What an entry carries matches the fencing token of its time.
+    let token = g.partition("t", 1).unwrap().token().unwrap();
+    assert_eq!(token.broker_generation, 8);
+    let json = g.history().to_json();
+    assert!(
+        json.ends_with("\"error\":\"refused\",\"broker_generation\":8}]"),
+        "{json}"
+    );
+    assert!(
+        json.contains("\"error\":null,\"broker_generation\":7}"),
+        "{json}"
+    );
+    // Recorded once: a later generation does not rewrite older entries.
+    g.record_broker_generation(9, None);
+    assert_eq!(g.history().entries().nth(1).unwrap().broker_generation, 7);
+}
+
+#[test]
+fn an_armed_poll_deadline_makes_a_group_stalled_after_a_fraction_of_it() {
+    use std::time::Duration;
+    let tracker = Tracker::new();
+    let g = tracker.group("g").unwrap();
+    assert_eq!(g.stall_fraction(), Some(kat::DEFAULT_STALL_FRACTION));
+    assert_eq!(g.effective_stall_after(), None);
+    g.assigned([("t", 0)]).unwrap();
+    // A long deadline: the group is stalled long before it would expire.
+    g.set_poll_deadline(Duration::from_secs(3600), Duration::ZERO)
+        .unwrap();
+    assert_eq!(g.effective_stall_after(), Some(Duration::from_secs(1800)));
+    g.set_stall_fraction(Some(0.00001)); // 36 ms
+    assert_eq!(g.effective_stall_after(), Some(Duration::from_millis(36)));
+    g.mark_poll();
+    assert_eq!(g.health().health, Health::Assigned);
+    eventually("stalled", || g.health().health == Health::Stalled);
+    assert!(g.since_last_poll().unwrap() > Duration::from_millis(36));
+    assert_eq!(g.poll_stats().expirations, 0);
+    g.mark_poll();
+    assert_eq!(g.health().health, Health::Assigned);
+    // An explicit threshold wins over the derived one.
+    g.set_stall_after(Some(Duration::from_secs(3600)));
+    assert_eq!(g.effective_stall_after(), Some(Duration::from_secs(3600)));
+    thread::sleep(Duration::from_millis(80));
+    assert_eq!(g.health().health, Health::Assigned);
+    g.set_stall_after(None);
+    assert_eq!(g.health().health, Health::Stalled);
+    // Off means off; a disarmed deadline derives nothing.
+    g.set_stall_fraction(None);
+    assert_eq!(g.stall_fraction(), None);
+    assert_eq!(g.health().health, Health::Assigned);
+    g.set_stall_fraction(Some(0.00001));
+    g.set_poll_deadline(Duration::ZERO, Duration::ZERO).unwrap();
+    assert_eq!(g.effective_stall_after(), None);
+    assert_eq!(g.health().health, Health::Assigned);
+    // From C: thousandths of the deadline, 0 = off.
+    let tracker = kat_tracker_new();
+    let mut group = std::ptr::null_mut();
+    // SAFETY: live handles, NUL-terminated strings, writable outputs.
+    unsafe {
+        kat_tracker_group(tracker, c"c".as_ptr(), &mut group);
+        let parts = [0];
+        kat_group_assigned_partitions(group, c"t".as_ptr(), parts.as_ptr(), 1);
+        assert_eq!(
+            kat_group_set_poll_deadline(group, 10_000, 0),
+            kat_result::KAT_OK
+        );
+        // 2 / 1000 of 10 s: 20 ms.
+        assert_eq!(
+            kat_group_set_stall_fraction_permille(group, 2),
+            kat_result::KAT_OK
+        );
+        assert_eq!(kat_group_mark_poll(group), kat_result::KAT_OK);
+        let mut h = kat_group_health_t {
+            health: kat_health::KAT_HEALTH_NEVER_JOINED,
+            since_unix_ms: 0,
+        };
+        eventually("stalled from C", || {
+            kat_group_health(group, &mut h);
+            h.health == kat_health::KAT_HEALTH_STALLED
+        });
+        assert_eq!(
+            kat_group_set_stall_fraction_permille(group, 0),
+            kat_result::KAT_OK
+        );
+        assert_eq!(kat_group_health(group, &mut h), kat_result::KAT_OK);
+        assert_eq!(h.health, kat_health::KAT_HEALTH_ASSIGNED);
+        assert_eq!(
+            kat_group_set_stall_fraction_permille(std::ptr::null_mut(), 500),
+            kat_result::KAT_ERR_NULL_POINTER
+        );
+        assert_eq!(kat_group_set_poll_deadline(group, 0, 0), kat_result::KAT_OK);
+        kat_group_free(group);
+        kat_tracker_free(tracker);
+    }
+    g.set_poll_deadline(Duration::ZERO, Duration::ZERO).unwrap();
 }

@@ -5,7 +5,7 @@ mod mock;
 
 use std::time::{Duration, Instant};
 
-use kat::{Status, Tracker};
+use kat::{Health, HistoryKind, Status, Tracker};
 use mock::{wait_settled, wait_until, Cluster, Consumer, Options, Strategy};
 
 const TOPICS: &[(&str, i32)] = &[("orders", 6)];
@@ -39,10 +39,20 @@ fn stuck_member_expires(strategy: Strategy) {
 
     a.pause();
     let paused = Instant::now();
+    // With the deadline armed and no explicit threshold, health turns
+    // `stalled` half-way to the expiry.
+    let mut saw_stalled = false;
     wait_until(
         "kat expires a",
-        || handles.iter().all(|h| !h.state().is_assigned()),
+        || {
+            saw_stalled |= a.group().health().health == Health::Stalled;
+            handles.iter().all(|h| !h.state().is_assigned())
+        },
         || mock::describe(&[&a, &b]),
+    );
+    assert!(
+        saw_stalled,
+        "a was never reported stalled before its expiry"
     );
     let b_at_expiry = mock::owned(b.group());
     // The last poll mark came at most one poll (50 ms) before the pause.
@@ -59,6 +69,13 @@ fn stuck_member_expires(strategy: Strategy) {
     }
     let stats = a.group().poll_stats();
     assert_eq!(stats.expirations, 1);
+    // The history tells the expiry from librdkafka's loss, and carries the
+    // broker generation of the membership it ended.
+    let expiry = a.group().history().last().unwrap().clone();
+    assert_eq!(expiry.kind, HistoryKind::Expired);
+    assert_eq!(expiry.lost, a_owned.len());
+    assert_eq!(expiry.broker_generation, a.group().broker_generation());
+    assert!(expiry.broker_generation > 0, "{expiry:?}");
     wait_settled("b took everything", &cluster, &[&b]);
     a.resume();
     wait_until(

@@ -22,8 +22,9 @@ pub enum kat_health {
     /// The assignment was lost (or the client reset); nothing assigned since.
     KAT_HEALTH_LOST = 4,
     /// Joined, but its consumer has not polled for longer than the group's
-    /// stall threshold (`kat_group_set_stall_after_ms`; only when polls are
-    /// marked).
+    /// stall threshold (`kat_group_set_stall_after_ms`, or by default half of
+    /// an armed poll deadline, `kat_group_set_stall_fraction_permille`; only
+    /// when polls are marked).
     KAT_HEALTH_STALLED = 5,
 }
 
@@ -219,6 +220,28 @@ pub unsafe extern "C" fn kat_group_set_stall_after_ms(
         // SAFETY: checked for NULL; valid during the call per the contract.
         let g = unsafe { arg(group, "group") }?;
         g.set_stall_after((ms > 0).then(|| std::time::Duration::from_millis(ms)));
+        Ok(())
+    })
+}
+
+/// With a poll deadline armed (`kat_group_set_poll_deadline`,
+/// `kat_rdkafka_set_poll_deadline`) and no explicit stall threshold
+/// (`kat_group_set_stall_after_ms` wins), `kat_group_health` reports
+/// `KAT_HEALTH_STALLED` once the last poll mark is older than `permille`
+/// thousandths of the deadline (default 500: half of it). 0 turns the
+/// derived threshold off; values above 1000 are clamped to 1000. Kept across
+/// `kat_tracker_clear`.
+///
+/// Thread-safe; one atomic store.
+#[no_mangle]
+pub unsafe extern "C" fn kat_group_set_stall_fraction_permille(
+    group: *mut kat_group_t,
+    permille: u32,
+) -> kat_result {
+    guard("kat_group_set_stall_fraction_permille", || {
+        // SAFETY: checked for NULL; valid during the call per the contract.
+        let g = unsafe { arg(group, "group") }?;
+        g.set_stall_fraction((permille > 0).then(|| f64::from(permille.min(1000)) / 1000.0));
         Ok(())
     })
 }

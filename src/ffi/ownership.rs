@@ -62,8 +62,11 @@ pub unsafe extern "C" fn kat_group_mark_poll(group: *mut kat_group_t) -> kat_res
 /// poll deadline. While armed, if no poll mark comes for
 /// `max_poll_interval_ms − margin_ms`, kat's timer thread marks every
 /// partition of the group lost (status `KAT_STATUS_LOST`, counted in
-/// `lost_events` and in `kat_poll_stats_t.expirations`) within a few
-/// milliseconds, with no call from the thread that stopped polling. The
+/// `lost_events` and in `kat_poll_stats_t.expirations`; its history entry
+/// has kind `expired`) within a few milliseconds, with no call from the
+/// thread that stopped polling. While armed, `kat_group_health` also reports
+/// `KAT_HEALTH_STALLED` after half of the deadline without a poll
+/// (`kat_group_set_stall_fraction_permille`). The
 /// deadline runs from the last poll mark (from now if there was none);
 /// after an expiry it runs again from the next mark. When the application
 /// polls again, librdkafka's own lost revoke follows and changes nothing

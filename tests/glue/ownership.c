@@ -495,6 +495,19 @@ static void scenario_expiry(void) {
     fail("%llu lost events, want 1 (the lost revoke changes nothing more)",
          (unsigned long long)gs.lost_events);
   }
+  {
+    /* The history tells kat's expiry from librdkafka's loss: one `expired`
+     * entry, and no `lost` one (the lost revoke changed nothing more). */
+    static char history[65536];
+    size_t len = 0;
+    expect_ok(kat_group_history_json(a.group, history, sizeof history, &len), "history json");
+    const char *expired =
+        strstr(history, "\"kind\":\"expired\",\"assigned\":0,\"revoked\":0,\"lost\":");
+    if (expired == NULL || strstr(expired + 1, "\"kind\":\"expired\"") != NULL ||
+        strstr(history, "\"kind\":\"lost\"") != NULL) {
+      fail("want one expired entry and no lost one in the history: %s", history);
+    }
+  }
   say("summary expiry expiry_delay_us=%llu kat_delay_us=%llu expirations=%llu lost_events=%llu",
       (unsigned long long)((seen - mark - deadline_s) * 1e6),
       (unsigned long long)ps.last_expiry_delay_us, (unsigned long long)ps.expirations,

@@ -49,6 +49,9 @@ class TestOwnership < Minitest::Test
     stats = group.poll_stats
     assert_equal 1, stats.expirations
     assert_operator stats.since_last_poll_us, :>=, 150_000
+    expiry = group.history.last
+    assert_equal :expired, expiry.kind, "the history tells an expiry from a loss"
+    assert_equal [2, 0], [expiry.lost, expiry.broker_generation]
     assert stats.frozen?
     group.set_poll_deadline(nil)
     assert_equal 0, group.poll_stats.deadline_ms

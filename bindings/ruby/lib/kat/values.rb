@@ -102,8 +102,9 @@ module Kat
   # its values.
   # - unix_ms: wall time of the event, ms since the Unix epoch; epoch: the
   #   tracker's epoch after it;
-  # - kind: :assign, :revoke, :replace, :lost, :reset, or :error (a
-  #   rebalance the librdkafka glue could not apply; `error` has its text);
+  # - kind: :assign, :revoke, :replace, :lost, :reset, :expired (the poll
+  #   deadline passed and kat's timer marked the partitions lost), or :error
+  #   (a rebalance the librdkafka glue could not apply; `error` has its text);
   # - assigned / revoked / lost: how many partitions got a new generation /
   #   were revoked / were lost (exact);
   # - rebalance_ms: for the assign that ends a rebalance, the time since the
@@ -111,14 +112,17 @@ module Kat
   # - partitions: up to 32 of those partitions as frozen [topic, partition]
   #   pairs; partitions_truncated: true when there were more;
   # - protocol: :eager or :cooperative as the glue reported it, nil for
-  #   events recorded without the glue.
+  #   events recorded without the glue;
+  # - broker_generation: the broker's generation / member epoch known when
+  #   the entry was recorded (0: unknown).
   HistoryEntry = Struct.new(:unix_ms, :epoch, :kind, :assigned, :revoked, :lost, :rebalance_ms,
-                            :partitions, :partitions_truncated, :protocol, :error) do
+                            :partitions, :partitions_truncated, :protocol, :error, :broker_generation) do
     # @api private: from one parsed JSON object of Group#history_json.
     def self.from_json_object(h)
       pairs = (h["partitions"] || []).map { |topic, partition| [-topic, partition].freeze }.freeze
       new(h["unix_ms"], h["epoch"], h["kind"]&.to_sym, h["assigned"], h["revoked"], h["lost"], h["rebalance_ms"],
-          pairs, h["partitions_truncated"], h["protocol"]&.to_sym, h["error"] && -h["error"])
+          pairs, h["partitions_truncated"], h["protocol"]&.to_sym, h["error"] && -h["error"],
+          h["broker_generation"] || 0)
     end
 
     def initialize(*)
