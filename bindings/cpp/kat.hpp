@@ -1182,6 +1182,27 @@ public:
         });
     }
 
+    /// Sets (or, with `cb == nullptr`, removes) the group's loss notifier:
+    /// `cb(group_name, opaque)` is called after every event that took
+    /// partitions away (revoke, loss, reset, poll-deadline expiry, start of
+    /// a drain), on the thread that applied it (the polling thread, or kat's
+    /// timer thread). It must be quick, must not block and must not throw.
+    /// Replaces a loss eventfd. `opaque` must stay valid until removed.
+    [[nodiscard]] result<void> try_set_loss_callback(kat_loss_cb cb, void *opaque) const {
+        return detail::status_of(kat_group_set_loss_callback(raw_, cb, opaque));
+    }
+    /// Linux: an eventfd that becomes readable whenever the group loses
+    /// partitions (read its 8-byte counter to reset it). kat's fd: close it
+    /// only with close_loss_eventfd(). The same fd on repeated calls.
+    [[nodiscard]] result<int> try_loss_eventfd() const {
+        int fd = -1;
+        return detail::value_of(kat_group_loss_eventfd(raw_, &fd), &fd);
+    }
+    /// Closes the loss eventfd and removes the notifier (no-op without one).
+    [[nodiscard]] result<void> try_close_loss_eventfd() const {
+        return detail::status_of(kat_group_close_loss_eventfd(raw_));
+    }
+
     /// Hands kat librdkafka's statistics JSON (a stats_cb's `json`, `json_len`).
     [[nodiscard]] result<void> try_rdkafka_stats(std::string_view json) const {
         return detail::status_of(kat_group_rdkafka_stats(raw_, json.data(), json.size()));
@@ -1264,6 +1285,11 @@ public:
         return try_broker_generation().value();
     }
     [[nodiscard]] std::string member_id() const { return try_member_id().value(); }
+    void set_loss_callback(kat_loss_cb cb, void *opaque) const {
+        try_set_loss_callback(cb, opaque).value();
+    }
+    [[nodiscard]] int loss_eventfd() const { return try_loss_eventfd().value(); }
+    void close_loss_eventfd() const { try_close_loss_eventfd().value(); }
     [[nodiscard]] partition_handle partition(name_arg topic, std::int32_t partition) const {
         return try_partition(topic, partition).value();
     }
