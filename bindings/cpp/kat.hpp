@@ -11,11 +11,13 @@
 //   borrows it, a temporary `kat::tracker` does not convert at all
 //   (`kat::tracker_ref r = kat::tracker();` does not compile).
 // - Borrowed views (`group_view`, `topic_view`, `partitions`, the ranges of
-//   `snapshot::groups()`, `generation_entry`, `group::name()`) point into the
-//   object they came from and are valid while it lives (and is not moved
-//   from). They cannot be taken from a temporary: those members are deleted
-//   on rvalues, so `t.snapshot().find("g", "t")` does not compile; hold the
-//   snapshot in a variable first.
+//   `snapshot::groups()`, `generation_entry`, `group::name()`) and a
+//   `kat::lease` (which releases itself through its partition_handle) point
+//   into the object they came from and are valid while it lives (and is not
+//   moved from). They cannot be taken from a temporary: those members are
+//   deleted on rvalues, so `t.snapshot().find("g", "t")` and
+//   `g.partition("t", 0).lease(1)` do not compile; hold the snapshot or
+//   handle in a variable first.
 // - Errors, two ways:
 //   * every fallible call has a `try_` form that returns `kat::result<T>`
 //     (a value or a `kat::error`), never throws a kat::error, and works with
