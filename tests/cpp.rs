@@ -222,6 +222,16 @@ const TRAPS: &[Trap] = &[
         bad: "    kat::tracker t;\n    std::string_view n = t.group(\"g\").name(); // TRAP\n    return int(n.size());",
         good: "    kat::tracker t;\n    const kat::group g = t.group(\"g\");\n    std::string_view n = g.name();\n    return int(n.size());",
     },
+    Trap {
+        name: "lease_of_temporary_handle",
+        bad: "    kat::tracker t;\n    const auto g = t.group(\"g\");\n    kat::lease l = g.partition(\"orders\", 0).lease(1); // TRAP\n    return l.valid();",
+        good: "    kat::tracker t;\n    const auto g = t.group(\"g\");\n    const auto h = g.partition(\"orders\", 0);\n    kat::lease l = h.lease(1);\n    return l.valid();",
+    },
+    Trap {
+        name: "try_lease_of_temporary_handle",
+        bad: "    kat::tracker t;\n    const auto g = t.group(\"g\");\n    auto l = g.partition(\"orders\", 0).try_lease(1); // TRAP\n    return l.ok();",
+        good: "    kat::tracker t;\n    const auto g = t.group(\"g\");\n    const auto h = g.partition(\"orders\", 0);\n    auto l = h.try_lease(1);\n    return l.ok();",
+    },
 ];
 
 #[test]
@@ -244,6 +254,11 @@ fn dropped_results_are_warnings() {
             "drop_try_result",
             "    kat::tracker t;\n    const auto g = t.group(\"g\");\n    g.try_assigned(\"orders\", {0}); // TRAP",
             "    kat::tracker t;\n    const auto g = t.group(\"g\");\n    if (!g.try_assigned(\"orders\", {0})) {\n        return 1;\n    }",
+        ),
+        (
+            "drop_lease",
+            "    kat::tracker t;\n    const auto g = t.group(\"g\");\n    const auto h = g.partition(\"orders\", 0);\n    h.try_lease(1); // TRAP",
+            "    kat::tracker t;\n    const auto g = t.group(\"g\");\n    const auto h = g.partition(\"orders\", 0);\n    return h.try_lease(1).ok();",
         ),
         (
             "drop_generation",
@@ -277,6 +292,11 @@ fn dropped_results_are_warnings() {
             "drop_rebalance",
             "    kat::rebalance(g, rk, RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, nullptr); // TRAP",
             "    (void)kat::rebalance(g, rk, RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, nullptr);",
+        ),
+        (
+            "drop_commit_guard",
+            "    kat::commit_guard(g, nullptr); // TRAP",
+            "    if (!kat::commit_guard(g, nullptr)) {\n        (void)kat::set_poll_deadline(g, rk);\n    }",
         ),
         (
             "drop_after_close",

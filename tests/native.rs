@@ -586,6 +586,20 @@ fn cpp_monitoring_metrics_health_history_and_statistics() {
 }
 
 #[test]
+fn cpp_ownership_tokens_leases_drain_waits_and_poll_deadline() {
+    if !rdkafka_header_available() {
+        println!("<librdkafka/rdkafka.h> not found: skipped (install librdkafka-dev)");
+        return;
+    }
+    let p = Program {
+        lang: Lang::Cxx,
+        extra_libs: &["-lrdkafka"],
+        ..c_program("cpp_ownership", &["cpp_ownership.cpp"])
+    };
+    run_everywhere(&p, &[], &Expect::ChecksPassed("cpp_ownership"), &[]);
+}
+
+#[test]
 fn cpp_wrapper_included_in_two_translation_units() {
     let p = Program {
         lang: Lang::Cxx,

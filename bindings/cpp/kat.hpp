@@ -11,11 +11,13 @@
 //   borrows it, a temporary `kat::tracker` does not convert at all
 //   (`kat::tracker_ref r = kat::tracker();` does not compile).
 // - Borrowed views (`group_view`, `topic_view`, `partitions`, the ranges of
-//   `snapshot::groups()`, `generation_entry`, `group::name()`) point into the
-//   object they came from and are valid while it lives (and is not moved
-//   from). They cannot be taken from a temporary: those members are deleted
-//   on rvalues, so `t.snapshot().find("g", "t")` does not compile; hold the
-//   snapshot in a variable first.
+//   `snapshot::groups()`, `generation_entry`, `group::name()`) and a
+//   `kat::lease` (which releases itself through its partition_handle) point
+//   into the object they came from and are valid while it lives (and is not
+//   moved from). They cannot be taken from a temporary: those members are
+//   deleted on rvalues, so `t.snapshot().find("g", "t")` and
+//   `g.partition("t", 0).lease(1)` do not compile; hold the snapshot or
+//   handle in a variable first.
 // - Errors, two ways:
 //   * every fallible call has a `try_` form that returns `kat::result<T>`
 //     (a value or a `kat::error`), never throws a kat::error, and works with
@@ -434,6 +436,17 @@ struct partition_state {
 
 /// A group's event counters.
 using group_stats = kat_group_stats_t;
+/// A group's poll marks, armed poll deadline and expiries.
+using poll_stats = kat_poll_stats_t;
+/// A group's drain barrier: timeout and what the drains found.
+using drain_stats = kat_drain_stats_t;
+
+namespace detail {
+/// A duration as the C API's unsigned milliseconds (negative: 0).
+inline std::uint64_t ms_of(std::chrono::milliseconds d) noexcept {
+    return d.count() > 0 ? static_cast<std::uint64_t>(d.count()) : 0;
+}
+}  // namespace detail
 
 /// A contiguous, borrowed range of kat_assigned_partition_t (span-like).
 class partitions {
@@ -809,6 +822,69 @@ private:
     kat_generations_t *raw_;
 };
 
+/// A fencing token (`partition_handle::token()`): what a job carries into
+/// its own store's conditional write.
+struct fencing_token {
+    /// kat's generation of the partition (times this group was assigned it).
+    std::uint64_t generation = 0;
+    /// The broker's group generation id (classic protocol) or member epoch
+    /// (KIP-848) at the last rebalance the glue handled; 0: unknown.
+    std::int32_t broker_generation = 0;
+    /// Whether the partition is assigned now; when false the other fields
+    /// are 0 and there is no token to act on.
+    bool owned = false;
+};
+
+/// An in-flight lease on a partition (`partition_handle::lease()`): an
+/// orderly revoke with a drain timeout (`group::set_drain_timeout()`) waits
+/// for it before giving the partition back. Move-only; released by the
+/// destructor (or `release()`). It borrows the partition_handle it came
+/// from, which must outlive it (taking one from a temporary handle does not
+/// compile).
+class [[nodiscard]] lease {
+public:
+    lease(lease &&o) noexcept : h_(std::exchange(o.h_, nullptr)), generation_(o.generation_) {}
+    lease &operator=(lease &&o) noexcept {
+        if (this != &o) {
+            release();
+            h_ = std::exchange(o.h_, nullptr);
+            generation_ = o.generation_;
+        }
+        return *this;
+    }
+    lease(const lease &) = delete;
+    lease &operator=(const lease &) = delete;
+    ~lease() { release(); }
+
+    /// Whether work under this lease may still act on the partition: it is
+    /// assigned at the lease's generation, or an orderly revoke is draining
+    /// it. False at once after a loss or a poll-deadline expiry, after the
+    /// drain ended, and after release(). One or two atomic loads.
+    [[nodiscard]] bool valid() const noexcept {
+        return h_ != nullptr && kat_partition_handle_lease_valid(h_, generation_);
+    }
+    /// True until released (by release(), a move, or the destructor).
+    [[nodiscard]] bool held() const noexcept { return h_ != nullptr; }
+    /// The generation the lease was taken at.
+    [[nodiscard]] std::uint64_t generation() const noexcept { return generation_; }
+    /// Releases the lease now (no-op if already released). One atomic
+    /// decrement.
+    void release() noexcept {
+        if (h_ != nullptr) {
+            (void)kat_partition_handle_lease_release(h_);
+            h_ = nullptr;
+        }
+    }
+
+private:
+    friend class partition_handle;
+    lease(const kat_partition_handle_t *h, std::uint64_t generation) noexcept
+        : h_(h), generation_(generation) {}
+
+    const kat_partition_handle_t *h_;
+    std::uint64_t generation_;
+};
+
 /// A long-lived handle on one key: one atomic load per check. Move-only.
 class partition_handle {
 public:
@@ -843,6 +919,60 @@ public:
     [[nodiscard]] bool owned_at(std::uint64_t generation) const noexcept {
         return kat_partition_handle_owned_at(raw_, generation);
     }
+
+    /// The fencing token: kat's generation of the partition and its group's
+    /// broker generation, read as of one moment. Wait-free in practice;
+    /// fails only on a moved-from handle.
+    [[nodiscard]] result<fencing_token> try_token() const {
+        kat_fencing_token_t t{};
+        const kat_result r = kat_partition_handle_token(raw_, &t);
+        if (r != KAT_OK) {
+            return detail::failure(r);
+        }
+        return fencing_token{t.generation, t.broker_generation, t.owned};
+    }
+
+    /// Takes a lease on the partition at `generation` (normally the one read
+    /// when the work started). Fails with KAT_ERR_NOT_FOUND unless the
+    /// partition is assigned at exactly that generation (not while a revoke
+    /// is draining it, nor after), and with KAT_ERR_NULL_POINTER on a
+    /// moved-from handle. Lock-free. The lease borrows this handle: not on a
+    /// temporary handle.
+    [[nodiscard]] result<kat::lease> try_lease(std::uint64_t generation) const & {
+        if (raw_ == nullptr) {
+            return kat::error(KAT_ERR_NULL_POINTER, "lease on a moved-from partition_handle");
+        }
+        if (!kat_partition_handle_lease_acquire(raw_, generation)) {
+            return kat::error(KAT_ERR_NOT_FOUND, "the partition is not owned at generation " +
+                                                     std::to_string(generation));
+        }
+        return kat::lease(raw_, generation);
+    }
+    result<kat::lease> try_lease(std::uint64_t generation) const && = delete;
+
+    /// Blocks until the partition is no longer assigned at `generation`
+    /// (revoked, lost, expired, drained, or reassigned) or `timeout`
+    /// passes; true if ownership at `generation` ended. Returns at once if
+    /// it already has. For worker or monitoring threads, never the
+    /// rebalance thread or a hot path.
+    [[nodiscard]] result<bool> try_wait_not_owned(std::uint64_t generation,
+                                                  std::chrono::milliseconds timeout) const {
+        bool ended = false;
+        const auto ms = timeout.count() < 0 ? 0 : static_cast<std::uint64_t>(timeout.count());
+        return detail::value_of(
+            kat_partition_handle_wait_not_owned(raw_, generation, ms, &ended), &ended);
+    }
+
+#if KAT_HPP_EXCEPTIONS
+    [[nodiscard]] fencing_token token() const { return try_token().value(); }
+    [[nodiscard]] kat::lease lease(std::uint64_t generation) const & {
+        return try_lease(generation).value();
+    }
+    kat::lease lease(std::uint64_t generation) const && = delete;
+    bool wait_not_owned(std::uint64_t generation, std::chrono::milliseconds timeout) const {
+        return try_wait_not_owned(generation, timeout).value();
+    }
+#endif
 
     const kat_partition_handle_t *get() const noexcept { return raw_; }
     explicit operator bool() const noexcept { return raw_ != nullptr; }
@@ -1006,6 +1136,75 @@ public:
         return detail::status_of(kat_group_set_stall_after_ms(
             raw_, after.count() > 0 ? static_cast<std::uint64_t>(after.count()) : 0));
     }
+    /// Records a poll of the group's consumer now (the poll deadline
+    /// measures from the last mark). kat::check_lost() and the rebalance
+    /// glue mark polls already. Lock-free.
+    [[nodiscard]] result<void> try_mark_poll() const {
+        return detail::status_of(kat_group_mark_poll(raw_));
+    }
+    /// Arms, changes or (with a zero interval) disarms the poll deadline:
+    /// with no poll mark for `max_poll_interval - margin`, kat's timer
+    /// thread marks every partition of the group lost, with no call from
+    /// the stuck thread. KAT_ERR_INVALID_ARGUMENT if `margin` is not below
+    /// a non-zero interval. kat::set_poll_deadline() (kat_rdkafka.hpp)
+    /// reads the interval from the consumer.
+    [[nodiscard]] result<void> try_set_poll_deadline(
+        std::chrono::milliseconds max_poll_interval,
+        std::chrono::milliseconds margin = std::chrono::milliseconds(0)) const {
+        return detail::status_of(kat_group_set_poll_deadline(raw_, detail::ms_of(max_poll_interval),
+                                                             detail::ms_of(margin)));
+    }
+    /// Poll marks, the armed deadline and the expiries. Never locks.
+    [[nodiscard]] result<kat::poll_stats> try_poll_stats() const {
+        kat::poll_stats s{};
+        return detail::value_of(kat_group_poll_stats(raw_, &s), &s);
+    }
+    /// How long an orderly revoke handled by the glue waits for leases on
+    /// the revoked partitions before the unassign call (0, the default: no
+    /// wait). Keep it well below max.poll.interval.ms.
+    [[nodiscard]] result<void> try_set_drain_timeout(std::chrono::milliseconds timeout) const {
+        return detail::status_of(kat_group_set_drain_timeout(raw_, detail::ms_of(timeout)));
+    }
+    /// The drain timeout and what the drains found (leases held at it).
+    [[nodiscard]] result<kat::drain_stats> try_drain_stats() const {
+        kat::drain_stats s{};
+        return detail::value_of(kat_group_drain_stats(raw_, &s), &s);
+    }
+    /// The broker generation (classic) or member epoch (KIP-848) recorded
+    /// at the group's last rebalance; 0: unknown. One atomic load.
+    [[nodiscard]] result<std::int32_t> try_broker_generation() const {
+        std::int32_t g = 0;
+        return detail::value_of(kat_group_broker_generation(raw_, &g), &g);
+    }
+    /// The member id recorded at the group's last rebalance
+    /// (KAT_ERR_NOT_FOUND if none was).
+    [[nodiscard]] result<std::string> try_member_id() const {
+        return detail::text_of([&](char *b, std::size_t c, std::size_t *n) {
+            return kat_group_member_id(raw_, b, c, n);
+        });
+    }
+
+    /// Sets (or, with `cb == nullptr`, removes) the group's loss notifier:
+    /// `cb(group_name, opaque)` is called after every event that took
+    /// partitions away (revoke, loss, reset, poll-deadline expiry, start of
+    /// a drain), on the thread that applied it (the polling thread, or kat's
+    /// timer thread). It must be quick, must not block and must not throw.
+    /// Replaces a loss eventfd. `opaque` must stay valid until removed.
+    [[nodiscard]] result<void> try_set_loss_callback(kat_loss_cb cb, void *opaque) const {
+        return detail::status_of(kat_group_set_loss_callback(raw_, cb, opaque));
+    }
+    /// Linux: an eventfd that becomes readable whenever the group loses
+    /// partitions (read its 8-byte counter to reset it). kat's fd: close it
+    /// only with close_loss_eventfd(). The same fd on repeated calls.
+    [[nodiscard]] result<int> try_loss_eventfd() const {
+        int fd = -1;
+        return detail::value_of(kat_group_loss_eventfd(raw_, &fd), &fd);
+    }
+    /// Closes the loss eventfd and removes the notifier (no-op without one).
+    [[nodiscard]] result<void> try_close_loss_eventfd() const {
+        return detail::status_of(kat_group_close_loss_eventfd(raw_));
+    }
+
     /// Hands kat librdkafka's statistics JSON (a stats_cb's `json`, `json_len`).
     [[nodiscard]] result<void> try_rdkafka_stats(std::string_view json) const {
         return detail::status_of(kat_group_rdkafka_stats(raw_, json.data(), json.size()));
@@ -1074,6 +1273,25 @@ public:
         return try_strip_rdkafka_stats(json).value();
     }
     [[nodiscard]] group_stats stats() const { return try_stats().value(); }
+    void mark_poll() const { try_mark_poll().value(); }
+    void set_poll_deadline(std::chrono::milliseconds max_poll_interval,
+                           std::chrono::milliseconds margin = std::chrono::milliseconds(0)) const {
+        try_set_poll_deadline(max_poll_interval, margin).value();
+    }
+    [[nodiscard]] kat::poll_stats poll_stats() const { return try_poll_stats().value(); }
+    void set_drain_timeout(std::chrono::milliseconds timeout) const {
+        try_set_drain_timeout(timeout).value();
+    }
+    [[nodiscard]] kat::drain_stats drain_stats() const { return try_drain_stats().value(); }
+    [[nodiscard]] std::int32_t broker_generation() const {
+        return try_broker_generation().value();
+    }
+    [[nodiscard]] std::string member_id() const { return try_member_id().value(); }
+    void set_loss_callback(kat_loss_cb cb, void *opaque) const {
+        try_set_loss_callback(cb, opaque).value();
+    }
+    [[nodiscard]] int loss_eventfd() const { return try_loss_eventfd().value(); }
+    void close_loss_eventfd() const { try_close_loss_eventfd().value(); }
     [[nodiscard]] partition_handle partition(name_arg topic, std::int32_t partition) const {
         return try_partition(topic, partition).value();
     }

@@ -83,6 +83,30 @@ constexpr auto rebalance_cb = &::kat_rebalance_cb;
     return detail::status_of(::kat_after_close(g.get(), rk));
 }
 
+/// Arms `g`'s poll deadline from the consumer's own max.poll.interval.ms,
+/// expiring `margin` before it: with no poll mark (check_lost() after every
+/// poll, or group::mark_poll()) for that long, kat marks the group's
+/// partitions lost with no call from the stuck thread. Call it once after
+/// creating the consumer. See kat_rdkafka_set_poll_deadline().
+[[nodiscard]] static inline result<void> set_poll_deadline(
+    const kat::group &g, rd_kafka_t *rk,
+    std::chrono::milliseconds margin = std::chrono::milliseconds(0)) noexcept {
+    return detail::status_of(::kat_rdkafka_set_poll_deadline(g.get(), rk, detail::ms_of(margin)));
+}
+
+/// The commit guard: removes from `offsets` (about to be committed) every
+/// entry for a partition `g` does not own now, or every entry when
+/// `broker_generation` (from a kat::fencing_token; 0: not checked) is no
+/// longer the group's. Returns how many it removed; an empty list means
+/// commit nothing. Bad input removes nothing. See kat_rdkafka_commit_guard().
+[[nodiscard]] static inline result<std::size_t> commit_guard(
+    const kat::group &g, rd_kafka_topic_partition_list_t *offsets,
+    std::int32_t broker_generation = 0) noexcept {
+    std::size_t removed = 0;
+    return detail::value_of(
+        ::kat_rdkafka_commit_guard(g.get(), offsets, broker_generation, &removed), &removed);
+}
+
 }  // namespace kat
 
 #endif  // KAT_RDKAFKA_HPP

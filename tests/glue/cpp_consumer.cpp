@@ -463,6 +463,23 @@ void consumer_start(const kat::tracker &tracker, consumer &c, const char *client
         die("rd_kafka_new %s: %s", client, errstr);
     }
     rd_kafka_poll_set_consumer(c.rk);
+    // kat::set_poll_deadline reads max.poll.interval.ms from the consumer:
+    // armed at it minus the margin, refused with a margin not below it.
+    // Disarmed again: this program stops polling on purpose (see below).
+    expect_ok(kat::set_poll_deadline(c.group, c.rk, std::chrono::milliseconds(100)),
+              "kat::set_poll_deadline", c.name);
+    if (c.group.poll_stats().deadline_ms != std::uint64_t(session_ms) - 100) {
+        die("%s: poll deadline %llu, not max.poll.interval.ms - 100", client,
+            (unsigned long long)c.group.poll_stats().deadline_ms);
+    }
+    if (const auto r = kat::set_poll_deadline(c.group, c.rk, std::chrono::milliseconds(session_ms));
+        r || r.err().code() != KAT_ERR_INVALID_ARGUMENT) {
+        die("%s: a margin of max.poll.interval.ms was not refused", client);
+    }
+    c.group.set_poll_deadline(std::chrono::milliseconds(0));
+    if (c.group.poll_stats().deadline_ms != 0) {
+        die("%s: the poll deadline was not disarmed", client);
+    }
     if (c.api == via::event) {
         c.queue = rd_kafka_queue_get_consumer(c.rk);
     }
