@@ -626,6 +626,20 @@ enum kat_result kat_group_history_json(const struct kat_group_t *group,
                                        size_t cap,
                                        size_t *out_len);
 
+// Copies the group's counters and state outside snapshots as one JSON
+// object (`Group::stats_json` in Rust; the README's "Monitoring" section
+// lists the fields): event counters, glue failures, poll marks and the poll
+// deadline, drains and the leases still held at their timeouts, the broker
+// generation and member id. Sizes work like `kat_tracker_metrics`:
+// `*out_len` always receives the length without the NUL, also with
+// `KAT_ERR_BUFFER_TOO_SMALL`; `buf = NULL, cap = 0` only asks for it.
+//
+// Thread-safe; wait-free reads, then allocates the text.
+enum kat_result kat_group_stats_json(const struct kat_group_t *group,
+                                     char *buf,
+                                     size_t cap,
+                                     size_t *out_len);
+
 // Sets how many entries each group's history keeps (default 64, at least
 // 1); longer histories are cut at their group's next event.
 //

@@ -296,6 +296,44 @@ fn drain_reports_leases_held_at_the_timeout() {
 }
 
 #[test]
+fn stats_json_reports_held_leases_glue_failures_and_polls() {
+    let t = Tracker::new();
+    let g = t.group("g/0").unwrap();
+    assert_eq!(
+        g.stats_json(),
+        "{\"group\":\"g/0\",\"assigned_events\":0,\"revoked_events\":0,\"lost_events\":0,\"reset_events\":0,\"last_change_unix_ms\":0,\"glue_failures\":0,\"polls\":0,\"poll_deadline_ms\":null,\"since_last_poll_ms\":null,\"expirations\":0,\"drain_timeout_ms\":null,\"drains\":0,\"drain_timeouts\":0,\"drain_last_held\":0,\"drain_held_total\":0,\"broker_generation\":0,\"member_id\":null}"
+    );
+    g.assigned([("a", 0), ("a", 1)]).unwrap();
+    g.set_drain_timeout(Duration::from_millis(20));
+    let h0 = g.partition("a", 0).unwrap();
+    let h1 = g.partition("a", 1).unwrap();
+    let (l0, l1) = (h0.lease(1).unwrap(), h1.lease(1).unwrap());
+    assert_eq!(g.drain([("a", 0), ("a", 1)]).unwrap(), Some(2));
+    g.record_glue_failure();
+    g.mark_poll();
+    g.record_broker_generation(4, Some("m\"1"));
+    let json = g.stats_json();
+    for field in [
+        "\"assigned_events\":1",
+        "\"revoked_events\":1",
+        "\"glue_failures\":1",
+        "\"polls\":1",
+        "\"drain_timeout_ms\":20",
+        "\"drains\":1",
+        "\"drain_timeouts\":1",
+        "\"drain_last_held\":2",
+        "\"drain_held_total\":2",
+        "\"broker_generation\":4",
+        "\"member_id\":\"m\\\"1\"}",
+    ] {
+        assert!(json.contains(field), "{field} missing from {json}");
+    }
+    assert!(json.contains("\"since_last_poll_ms\":"), "{json}");
+    assert!(!json.contains("\"since_last_poll_ms\":null"), "{json}");
+    drop((l0, l1));
+}
+
+#[test]
 fn drain_rejects_a_bad_list_and_changes_nothing() {
     let t = Tracker::new();
     let g = t.group("g").unwrap();

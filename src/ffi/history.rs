@@ -118,6 +118,31 @@ pub unsafe extern "C" fn kat_group_history_json(
     })
 }
 
+/// Copies the group's counters and state outside snapshots as one JSON
+/// object (`Group::stats_json` in Rust; the README's "Monitoring" section
+/// lists the fields): event counters, glue failures, poll marks and the poll
+/// deadline, drains and the leases still held at their timeouts, the broker
+/// generation and member id. Sizes work like `kat_tracker_metrics`:
+/// `*out_len` always receives the length without the NUL, also with
+/// `KAT_ERR_BUFFER_TOO_SMALL`; `buf = NULL, cap = 0` only asks for it.
+///
+/// Thread-safe; wait-free reads, then allocates the text.
+#[no_mangle]
+pub unsafe extern "C" fn kat_group_stats_json(
+    group: *const kat_group_t,
+    buf: *mut c_char,
+    cap: usize,
+    out_len: *mut usize,
+) -> kat_result {
+    guard("kat_group_stats_json", || {
+        // SAFETY: checked for NULL; valid during the call per the contract.
+        let g = unsafe { arg(group, "group") }?;
+        let text = g.stats_json();
+        // SAFETY: buffer contract as documented.
+        unsafe { copy_out(&text, buf, cap, out_len) }
+    })
+}
+
 /// Sets how many entries each group's history keeps (default 64, at least
 /// 1); longer histories are cut at their group's next event.
 ///

@@ -117,6 +117,9 @@ int main(void) {
     /* kat_group_set_stall_after_ms */
     FAILS(kat_group_set_stall_after_ms(NULL, 1500), KAT_ERR_NULL_POINTER, "`group`");
 
+    /* kat_group_set_stall_fraction_permille */
+    FAILS(kat_group_set_stall_fraction_permille(NULL, 500), KAT_ERR_NULL_POINTER, "`group`");
+
     /* kat_group_history_json */
     len = SENTINEL_SIZE;
     FAILS(kat_group_history_json(NULL, NULL, 0, &len), KAT_ERR_NULL_POINTER, "`group`");
@@ -125,6 +128,25 @@ int main(void) {
     CHECK(len == SENTINEL_SIZE);
     FAILS(kat_group_history_json(g, buf, 8, &len), KAT_ERR_BUFFER_TOO_SMALL, "need");
     CHECK(len == strlen(base_history));
+
+    /* kat_group_stats_json */
+    len = SENTINEL_SIZE;
+    FAILS(kat_group_stats_json(NULL, NULL, 0, &len), KAT_ERR_NULL_POINTER, "`group`");
+    FAILS(kat_group_stats_json(g, NULL, 0, NULL), KAT_ERR_NULL_POINTER, "`out_len`");
+    FAILS(kat_group_stats_json(g, NULL, 1, &len), KAT_ERR_NULL_POINTER, "`buf`");
+    CHECK(len == SENTINEL_SIZE);
+    {
+        size_t need = 0;
+        char stats[1024];
+        CHECK_OK(kat_group_stats_json(g, NULL, 0, &need));
+        CHECK(need > 0 && need < sizeof stats);
+        FAILS(kat_group_stats_json(g, stats, need, &len), KAT_ERR_BUFFER_TOO_SMALL, "need");
+        CHECK(len == need);
+        CHECK_OK(kat_group_stats_json(g, stats, need + 1, &len));
+        CHECK(len == need && strlen(stats) == need);
+        CHECK(strstr(stats, "\"glue_failures\":") != NULL);
+        CHECK(strstr(stats, "\"drain_held_total\":") != NULL);
+    }
 
     /* kat_tracker_set_history_limit, kat_tracker_history_limit */
     FAILS(kat_tracker_set_history_limit(NULL, 5), KAT_ERR_NULL_POINTER, "`tracker`");
