@@ -38,6 +38,7 @@ mod deadline;
 mod error;
 pub mod ffi;
 mod history;
+mod index;
 mod json;
 mod metrics;
 mod name;

@@ -7,9 +7,8 @@
 
 use std::sync::Arc;
 
-use hashbrown::HashTable;
-
-use crate::name::{key_hash, same_bytes, Name};
+use crate::index::Index;
+use crate::name::{key_hash, Name};
 
 /// The state of a (group, topic, partition) key that was assigned at least once.
 #[repr(u8)]
@@ -433,13 +432,6 @@ impl GroupView {
     }
 }
 
-/// Number of index shards: an event copies the array of shard pointers and
-/// only the shards it touches, so many small shards keep an event's cost near
-/// what it touches even when a group has thousands of topics.
-pub(crate) const SHARDS: usize = 256;
-
-pub(crate) type Shard = Arc<HashTable<Arc<TopicView>>>;
-
 /// An immutable view of the whole tracker at one epoch.
 ///
 /// Got from `Tracker::snapshot` with a wait-free load; holding it never
@@ -450,18 +442,8 @@ pub struct Snapshot {
     pub(crate) epoch: u64,
     /// Sorted by name: every group that has ever changed.
     pub(crate) groups: Vec<Arc<GroupView>>,
-    /// (group, topic) → topic view, split by hash.
-    pub(crate) index: [Shard; SHARDS],
-    /// Number of (group, topic) entries with generations.
-    pub(crate) entries: usize,
-}
-
-/// The shard of a key hash: middle bits, independent of the low bits the
-/// table uses for the bucket and the top 7 bits it keeps as the tag, so keys
-/// of one shard still spread over buckets and tags.
-#[inline]
-pub(crate) fn shard_of(hash: u64) -> usize {
-    (hash >> 32) as usize & (SHARDS - 1)
+    /// (group, topic) → topic view (`src/index.rs`).
+    pub(crate) index: Index,
 }
 
 impl Snapshot {
@@ -469,11 +451,7 @@ impl Snapshot {
         Snapshot {
             epoch,
             groups: Vec::new(),
-            index: {
-                let empty: Shard = Arc::new(HashTable::new());
-                std::array::from_fn(|_| empty.clone())
-            },
-            entries: 0,
+            index: Index::empty(),
         }
     }
 
@@ -506,12 +484,7 @@ impl Snapshot {
     /// [`topic`](Self::topic) with the key's hash already computed.
     #[inline(always)]
     pub(crate) fn topic_hashed(&self, hash: u64, group: &str, topic: &str) -> Option<&TopicView> {
-        self.index[shard_of(hash)]
-            .find(hash, |t| {
-                same_bytes(t.topic.as_str().as_bytes(), topic.as_bytes())
-                    && same_bytes(t.group.as_str().as_bytes(), group.as_bytes())
-            })
-            .map(|t| &**t)
+        self.index.find(hash, group, topic)
     }
 
     /// The generation of a key (0 if never assigned or evicted).
@@ -553,7 +526,7 @@ impl Snapshot {
 
     /// Number of (group, topic) entries that hold generations.
     pub fn generations_topics(&self) -> usize {
-        self.entries
+        self.index.len()
     }
 
     /// A frozen, flat copy of every generation in this snapshot (revoked and

@@ -22,8 +22,7 @@ use crate::name::{
 };
 use crate::runtime::{mono_ns, GroupRuntime};
 use crate::snapshot::{
-    shard_of, Generations, GroupStats, GroupView, PartitionRecord, Snapshot, Status, TopicEdit,
-    TopicView,
+    Generations, GroupStats, GroupView, PartitionRecord, Snapshot, Status, TopicEdit, TopicView,
 };
 
 static GLOBAL: OnceLock<Tracker> = OnceLock::new();
@@ -710,22 +709,9 @@ impl<'s> Txn<'s> {
             }
         }
 
-        // Index shards: each touched shard is copied once.
-        let mut index = cur.index.clone();
-        let mut entries = cur.entries;
-        for ((g, t), new) in &self.topics {
-            let hash = key_hash(g.as_str(), t.as_str());
-            let shard = Arc::make_mut(&mut index[shard_of(hash)]);
-            let eq = |v: &Arc<TopicView>| v.topic_name() == t && v.group_name() == g;
-            if let Ok(e) = shard.find_entry(hash, eq) {
-                e.remove();
-                entries -= 1;
-            }
-            if let Some(view) = new {
-                shard.insert_unique(hash, view.clone(), |v| v.hash);
-                entries += 1;
-            }
-        }
+        let index = cur
+            .index
+            .edited(self.topics.iter().map(|((g, t), new)| (g, t, new.as_ref())));
 
         // Group views: rebuild the touched groups' topic lists.
         let mut by_group: BTreeMap<&Name, Vec<TopicEdit<'_>>> = BTreeMap::new();
@@ -773,7 +759,6 @@ impl<'s> Txn<'s> {
             epoch: cur.epoch + 1,
             groups,
             index,
-            entries,
         }
     }
 
@@ -781,7 +766,7 @@ impl<'s> Txn<'s> {
     /// entries exceeds the limit. Entries with an assigned partition or a live
     /// handle are skipped.
     fn evict(&mut self, w: &Writer) {
-        let mut count = self.cur.entries;
+        let mut count = self.cur.index.len();
         for ((g, t), new) in &self.topics {
             let existed = self.cur.topic(g.as_str(), t.as_str()).is_some();
             match (existed, new.is_some()) {
@@ -1021,7 +1006,7 @@ impl Tracker {
             .cells
             .values()
             .any(|c| c.values().any(|x| x.word.load(Ordering::Relaxed) != 0));
-        if cur.groups.is_empty() && cur.entries == 0 && !had_cells {
+        if cur.groups.is_empty() && cur.index.len() == 0 && !had_cells {
             return false;
         }
         for cells in w.cells.values() {
@@ -1053,7 +1038,7 @@ impl Tracker {
         let mut w = self.inner.lock_writer();
         w.limit = limit;
         let cur = self.inner.current.load_full();
-        if cur.entries > limit {
+        if cur.index.len() > limit {
             let mut txn = Txn::new(&cur);
             txn.evict(&w);
             if !txn.topics.is_empty() {
