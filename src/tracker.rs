@@ -458,7 +458,8 @@ impl<'a> ByTopic<'a> {
 /// partitions go to one buffer.
 fn collect<'a>(list: impl IntoIterator<Item = (&'a str, i32)>) -> Result<ByTopic<'a>, Error> {
     let list = list.into_iter();
-    let mut parts: Vec<i32> = Vec::with_capacity(list.size_hint().0);
+    // Capped: an iterator may claim more elements than memory can hold.
+    let mut parts: Vec<i32> = Vec::with_capacity(list.size_hint().0.min(1 << 16));
     let mut starts: Vec<(&'a str, usize)> = Vec::new();
     for (i, (topic, partition)) in list.enumerate() {
         match starts.last() {

@@ -42,6 +42,17 @@ unsafe fn bytes<'a>(p: *const c_char, len: usize, name: &str) -> FfiResult<&'a [
 /// As [`bytes`].
 #[inline]
 unsafe fn group_name_n<'a>(p: *const c_char, len: usize, name: &str) -> FfiResult<&'a str> {
+    if !p.is_null() && len > crate::name::MAX_GROUP_NAME_LEN && len <= isize::MAX as usize {
+        // Too long for a group name: refused before any byte is read (the
+        // UTF-8 check would otherwise read `len` bytes first).
+        return Err(FfiError::new(
+            kat_result::KAT_ERR_INVALID_GROUP,
+            format!(
+                "group name is {len} bytes long, the limit is {}",
+                crate::name::MAX_GROUP_NAME_LEN
+            ),
+        ));
+    }
     // SAFETY: per the caller's contract.
     let b = unsafe { bytes(p, len, name) }?;
     let s = std::str::from_utf8(b).map_err(|e| {

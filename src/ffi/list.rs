@@ -55,6 +55,26 @@ pub struct kat_topic_partition_t {
     pub partition: i32,
 }
 
+/// The most elements a list passed to kat can hold: librdkafka's list count
+/// is a C `int`, so no real partition list is longer. A larger count (with a
+/// small array behind it) is refused before any element is read.
+pub(crate) const MAX_LIST_LEN: usize = i32::MAX as usize;
+
+/// The most elements reserved up front from a caller-given count; a longer
+/// list grows as it is read. A count that lies (within `MAX_LIST_LEN`) can
+/// then never make kat ask for more memory than the elements it really read.
+pub(crate) const PREALLOC_MAX: usize = 4096;
+
+/// Refuses a count no real list can have.
+fn check_count(count: usize) -> FfiResult {
+    if count > MAX_LIST_LEN {
+        return Err(bad_list(format!(
+            "count {count} is impossibly large (a partition list holds at most {MAX_LIST_LEN} elements)"
+        )));
+    }
+    Ok(())
+}
+
 fn bad_list(message: impl Into<String>) -> FfiError {
     FfiError::new(kat_result::KAT_ERR_INVALID_LIST, message)
 }
@@ -102,7 +122,7 @@ pub(crate) unsafe fn read_rdkafka_list<'a>(
     }
     // SAFETY: `elems` points to at least `cnt` elements per the contract.
     let elems = unsafe { std::slice::from_raw_parts(list.elems, cnt) };
-    let mut out = Vec::with_capacity(cnt);
+    let mut out = Vec::with_capacity(cnt.min(PREALLOC_MAX));
     for (i, e) in elems.iter().enumerate() {
         // SAFETY: element topics are valid C strings per the contract.
         out.push((unsafe { element_topic(e.topic, i) }?, e.partition));
@@ -125,12 +145,11 @@ pub(crate) unsafe fn read_pairs<'a>(
     if items.is_null() {
         return Err(null("items"));
     }
-    if count > isize::MAX as usize / std::mem::size_of::<kat_topic_partition_t>() {
-        return Err(bad_list(format!("count {count} is impossibly large")));
-    }
-    // SAFETY: per the contract.
+    check_count(count)?;
+    // SAFETY: per the contract (and `count` elements of 16 bytes fit an
+    // allocation: `MAX_LIST_LEN` is far below `isize::MAX / 16`).
     let items = unsafe { std::slice::from_raw_parts(items, count) };
-    let mut out = Vec::with_capacity(count);
+    let mut out = Vec::with_capacity(count.min(PREALLOC_MAX));
     for (i, e) in items.iter().enumerate() {
         // SAFETY: per the contract.
         out.push((unsafe { element_topic(e.topic, i) }?, e.partition));
@@ -156,12 +175,15 @@ pub(crate) unsafe fn read_topic_partitions<'a>(
     if partitions.is_null() {
         return Err(null("partitions"));
     }
-    if count > isize::MAX as usize / 4 {
-        return Err(bad_list(format!("count {count} is impossibly large")));
-    }
+    check_count(count)?;
     // SAFETY: per the contract.
     let parts = unsafe { std::slice::from_raw_parts(partitions, count) };
-    Ok(parts.iter().map(|&p| (topic, p)).collect())
+    let mut out = Vec::with_capacity(count.min(PREALLOC_MAX));
+    // One push at a time: `extend` would reserve the whole count at once.
+    for &p in parts {
+        out.push((topic, p));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

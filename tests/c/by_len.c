@@ -177,6 +177,16 @@ static void test_hostile(void) {
           "topic_len");
     FAILS(kat_tracker_is_assigned_n(t, "billing", SIZE_MAX / 2 + 1, "orders", 6, 1, &b),
           KAT_ERR_INVALID_ARGUMENT, "group_len");
+    /* Lengths below that bound but far beyond any name, over a short
+     * buffer: refused by the length alone, before any byte is read. */
+    FAILS(kat_tracker_group_n(t, "billing", (size_t)1 << 40, &out_g), KAT_ERR_INVALID_GROUP,
+          "1099511627776 bytes");
+    FAILS(kat_tracker_generation_n(t, "billing", SIZE_MAX / 2, "orders", 6, 1, &gen),
+          KAT_ERR_INVALID_GROUP, "bytes long");
+    FAILS(kat_group_generation_n(g, "orders", (size_t)1 << 40, 1, &gen), KAT_ERR_INVALID_TOPIC,
+          "1099511627776 bytes");
+    FAILS(kat_group_partition_n(g, "orders", SIZE_MAX / 2, 1, &out_h), KAT_ERR_INVALID_TOPIC,
+          "bytes long");
     /* Too long for a name, but a real length: the name rules say why. */
     char long_group[KAT_MAX_GROUP_NAME_LEN + 1];
     memset(long_group, 'g', sizeof long_group);

@@ -257,6 +257,15 @@ static void check_list_event(list_event ev, const char *name) {
     l = make_list(NULL, INT32_MAX, INT32_MAX);
     LIST_FAILS(ev(g, &l), KAT_ERR_INVALID_LIST, "`elems` is NULL");
 
+    /* The largest count a librdkafka list can claim, over 5 real elements
+     * ending in a NULL topic: refused at the first bad element, and nothing
+     * is reserved by the claimed count (2^31 elements would be an allocation
+     * failure, which aborts the process). */
+    el[4].topic = NULL;
+    l = make_list(el, INT32_MAX, INT32_MAX);
+    LIST_FAILS(ev(g, &l), KAT_ERR_INVALID_LIST, "element 4: topic is NULL");
+    el[4].topic = (char *)"fresh";
+
     /* A NULL topic in element 1. */
     el[1].topic = NULL;
     l = make_list(el, 5, 5);
@@ -318,6 +327,12 @@ static void check_array_event(array_event ev, const char *name) {
     ARRAY_FAILS(ev(g, "fresh", NULL, SIZE_MAX), KAT_ERR_NULL_POINTER, "`partitions`");
     ARRAY_FAILS(ev(g, "fresh", good, SIZE_MAX), KAT_ERR_INVALID_LIST, "impossibly large");
     ARRAY_FAILS(ev(g, "fresh", good, SIZE_MAX / 2), KAT_ERR_INVALID_LIST, "impossibly large");
+    /* Counts no partition list can have (above INT32_MAX) with a 2-element
+     * array: refused before any element is read or any memory reserved. */
+    ARRAY_FAILS(ev(g, "fresh", good, (size_t)1 << 40), KAT_ERR_INVALID_LIST,
+                "count 1099511627776 is impossibly large");
+    ARRAY_FAILS(ev(g, "fresh", good, (size_t)INT32_MAX + 1), KAT_ERR_INVALID_LIST,
+                "at most 2147483647 elements");
     ARRAY_FAILS(ev(g, "fresh", parts, 4), KAT_ERR_INVALID_PARTITION,
                 "element 2: partition -5 is negative");
     for (size_t i = 0; i < N_BAD_TOPICS; i++) {
@@ -354,6 +369,15 @@ static void check_pairs_event(pairs_event ev, const char *name) {
     PAIRS_FAILS(ev(g, NULL, SIZE_MAX), KAT_ERR_NULL_POINTER, "`items`");
     PAIRS_FAILS(ev(g, items, SIZE_MAX), KAT_ERR_INVALID_LIST, "impossibly large");
     PAIRS_FAILS(ev(g, items, SIZE_MAX / 8), KAT_ERR_INVALID_LIST, "impossibly large");
+    PAIRS_FAILS(ev(g, items, (size_t)1 << 40), KAT_ERR_INVALID_LIST,
+                "count 1099511627776 is impossibly large");
+    PAIRS_FAILS(ev(g, items, (size_t)INT32_MAX + 1), KAT_ERR_INVALID_LIST,
+                "at most 2147483647 elements");
+    /* A count that fits the bound but not the 5-element array, whose last
+     * element is bad: refused there, with no reservation by the count. */
+    items[4].topic = NULL;
+    PAIRS_FAILS(ev(g, items, INT32_MAX), KAT_ERR_INVALID_LIST, "element 4: topic is NULL");
+    items[4].topic = "fresh";
 
     items[1].topic = NULL;
     PAIRS_FAILS(ev(g, items, 5), KAT_ERR_INVALID_LIST, "element 1: topic is NULL");
