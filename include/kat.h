@@ -96,6 +96,11 @@ typedef enum kat_result {
   // kat itself failed unexpectedly (a caught panic: a bug in kat). The
   // call had no effect; the process may continue.
   KAT_ERR_INTERNAL = 12,
+  // This process was created by `fork()` while another thread of its
+  // parent was changing the tracker (held a lock the call needs): the
+  // tracker can be read but not changed here. Fork before creating
+  // consumers, or exec (README, "fork()").
+  KAT_ERR_FORKED = 13,
 } kat_result;
 
 // Status of a key. Numbers are never reused.

@@ -17,9 +17,11 @@
 //! also disarms its deadline).
 
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError, Weak};
 use std::time::Duration;
 
+use crate::error::Error;
+use crate::fork::ForkState;
 use crate::runtime::{mono_ns, GroupRuntime};
 use crate::tracker::{Group, WeakGroup};
 
@@ -38,9 +40,39 @@ static STATE: Mutex<State> = Mutex::new(State {
     running: false,
 });
 static WAKE: Condvar = Condvar::new();
+/// Whether `STATE` was held at the fork that created this process
+/// (`src/fork.rs`).
+static FORK: ForkState = ForkState::at_start();
 
 fn lock() -> MutexGuard<'static, State> {
     STATE.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// True in a process forked while another thread held the timer's state
+/// (the timer thread between two sleeps, or a group arming): no deadline
+/// can be armed or watched here. The first call after a fork that finds the
+/// state free marks the timer as not running, since the parent's timer
+/// thread was not copied: the next deadline armed in the child starts one.
+fn forked() -> bool {
+    FORK.held(|| match STATE.try_lock() {
+        Ok(mut st) => {
+            st.running = false;
+            0
+        }
+        Err(TryLockError::Poisoned(p)) => {
+            p.into_inner().running = false;
+            0
+        }
+        Err(TryLockError::WouldBlock) => 1,
+    }) != 0
+}
+
+/// `Err(Forked)` where no deadline can be armed (see `forked`).
+pub(crate) fn usable() -> Result<(), Error> {
+    if forked() {
+        return Err(crate::fork::forked("arming a poll deadline"));
+    }
+    Ok(())
 }
 
 /// Longest wait before the timer looks again at an expired group.
@@ -48,6 +80,10 @@ const RECHECK_MAX_NS: u64 = 100_000_000;
 
 /// Wakes the timer so it re-reads deadlines and poll marks.
 pub(crate) fn wake() {
+    if forked() {
+        // No timer can run in this process.
+        return;
+    }
     let _st = lock();
     WAKE.notify_all();
 }
@@ -55,6 +91,9 @@ pub(crate) fn wake() {
 /// Adds the group to the timer's list (once) and starts the timer thread if
 /// it is not running. Called after the group's deadline was stored.
 pub(crate) fn arm(group: &Group) {
+    if forked() {
+        return;
+    }
     let mut st = lock();
     let rt = Arc::downgrade(group.runtime());
     if !st.entries.iter().any(|e| Weak::ptr_eq(&e.runtime, &rt)) {

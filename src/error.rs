@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-/// What kind of input was rejected. An event that fails changes nothing.
+/// What kind of input was rejected (or, for `Forked`, why the tracker
+/// cannot change here). An event that fails changes nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -17,6 +18,11 @@ pub enum ErrorKind {
     InvalidList,
     /// Another argument is out of its documented range.
     InvalidArgument,
+    /// This process was created by `fork()` while another thread of its
+    /// parent held the tracker's writers' lock (or another lock the call
+    /// needs): the tracker can be read but not changed in this process.
+    /// See the README's "fork()" section.
+    Forked,
 }
 
 /// A rejected input, with the position of the offending list element when

@@ -763,7 +763,8 @@ impl crate::Group {
     /// on every rebalance. Takes the writers' lock.
     pub fn note_rebalance_protocol(&self, cooperative: bool) {
         let tracker = self.tracker();
-        tracker.with_writer_lock(|| self.observed().note_protocol(self, cooperative));
+        // Not recorded in a process forked with the lock held (src/fork.rs).
+        let _ = tracker.with_writer_lock(|| self.observed().note_protocol(self, cooperative));
     }
 
     /// Records in the history a rebalance that could not be applied (the
@@ -773,7 +774,8 @@ impl crate::Group {
     pub fn note_rebalance_error(&self, detail: &str) {
         let tracker = self.tracker();
         let epoch = tracker.epoch();
-        tracker.with_writer_lock(|| {
+        // Not recorded in a process forked with the lock held (src/fork.rs).
+        let _ = tracker.with_writer_lock(|| {
             self.observed()
                 .note_error(self, epoch, crate::metrics::now_unix_ms(), detail)
         });
@@ -789,9 +791,10 @@ impl crate::Tracker {
 
     /// Changes the number of entries kept per group (values below 1 are
     /// raised to 1); longer histories are cut at their group's next event.
-    /// Takes the writers' lock.
+    /// Takes the writers' lock (ignored where [`writable`](Self::writable)
+    /// is an error).
     pub fn set_history_limit(&self, limit: usize) {
-        self.with_writer_lock(|| self.observed().set_limit(limit));
+        let _ = self.with_writer_lock(|| self.observed().set_limit(limit));
     }
 }
 

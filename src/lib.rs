@@ -37,6 +37,7 @@
 mod deadline;
 mod error;
 pub mod ffi;
+mod fork;
 mod history;
 mod index;
 mod json;

@@ -486,7 +486,7 @@ impl crate::Group {
                 Some(log) => log,
                 None => tracker.with_writer_lock(|| {
                     self.observed().get_or_create(self.name(), self.runtime())
-                }),
+                })?,
             };
             store(&log.cgrp, c.clone());
         }

@@ -54,6 +54,9 @@ pub(crate) struct Inner {
     runtimes: Mutex<HashMap<Name, Arc<GroupRuntime>>>,
     /// Per-group rebalance history and health (`src/history.rs`).
     pub(crate) observed: crate::history::Registry,
+    /// Which of the locks above a thread that `fork()` did not copy held
+    /// (`src/fork.rs`).
+    fork: crate::fork::ForkState,
 }
 
 /// State only writers touch, under `Inner::writer`.
@@ -139,6 +142,9 @@ pub(crate) fn wait_not_owned(cell: &HandleCell, generation: u64, timeout: Durati
         return ended();
     };
     let deadline = Instant::now().checked_add(timeout);
+    if inner.forked() & crate::fork::CHANGED != 0 {
+        return crate::fork::poll_until(deadline, ended);
+    }
     let (lock, cv) = &inner.changed;
     let mut guard = lock.lock().unwrap_or_else(|p| p.into_inner());
     loop {
@@ -839,6 +845,7 @@ impl Tracker {
     /// A new, empty tracker keeping at most `limit` (group, topic) generation
     /// entries (values below 1 are raised to 1).
     pub fn with_generations_topics_limit(limit: usize) -> Tracker {
+        crate::fork::register();
         Tracker {
             inner: Arc::new(Inner {
                 current: Arc::new(ArcSwap::from_pointee(Snapshot::empty(0))),
@@ -853,6 +860,7 @@ impl Tracker {
                 changed: (Mutex::new(0), Condvar::new()),
                 runtimes: Mutex::new(HashMap::new()),
                 observed: crate::history::Registry::new(),
+                fork: crate::fork::ForkState::new(),
             }),
         }
     }
@@ -884,6 +892,9 @@ impl Tracker {
     /// had an event. Takes the short lock of the per-group runtime registry
     /// and allocates: for scrapes, never for hot paths.
     pub(crate) fn glue_failure_counts(&self) -> Vec<(Name, u64)> {
+        if self.inner.forked() & crate::fork::RUNTIMES != 0 {
+            return Vec::new();
+        }
         let mut v: Vec<(Name, u64)> = self
             .inner
             .runtimes
@@ -902,6 +913,9 @@ impl Tracker {
     /// writers' lock, never one readers take).
     pub fn group(&self, name: &str) -> Result<Group, Error> {
         validate_group(name)?;
+        if self.inner.forked() & crate::fork::RUNTIMES != 0 {
+            return Err(crate::fork::forked("creating a group value"));
+        }
         let name = Name::new(name);
         let runtime = self
             .inner
@@ -973,6 +987,10 @@ impl Tracker {
     /// returns the epoch then. For monitoring threads, never for hot paths.
     pub fn wait_for_change(&self, epoch: u64, timeout: Duration) -> u64 {
         let deadline = Instant::now().checked_add(timeout);
+        if self.inner.forked() & crate::fork::CHANGED != 0 {
+            crate::fork::poll_until(deadline, || self.epoch() != epoch);
+            return self.epoch();
+        }
         let (lock, cv) = &self.inner.changed;
         let mut guard = lock.lock().unwrap_or_else(|p| p.into_inner());
         loop {
@@ -998,9 +1016,13 @@ impl Tracker {
 
     /// Removes everything: assignments and generations of every group.
     /// Handles stay valid and read generation 0. Advances the epoch if
-    /// anything was there. Takes the writer lock.
+    /// anything was there. Takes the writer lock. In a process forked while
+    /// another thread held it, does nothing and returns false (see
+    /// [`writable`](Tracker::writable)).
     pub fn clear(&self) -> bool {
-        let mut w = self.inner.lock_writer();
+        let Ok(mut w) = self.inner.lock_writer() else {
+            return false;
+        };
         let cur = self.inner.current.load_full();
         self.inner.observed.clear();
         let had_cells = w
@@ -1022,9 +1044,24 @@ impl Tracker {
         true
     }
 
-    /// The bound on retained (group, topic) generation entries.
+    /// The bound on retained (group, topic) generation entries (0 in a
+    /// process forked while another thread held the writers' lock: see
+    /// [`writable`](Tracker::writable)).
     pub fn generations_topics_limit(&self) -> usize {
-        self.inner.lock_writer().limit
+        self.inner.lock_writer().map_or(0, |w| w.limit)
+    }
+
+    /// `Err` with [`ErrorKind::Forked`] if this process was created by
+    /// `fork()` while another thread of the parent held the tracker's
+    /// writers' lock: then no event, setting or new handle can change the
+    /// tracker here (they return that error, or false and change nothing
+    /// where they return a `bool`), and reads keep working. `Ok` otherwise,
+    /// always in a process that never forked. Two plain loads.
+    pub fn writable(&self) -> Result<(), Error> {
+        if self.inner.forked() & crate::fork::WRITER != 0 {
+            return Err(crate::fork::forked("changing the tracker"));
+        }
+        Ok(())
     }
 
     /// Changes the bound; evicts at once if the tracker holds more evictable
@@ -1036,7 +1073,7 @@ impl Tracker {
                 "generations_topics_limit must be at least 1",
             ));
         }
-        let mut w = self.inner.lock_writer();
+        let mut w = self.inner.lock_writer()?;
         w.limit = limit;
         let cur = self.inner.current.load_full();
         if cur.index.len() > limit {
@@ -1060,10 +1097,11 @@ impl Tracker {
     }
 
     /// Runs `f` under the writers' lock (settings that must not race with
-    /// an event).
-    pub(crate) fn with_writer_lock<R>(&self, f: impl FnOnce() -> R) -> R {
-        let _w = self.inner.lock_writer();
-        f()
+    /// an event). `Err(Forked)` if the lock cannot be had in this process
+    /// (see [`writable`](Tracker::writable)).
+    pub(crate) fn with_writer_lock<R>(&self, f: impl FnOnce() -> R) -> Result<R, Error> {
+        let _w = self.inner.lock_writer()?;
+        Ok(f())
     }
 
     /// Empties the tracker for process exit: what [`clear`](Tracker::clear)
@@ -1076,8 +1114,14 @@ impl Tracker {
     /// as "possibly lost". After this, what is left is one empty snapshot
     /// (with no table allocated) that `exit_anchor` points to from its start.
     fn release_at_exit(&self) {
+        // A child forked while a lock was held leaves what it inherited.
+        if self.inner.forked() != 0 {
+            return;
+        }
         self.clear();
-        let mut w = self.inner.lock_writer();
+        let Ok(mut w) = self.inner.lock_writer() else {
+            return;
+        };
         // Keep only the cells of handles still held (they keep following
         // their key); free the table's allocation if none is.
         w.cells
@@ -1127,9 +1171,31 @@ thread_local! {
 impl Inner {
     /// Takes the writers' lock. A writer that panicked leaves no partial
     /// state readers could see (snapshots are published whole), so a
-    /// poisoned lock is taken over.
-    fn lock_writer(&self) -> MutexGuard<'_, Writer> {
-        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    /// poisoned lock is taken over. `Err(Forked)` instead of waiting for
+    /// ever in a process forked while another thread held it.
+    fn lock_writer(&self) -> Result<MutexGuard<'_, Writer>, Error> {
+        if self.forked() & crate::fork::WRITER != 0 {
+            return Err(crate::fork::forked("changing the tracker"));
+        }
+        Ok(self.writer.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Which of this tracker's locks (`crate::fork::{WRITER, CHANGED,
+    /// RUNTIMES}`) threads that `fork()` did not copy held; 0 unless this
+    /// process was forked. Two plain loads.
+    #[inline]
+    fn forked(&self) -> u64 {
+        use crate::fork::{is_held, CHANGED, RUNTIMES, WRITER};
+        self.fork.held(|| {
+            [
+                (WRITER, is_held(&self.writer)),
+                (CHANGED, is_held(&self.changed.0)),
+                (RUNTIMES, is_held(&self.runtimes)),
+            ]
+            .iter()
+            .filter(|(_, held)| *held)
+            .fold(0, |bits, (bit, _)| bits | bit)
+        })
     }
 
     /// Runs `f` on the current snapshot.
@@ -1186,6 +1252,10 @@ impl Inner {
     /// waiting there is no wake-up (no system call).
     fn publish(&self, next: Snapshot) {
         self.current.store(Arc::new(next));
+        if self.forked() & crate::fork::CHANGED != 0 {
+            // Forked with this lock held: waiters here poll instead.
+            return;
+        }
         let (lock, cv) = &self.changed;
         let waiting = *lock.lock().unwrap_or_else(|p| p.into_inner());
         if waiting > 0 {
@@ -1303,6 +1373,7 @@ impl Group {
         max_poll_interval: Duration,
         margin: Duration,
     ) -> Result<(), Error> {
+        crate::deadline::usable()?;
         let rt = &self.runtime;
         if max_poll_interval.is_zero() {
             rt.deadline_ns.store(0, Ordering::Release);
@@ -1408,10 +1479,11 @@ impl Group {
             return Ok(None);
         }
         let by_topic = collect(partitions)?;
+        self.tracker().writable()?;
         let deadline = Instant::now() + Duration::from_nanos(ns);
         rt.draining.store(true, Ordering::SeqCst);
         let cells: Vec<Arc<HandleCell>> = {
-            let w = self.inner.lock_writer();
+            let w = self.inner.lock_writer()?;
             by_topic
                 .iter()
                 .flat_map(|(topic, parts)| {
@@ -1422,7 +1494,7 @@ impl Group {
                 })
                 .collect()
         };
-        self.apply(Event::Revoked(by_topic));
+        self.apply(Event::Revoked(by_topic))?;
         // Pairs with `lease_acquire`: the revoked words are stored before
         // the counters are read.
         std::sync::atomic::fence(Ordering::SeqCst);
@@ -1477,7 +1549,7 @@ impl Group {
         partitions: impl IntoIterator<Item = (&'a str, i32)>,
     ) -> Result<bool, Error> {
         let by_topic = collect(partitions)?;
-        Ok(self.apply(Event::Assigned(by_topic)))
+        self.apply(Event::Assigned(by_topic))
     }
 
     /// Partitions were revoked in an orderly way: listed assigned keys become
@@ -1487,7 +1559,7 @@ impl Group {
         partitions: impl IntoIterator<Item = (&'a str, i32)>,
     ) -> Result<bool, Error> {
         let by_topic = collect(partitions)?;
-        Ok(self.apply(Event::Revoked(by_topic)))
+        self.apply(Event::Revoked(by_topic))
     }
 
     /// The group's assignment becomes exactly the list (an EAGER assign):
@@ -1498,12 +1570,13 @@ impl Group {
         partitions: impl IntoIterator<Item = (&'a str, i32)>,
     ) -> Result<bool, Error> {
         let by_topic = collect(partitions)?;
-        Ok(self.apply(Event::Replace(by_topic)))
+        self.apply(Event::Replace(by_topic))
     }
 
-    /// The assignment was lost: every assigned key becomes `lost`.
+    /// The assignment was lost: every assigned key becomes `lost`. (False,
+    /// and nothing changes, where [`Tracker::writable`] is an error.)
     pub fn lost(&self) -> bool {
-        self.apply(Event::Lost)
+        self.apply(Event::Lost).unwrap_or(false)
     }
 
     /// The poll deadline passed: every assigned key becomes `lost` (as
@@ -1511,13 +1584,14 @@ impl Group {
     /// history as [`HistoryKind::Expired`](crate::HistoryKind::Expired).
     /// Called by the deadline timer.
     pub(crate) fn expire(&self) -> bool {
-        self.apply(Event::Expired)
+        self.apply(Event::Expired).unwrap_or(false)
     }
 
     /// The client was reset or re-created: every assigned key becomes `lost`
-    /// (no clean hand-over happened); counted as a reset.
+    /// (no clean hand-over happened); counted as a reset. (False, and
+    /// nothing changes, where [`Tracker::writable`] is an error.)
     pub fn reset(&self) -> bool {
-        self.apply(Event::Reset)
+        self.apply(Event::Reset).unwrap_or(false)
     }
 
     /// The generation of one of this group's partitions (0 if never assigned).
@@ -1555,7 +1629,7 @@ impl Group {
     pub fn partition(&self, topic: &str, partition: i32) -> Result<PartitionHandle, Error> {
         validate_topic(topic)?;
         validate_partition(partition)?;
-        let mut w = self.inner.lock_writer();
+        let mut w = self.inner.lock_writer()?;
         let cur = self.inner.current.load_full();
         w.sweep_cells(&cur);
         let view = cur.topic(self.name.as_str(), topic);
@@ -1590,12 +1664,12 @@ impl Group {
         self.inner.current.load()
     }
 
-    fn apply(&self, event: Event<'_>) -> bool {
+    fn apply(&self, event: Event<'_>) -> Result<bool, Error> {
         let took = matches!(
             event,
             Event::Revoked(_) | Event::Replace(_) | Event::Lost | Event::Reset | Event::Expired
         );
-        let (changed, removed) = self.apply_locked(event);
+        let (changed, removed) = self.apply_locked(event)?;
         if changed && removed && took {
             if let Some(notify) = self.runtime.on_loss.0.load().as_deref() {
                 // A panicking callback must not poison the rebalance.
@@ -1604,13 +1678,13 @@ impl Group {
                 }));
             }
         }
-        changed
+        Ok(changed)
     }
 
     /// Applies an event under the writers' lock; returns (changed, removed
     /// something).
-    fn apply_locked(&self, event: Event<'_>) -> (bool, bool) {
-        let mut w = self.inner.lock_writer();
+    fn apply_locked(&self, event: Event<'_>) -> Result<(bool, bool), Error> {
+        let mut w = self.inner.lock_writer()?;
         let cur = self.inner.current.load_full();
         let mut txn = Txn::new(&cur);
         let g = &self.name;
@@ -1662,7 +1736,7 @@ impl Group {
         let now = now_unix_ms();
         if !assigned_any && !removed_any {
             self.observe(&event, &cur, &cur, now);
-            return (false, false);
+            return Ok((false, false));
         }
         let stats = txn.stats(g);
         match event {
@@ -1679,7 +1753,7 @@ impl Group {
         let next = txn.commit(&mut w);
         self.inner.publish(next);
         self.observe(&event, &cur, &self.inner.current.load(), now);
-        (true, removed_any)
+        Ok((true, removed_any))
     }
 
     /// Hands the event to the history and health of the group (writer lock
@@ -1727,7 +1801,7 @@ mod tests {
         assert_eq!(h.state().generation, 0);
         assert!(!g.is_assigned("orders", 1));
         {
-            let w = t.inner.lock_writer();
+            let w = t.inner.lock_writer().expect("writer");
             // Only the cell of the handle still held is left.
             assert_eq!(w.cells.len(), 1);
             assert!(w.lru.is_empty());
@@ -1751,9 +1825,12 @@ mod tests {
                 .partition("t", 0)
                 .expect("handle"),
         );
-        assert!(fresh.inner.lock_writer().cells.capacity() > 0);
+        assert!(fresh.inner.lock_writer().expect("writer").cells.capacity() > 0);
         fresh.release_at_exit();
-        assert_eq!(fresh.inner.lock_writer().cells.capacity(), 0);
+        assert_eq!(
+            fresh.inner.lock_writer().expect("writer").cells.capacity(),
+            0
+        );
         g.revoked([("orders", 0)]).expect("revoke after release");
         assert!(!g.is_assigned("orders", 0));
     }

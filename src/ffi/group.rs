@@ -255,7 +255,10 @@ pub unsafe extern "C" fn kat_group_replace_pairs(
 pub unsafe extern "C" fn kat_group_lost(group: *mut kat_group_t) -> kat_result {
     guard("kat_group_lost", || {
         // SAFETY: checked for NULL; valid during the call.
-        unsafe { arg(group.cast_const(), "group") }?.lost();
+        let g = unsafe { arg(group.cast_const(), "group") }?;
+        // `lost` itself cannot say it could not apply (src/fork.rs).
+        g.tracker().writable()?;
+        g.lost();
         Ok(())
     })
 }
@@ -268,7 +271,9 @@ pub unsafe extern "C" fn kat_group_lost(group: *mut kat_group_t) -> kat_result {
 pub unsafe extern "C" fn kat_group_reset(group: *mut kat_group_t) -> kat_result {
     guard("kat_group_reset", || {
         // SAFETY: checked for NULL; valid during the call.
-        unsafe { arg(group.cast_const(), "group") }?.reset();
+        let g = unsafe { arg(group.cast_const(), "group") }?;
+        g.tracker().writable()?;
+        g.reset();
         Ok(())
     })
 }

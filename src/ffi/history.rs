@@ -161,6 +161,7 @@ pub unsafe extern "C" fn kat_tracker_set_history_limit(
                 "history limit must be at least 1",
             ));
         }
+        t.writable()?;
         t.set_history_limit(limit);
         Ok(())
     })

@@ -46,6 +46,11 @@ pub enum kat_result {
     /// kat itself failed unexpectedly (a caught panic: a bug in kat). The
     /// call had no effect; the process may continue.
     KAT_ERR_INTERNAL = 12,
+    /// This process was created by `fork()` while another thread of its
+    /// parent was changing the tracker (held a lock the call needs): the
+    /// tracker can be read but not changed here. Fork before creating
+    /// consumers, or exec (README, "fork()").
+    KAT_ERR_FORKED = 13,
 }
 
 use kat_result::*;
@@ -66,6 +71,9 @@ impl kat_result {
             KAT_ERR_NOT_FOUND => c"not found",
             KAT_ERR_RDKAFKA => c"librdkafka refused the assign call",
             KAT_ERR_INTERNAL => c"internal error in kat (caught panic)",
+            KAT_ERR_FORKED => {
+                c"forked while another thread was changing the tracker: read-only here"
+            }
         }
     }
 }
@@ -94,6 +102,7 @@ impl From<Error> for FfiError {
             ErrorKind::InvalidPartition => KAT_ERR_INVALID_PARTITION,
             ErrorKind::InvalidList => KAT_ERR_INVALID_LIST,
             ErrorKind::InvalidArgument => KAT_ERR_INVALID_ARGUMENT,
+            ErrorKind::Forked => KAT_ERR_FORKED,
         };
         FfiError::new(code, e.to_string())
     }
@@ -219,6 +228,7 @@ pub extern "C" fn kat_result_message(code: c_uint) -> *const c_char {
         KAT_ERR_NOT_FOUND,
         KAT_ERR_RDKAFKA,
         KAT_ERR_INTERNAL,
+        KAT_ERR_FORKED,
     ];
     known
         .iter()

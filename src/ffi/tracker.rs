@@ -108,7 +108,10 @@ pub unsafe extern "C" fn kat_tracker_group(
 pub unsafe extern "C" fn kat_tracker_clear(tracker: *mut kat_tracker_t) -> kat_result {
     guard("kat_tracker_clear", || {
         // SAFETY: checked for NULL; valid during the call per the contract.
-        unsafe { arg(tracker.cast_const(), "tracker") }?.clear();
+        let t = unsafe { arg(tracker.cast_const(), "tracker") }?;
+        // `clear` itself cannot say it could not apply (src/fork.rs).
+        t.writable()?;
+        t.clear();
         Ok(())
     })
 }
@@ -270,6 +273,7 @@ pub unsafe extern "C" fn kat_tracker_generations_topics_limit(
         // SAFETY: checked for NULL; valid during the call.
         let t = unsafe { arg(tracker, "tracker") }?;
         let o = out(out_limit, "out_limit")?;
+        t.writable()?;
         // SAFETY: checked output slot.
         unsafe { write(o, t.generations_topics_limit()) };
         Ok(())

@@ -80,11 +80,12 @@ static void test_result_messages(void) {
         KAT_OK, KAT_ERR_NULL_POINTER, KAT_ERR_INVALID_UTF8, KAT_ERR_INVALID_GROUP,
         KAT_ERR_INVALID_TOPIC, KAT_ERR_INVALID_PARTITION, KAT_ERR_INVALID_LIST,
         KAT_ERR_INVALID_ARGUMENT, KAT_ERR_OUT_OF_RANGE, KAT_ERR_BUFFER_TOO_SMALL,
-        KAT_ERR_NOT_FOUND, KAT_ERR_RDKAFKA, KAT_ERR_INTERNAL,
+        KAT_ERR_NOT_FOUND, KAT_ERR_RDKAFKA, KAT_ERR_INTERNAL, KAT_ERR_FORKED,
     };
     const size_t n = sizeof codes / sizeof codes[0];
     /* Numbers are part of the ABI. */
-    CHECK(KAT_OK == 0 && KAT_ERR_NULL_POINTER == 1 && KAT_ERR_INTERNAL == 12);
+    CHECK(KAT_OK == 0 && KAT_ERR_NULL_POINTER == 1 && KAT_ERR_INTERNAL == 12 &&
+          KAT_ERR_FORKED == 13);
     CHECK(KAT_STATUS_NONE == 0 && KAT_STATUS_ASSIGNED == 1 && KAT_STATUS_REVOKED == 2 &&
           KAT_STATUS_LOST == 3);
     for (size_t i = 0; i < n; i++) {
@@ -96,7 +97,7 @@ static void test_result_messages(void) {
         }
     }
     CHECK_STREQ(kat_result_message(KAT_OK), "ok");
-    CHECK_STREQ(kat_result_message(13), "unknown result code");
+    CHECK_STREQ(kat_result_message(14), "unknown result code");
     CHECK_STREQ(kat_result_message(0xFFFFFFFFu), "unknown result code");
     CHECK(strstr(kat_result_message(KAT_ERR_BUFFER_TOO_SMALL), "buffer") != NULL);
 }

@@ -56,6 +56,7 @@ fn kat_error(py: Python<'_>, e: kat::Error) -> PyErr {
         ErrorKind::InvalidTopic => "InvalidTopicError",
         ErrorKind::InvalidPartition => "InvalidPartitionError",
         ErrorKind::InvalidList => "InvalidListError",
+        ErrorKind::Forked => "ForkedError",
         _ => "InvalidArgumentError",
     };
     raise(py, class, e.to_string(), e.element(), e.reason())
@@ -689,8 +690,9 @@ impl Tracker {
     }
 
     /// Removes every assignment and generation. Returns whether anything changed.
-    fn clear(&self) -> bool {
-        self.inner.clear()
+    fn clear(&self, py: Python<'_>) -> PyResult<bool> {
+        self.inner.writable().map_err(|e| kat_error(py, e))?;
+        Ok(self.inner.clear())
     }
 
     /// The bound on retained (group, topic) generation entries.
@@ -891,13 +893,15 @@ impl Group {
     }
 
     /// The assignment was lost.
-    fn lost(&self) -> bool {
-        self.inner.lost()
+    fn lost(&self, py: Python<'_>) -> PyResult<bool> {
+        self.inner.tracker().writable().map_err(|e| kat_error(py, e))?;
+        Ok(self.inner.lost())
     }
 
     /// The client was reset or re-created.
-    fn reset(&self) -> bool {
-        self.inner.reset()
+    fn reset(&self, py: Python<'_>) -> PyResult<bool> {
+        self.inner.tracker().writable().map_err(|e| kat_error(py, e))?;
+        Ok(self.inner.reset())
     }
 
     fn generation(

@@ -8,6 +8,7 @@ consumers.
 
 from ._errors import (
     Error,
+    ForkedError,
     InvalidArgumentError,
     InvalidGroupError,
     InvalidInputError,
@@ -43,6 +44,7 @@ __all__ = [
     "MAX_TOPIC_NAME_LEN",
     "DrainStats",
     "Error",
+    "ForkedError",
     "FencingToken",
     "Group",
     "Health",

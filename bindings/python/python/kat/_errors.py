@@ -14,6 +14,7 @@ __all__ = [
     "InvalidArgumentError",
     "RebalanceError",
     "NotOwnedError",
+    "ForkedError",
 ]
 
 
@@ -60,6 +61,19 @@ class RebalanceError(Error):
 
     The client's own exception is the ``__cause__``.
     """
+
+
+class ForkedError(Error):
+    """This process was forked while another thread of its parent was changing the tracker.
+
+    The tracker can be read but not changed here. Fork before creating
+    consumers (``multiprocessing`` with the "spawn" or "forkserver" start
+    method does), or exec.
+    """
+
+    def __init__(self, message: str, element: Optional[int] = None, reason: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.reason = reason if reason is not None else message
 
 
 class NotOwnedError(Error):

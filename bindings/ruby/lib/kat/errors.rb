@@ -40,9 +40,13 @@ module Kat
   class RdkafkaError < Error; CODE = 11; end
   # A bug in kat (a caught panic). The call had no effect.
   class InternalError < Error; CODE = 12; end
+  # This process was forked while another thread of its parent was changing
+  # the tracker: it can be read but not changed here (fork before creating
+  # consumers, or exec).
+  class Forked < Error; CODE = 13; end
 
   # kat_result numbers to classes. Numbers are never reused by libkat.
   ERRORS = [NullPointer, InvalidUtf8, InvalidGroup, InvalidTopic, InvalidPartition, InvalidList,
             InvalidArgument, OutOfRange, BufferTooSmall, NotFound, RdkafkaError,
-            InternalError].to_h { |klass| [klass::CODE, klass] }.freeze
+            InternalError, Forked].to_h { |klass| [klass::CODE, klass] }.freeze
 end
