@@ -462,6 +462,19 @@ fn hostile_observability_c_gets_documented_errors_and_no_change() {
     );
 }
 
+/// fork() while another thread applies events: every child returns from
+/// its event (applied, or `KAT_ERR_FORKED` with nothing changed) and none
+/// hangs.
+#[test]
+fn hostile_fork_c_children_never_hang() {
+    run_everywhere(
+        &c_program("hostile_fork", &["hostile_fork.c"]),
+        &[],
+        &Expect::ChecksPassed("hostile_fork"),
+        &[],
+    );
+}
+
 #[test]
 fn hostile_ownership_c_gets_documented_errors_and_no_change() {
     run_everywhere(
