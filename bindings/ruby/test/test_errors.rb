@@ -16,7 +16,8 @@ class TestErrors < Minitest::Test
 
   def test_hierarchy
     [Kat::InvalidTopic, Kat::InvalidPartition, Kat::InvalidGroup, Kat::InvalidList,
-     Kat::NullPointer, Kat::InvalidUtf8, Kat::InvalidArgument, Kat::InternalError].each do |klass|
+     Kat::NullPointer, Kat::InvalidUtf8, Kat::InvalidArgument, Kat::InternalError,
+     Kat::Forked].each do |klass|
       assert_operator klass, :<, Kat::Error
     end
     assert_operator Kat::Error, :<, StandardError
