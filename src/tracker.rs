@@ -1367,19 +1367,22 @@ impl Group {
     /// disarmed when the last `Group` value of its name is dropped.
     ///
     /// Errors: `InvalidArgument` if `margin` is not below a non-zero
-    /// `max_poll_interval`. Any thread; takes the timer's lock.
+    /// `max_poll_interval`; `Forked` when arming in a child forked mid-event
+    /// (README, "fork()"). Any thread; takes the timer's lock.
     pub fn set_poll_deadline(
         &self,
         max_poll_interval: Duration,
         margin: Duration,
     ) -> Result<(), Error> {
-        crate::deadline::usable()?;
         let rt = &self.runtime;
         if max_poll_interval.is_zero() {
             rt.deadline_ns.store(0, Ordering::Release);
             crate::deadline::wake();
             return Ok(());
         }
+        // An expiry is an event: pointless where events cannot apply.
+        self.tracker().writable()?;
+        crate::deadline::usable()?;
         if margin >= max_poll_interval {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,

@@ -68,6 +68,8 @@ fn child_event(t: &Tracker, g: &kat::Group) -> i32 {
                 && g.partition("child", 7).is_err()
                 && !g.lost()
                 && !t.clear()
+                && g.set_poll_deadline(Duration::from_secs(60), Duration::ZERO)
+                    .is_err_and(|e| e.kind() == ErrorKind::Forked)
                 && e.to_string().contains("forked");
             // Reads still work: the snapshot is whole.
             let reads = t.snapshot().epoch() == t.epoch();

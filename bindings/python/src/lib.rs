@@ -894,13 +894,19 @@ impl Group {
 
     /// The assignment was lost.
     fn lost(&self, py: Python<'_>) -> PyResult<bool> {
-        self.inner.tracker().writable().map_err(|e| kat_error(py, e))?;
+        self.inner
+            .tracker()
+            .writable()
+            .map_err(|e| kat_error(py, e))?;
         Ok(self.inner.lost())
     }
 
     /// The client was reset or re-created.
     fn reset(&self, py: Python<'_>) -> PyResult<bool> {
-        self.inner.tracker().writable().map_err(|e| kat_error(py, e))?;
+        self.inner
+            .tracker()
+            .writable()
+            .map_err(|e| kat_error(py, e))?;
         Ok(self.inner.reset())
     }
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 import time
 import types
+import typing
 
 import pytest
 
@@ -416,3 +419,69 @@ def test_monitoring(tracker: kat.Tracker) -> None:
     assert g.health()[0] == "assigned"
     with pytest.raises(kat.InvalidArgumentError):
         g.set_stall_after(-1)
+
+
+def _in_child(body: "typing.Callable[[], int]", timeout: float = 20.0) -> int:
+    """Forks; the child runs ``body`` and ``os._exit``s with its result (3
+    on an exception). The parent kills a child still running after
+    ``timeout`` seconds (a hang) and fails."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            code = body()
+        except BaseException:
+            code = 3
+        os._exit(code)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            assert os.WIFEXITED(status), status
+            return os.WEXITSTATUS(status)
+        time.sleep(0.005)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    pytest.fail(f"the forked child hung (killed after {timeout} s)")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork()")
+def test_a_forked_child_applies_its_event_or_gets_forked_error_and_never_hangs(
+    tracker: kat.Tracker,
+) -> None:
+    g = tracker.group("busy")
+    stop = threading.Event()
+
+    def writer() -> None:
+        i = 0
+        while not stop.is_set():
+            g.assigned({"orders": [i % 64]})
+            g.revoked({"orders": [i % 64]})
+            i += 1
+
+    def child() -> int:
+        epoch = tracker.epoch()
+        try:
+            g.assigned({"child": [7]})
+        except kat.ForkedError as e:
+            assert "forked" in str(e)
+            assert tracker.epoch() == epoch
+            with pytest.raises(kat.ForkedError):
+                g.lost()
+            with pytest.raises(kat.ForkedError):
+                tracker.clear()
+            return 1
+        return 0 if g.generation("child", 7) == 1 else 2
+
+    # No event in flight: the child works as any process.
+    assert _in_child(child) == 0
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        for _ in range(10):
+            time.sleep(0.003)
+            assert _in_child(child) in (0, 1)
+    finally:
+        stop.set()
+        t.join()
+    assert issubclass(kat.ForkedError, kat.Error)
+    assert g.generation("child", 7) == 0
