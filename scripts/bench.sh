@@ -63,19 +63,25 @@ if [ "${1:-}" != "--report-only" ]; then
 
     # Quiet run.
     loadavg >"$KAT_BENCH_OUT/load_quiet"
+    t=$(date +%s)
     # shellcheck disable=SC2086 # word splitting of the command is intended
     CRITERION_HOME="$target/criterion" $command -- "${crit_args[@]}" 2>&1 | tee "$KAT_BENCH_OUT/log.txt"
 
+    echo $(($(date +%s) - t)) >"$KAT_BENCH_OUT/seconds_quiet"
+
     # Scale cases: their own process, allowed to fail (the report shows how).
     loadavg >"$KAT_BENCH_OUT/load_scale"
+    t=$(date +%s)
     set +e
     # shellcheck disable=SC2086
     $scale_command 2>&1 | tee "$KAT_BENCH_OUT/log_scale.txt"
     echo "${PIPESTATUS[0]}" >"$KAT_BENCH_OUT/scale_status"
     set -e
+    echo $(($(date +%s) - t)) >"$KAT_BENCH_OUT/seconds_scale"
 
     # Loaded run: the by-name reads and their peers again, against a busy loop.
     loadavg >"$KAT_BENCH_OUT/load_loaded"
+    t=$(date +%s)
     read -r -a cpus <<<"$(python3 -c 'import os; print(*sorted(os.sched_getaffinity(0)))')"
     pin_bench=()
     if command -v taskset >/dev/null && [ "${#cpus[@]}" -ge 2 ]; then
@@ -88,11 +94,11 @@ if [ "${1:-}" != "--report-only" ]; then
         hog_pid=$!
         echo "a busy loop beside the benchmark, neither pinned (no taskset or a single CPU)" >"$KAT_BENCH_OUT/loaded_mode"
     fi
-    sleep 1
-    loadavg >"$KAT_BENCH_OUT/load_loaded_hog"
     # shellcheck disable=SC2086
     CRITERION_HOME="$target/criterion-loaded" "${pin_bench[@]}" $loaded_command "${crit_args[@]}" 2>&1 | tee "$KAT_BENCH_OUT/log_loaded.txt"
+    loadavg >"$KAT_BENCH_OUT/load_loaded_end"
     stop_hog
+    echo $(($(date +%s) - t)) >"$KAT_BENCH_OUT/seconds_loaded"
     echo $(($(date +%s) - t0)) >"$KAT_BENCH_OUT/seconds"
 fi
 started=$(cat "$KAT_BENCH_OUT/started" 2>/dev/null || echo unknown)
@@ -204,13 +210,18 @@ w(f"- Compiler: {os.environ['BENCH_RUSTC']}, `bench` profile (optimised, thin LT
 w(f"- Date: {os.environ['BENCH_STARTED']}")
 w(f"- Command: `{os.environ['BENCH_COMMAND']}`")
 secs = read_text("seconds")
+def minsec(x):
+    return f"{int(x) // 60} min {int(x) % 60} s" if x else NOT_MEASURED
+
+
 if secs:
-    w(f"- Duration of the three runs: {int(secs) // 60} min {int(secs) % 60} s")
+    w(f"- Duration: {minsec(secs)} in all, builds included (quiet run {minsec(read_text('seconds_quiet'))}, "
+      f"scale {minsec(read_text('seconds_scale'))}, loaded run {minsec(read_text('seconds_loaded'))})")
 w("- Load average (1, 5, 15 min) at the start of each run: "
   f"quiet {read_text('load_quiet', NOT_MEASURED)}; "
   f"scale {read_text('load_scale', NOT_MEASURED)}; "
   f"loaded {read_text('load_loaded', NOT_MEASURED)} "
-  f"({read_text('load_loaded_hog', NOT_MEASURED)} a second after the busy loop started)")
+  f"(before its busy loop started; {read_text('load_loaded_end', NOT_MEASURED)} at its end)")
 w("")
 w("Figures are criterion medians unless said otherwise. Peers are what a user would write "
   "instead of kat (see `benches/common/mod.rs`): a `Mutex<HashMap>` and a "
@@ -283,8 +294,8 @@ w("")
 w("The same by-name benchmarks and peers (`cargo bench --bench reads -- _by_name/`), run "
   "again after the others while a busy loop keeps the other core fully used: "
   f"{read_text('loaded_mode', 'not run')}. Load average at its start: "
-  f"{read_text('load_loaded', NOT_MEASURED)}, then {read_text('load_loaded_hog', NOT_MEASURED)} "
-  "with the busy loop running.")
+  f"{read_text('load_loaded', NOT_MEASURED)}; at its end, the busy loop still running: "
+  f"{read_text('load_loaded_end', NOT_MEASURED)}.")
 w("")
 w("| read | partitions | " + " | ".join(["kat"] + LOCK_PEERS) + " | kat faster than the best peer by |")
 w("|---|---:|" + "---:|" * (2 + len(LOCK_PEERS)))
