@@ -3,9 +3,12 @@
 //!
 //! - **Colliding names.** 20 000 topic names (72 bytes) crafted so that the
 //!   key hash kat used up to commit c61ed20 (reimplemented below, unseeded)
-//!   gives all of them the same 64-bit key for group [`GROUP`]: time to assign them all
+//!   gives all of them the same 64-bit key for group [`GROUP`]: each is two
+//!   32-byte segments whose second 16-byte block zeroes the hash state, so
+//!   a × b names come from a + b searched segments. Time to assign them all
 //!   (one event per topic, as a pattern subscription picks new topics up),
-//!   one by-name read, one revoke; against the same with ordinary names.
+//!   one by-name read (cycling over all of them), one revoke; against the
+//!   same with ordinary names of the same length.
 //! - **100 000 groups.** One 1-partition event in a tracker that has seen
 //!   100 000 groups (per-member names, each assigned then revoked, handle
 //!   dropped), against the same event in a tracker with one group.
