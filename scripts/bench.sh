@@ -5,7 +5,7 @@
 # measurements, the scale cases (benches/scale.rs), and a second, loaded run
 # of the by-name reads with a competing CPU-bound process on the other core.
 #
-#   scripts/bench.sh                # about 15 minutes on 2 cores (at most 25)
+#   scripts/bench.sh                # about 8 minutes on 2 cores, builds done (at most 25)
 #   scripts/bench.sh --report-only  # rewrites BENCHMARKS.md from the last run
 #
 # Runs, in order, each starting with the machine's load average recorded:
