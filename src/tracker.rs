@@ -6,7 +6,7 @@
 //! Partition handles read a per-key atomic cell that writers update before
 //! publishing, so a handle learns about a revocation no later than snapshots do.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
@@ -1164,8 +1164,40 @@ struct CachedSnapshot {
 thread_local! {
     /// Per thread, most recently used first: the last snapshot this thread
     /// read of each of up to four trackers.
-    static READ_CACHE: RefCell<[Option<CachedSnapshot>; READ_CACHE_SLOTS]> =
-        const { RefCell::new([const { None }; READ_CACHE_SLOTS]) };
+    static READ_CACHE: ReadCache = const { ReadCache(RefCell::new([const { None }; READ_CACHE_SLOTS])) };
+    /// The first entry of `READ_CACHE` as two plain pointers (null when
+    /// empty), for the fast path: no borrow flag to write. Always updated
+    /// with `READ_CACHE`'s first entry, which keeps both alive.
+    static READ_FIRST: Cell<(*const Published, *const Snapshot)> =
+        const { Cell::new((std::ptr::null(), std::ptr::null())) };
+}
+
+/// The per-thread cache; clears `READ_FIRST` when the thread's locals are
+/// destroyed, so a read from a later thread-local destructor takes the
+/// plain path instead of following a freed snapshot.
+struct ReadCache(RefCell<[Option<CachedSnapshot>; READ_CACHE_SLOTS]>);
+
+impl std::ops::Deref for ReadCache {
+    type Target = RefCell<[Option<CachedSnapshot>; READ_CACHE_SLOTS]>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl Drop for ReadCache {
+    fn drop(&mut self) {
+        let _ = READ_FIRST.try_with(|f| f.set((std::ptr::null(), std::ptr::null())));
+    }
+}
+
+/// Points `READ_FIRST` at the first cache entry (or at nothing).
+fn set_read_first(slots: &[Option<CachedSnapshot>; READ_CACHE_SLOTS]) {
+    let first = match &slots[0] {
+        Some(c) => (Arc::as_ptr(&c.published), Arc::as_ptr(&c.snapshot)),
+        None => (std::ptr::null(), std::ptr::null()),
+    };
+    let _ = READ_FIRST.try_with(|f| f.set(first));
 }
 
 /// Drops the calling thread's cached snapshots (see [`Tracker::generation`]):
@@ -1178,6 +1210,7 @@ pub fn release_thread_read_cache() {
             // Moved out first: dropping a snapshot runs no kat code, but the
             // borrow is released before anything is freed all the same.
             let old = std::mem::replace(&mut *slots, [const { None }; READ_CACHE_SLOTS]);
+            set_read_first(&slots);
             drop(slots);
             drop(old);
         }
@@ -1213,6 +1246,27 @@ impl Inner {
     /// tracker itself.
     #[inline(always)]
     fn read<R>(&self, f: impl FnOnce(&Snapshot) -> R) -> R {
+        // Fast path: this tracker is the thread's first entry and its
+        // snapshot is still the published one. Two thread-local words, the
+        // snapshot's epoch and the published epoch.
+        if let Ok((published, snapshot)) = READ_FIRST.try_with(Cell::get) {
+            if std::ptr::eq(published, &*self.current) {
+                // SAFETY: `READ_FIRST` mirrors the first `READ_CACHE` entry,
+                // which holds this snapshot; the entry changes only in
+                // `refresh` and `release_thread_read_cache`, which `f` (kat's
+                // own record lookups) never calls.
+                let snapshot = unsafe { &*snapshot };
+                if snapshot.epoch == self.epoch.load(Ordering::Acquire) {
+                    return f(snapshot);
+                }
+            }
+        }
+        self.read_slow(f)
+    }
+
+    /// [`read`](Self::read) through the cache's entries.
+    #[inline(never)]
+    fn read_slow<R>(&self, f: impl FnOnce(&Snapshot) -> R) -> R {
         let mut f = Some(f);
         let cached = READ_CACHE.try_with(|cache| {
             let Ok(mut slots) = cache.try_borrow_mut() else {
@@ -1268,6 +1322,7 @@ impl Inner {
                 *out = slot.take();
             }
         }
+        set_read_first(slots);
         // Freed here, after the cache is consistent again.
         drop(old);
         drop(gone);

@@ -4,8 +4,8 @@
 //! other tracker, or at once when it calls `release_thread_read_cache`, and
 //! the dropped tracker's latest snapshot is never kept by the caches.
 //!
-//! Live heap bytes are counted by a global allocator; everything runs in one
-//! test so no other test allocates meanwhile.
+//! Live heap bytes are counted by a global allocator; the tests of this file
+//! take one lock, so no other test allocates meanwhile.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
@@ -39,6 +39,8 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn live() -> isize {
     LIVE.load(Ordering::SeqCst)
 }
@@ -71,6 +73,7 @@ fn on_reader(tx: &mpsc::Sender<(Job, mpsc::Sender<()>)>, job: impl FnOnce() + Se
 
 #[test]
 fn a_dropped_tracker_leaves_only_what_threads_read_and_they_release_it() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let (tx, rx) = mpsc::channel::<(Job, mpsc::Sender<()>)>();
     let reader = std::thread::spawn(move || {
         for (job, done) in rx {
@@ -151,4 +154,39 @@ fn a_dropped_tracker_leaves_only_what_threads_read_and_they_release_it() {
 
     drop(tx);
     reader.join().unwrap();
+}
+
+/// A read by name from a thread-local destructor that runs after the
+/// thread's read cache was destroyed gets the right answer (from the
+/// published snapshot, not from a freed cached one).
+#[test]
+fn reads_from_thread_local_destructors_after_the_cache_is_gone() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    struct ReadsOnDrop(Tracker, mpsc::Sender<u64>);
+    impl Drop for ReadsOnDrop {
+        fn drop(&mut self) {
+            let _ = self.1.send(self.0.generation("g", "t", 0));
+        }
+    }
+    thread_local! {
+        static GUARD: std::cell::RefCell<Option<ReadsOnDrop>> = const { std::cell::RefCell::new(None) };
+    }
+    let t = Tracker::new();
+    let g = t.group("g").unwrap();
+    g.assigned([("t", 0)]).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let t2 = t.clone();
+    std::thread::spawn(move || {
+        // Registered before the read cache, so destroyed after it.
+        GUARD.with(|s| *s.borrow_mut() = Some(ReadsOnDrop(t2.clone(), tx)));
+        assert_eq!(t2.generation("g", "t", 0), 1);
+        drop(t2);
+    })
+    .join()
+    .unwrap();
+    // Whatever the order of destruction, the answer is right.
+    assert_eq!(rx.recv().unwrap(), 1);
+    g.revoked([("t", 0)]).unwrap();
+    g.assigned([("t", 0)]).unwrap();
+    assert_eq!(t.generation("g", "t", 0), 2);
 }
