@@ -294,8 +294,18 @@ fn group_hasher_with(k: &HashKeys, group: &str) -> GroupHasher {
 /// The hash of a (group, topic) key from the group's part.
 #[inline]
 pub(crate) fn topic_hash(group: &GroupHasher, topic: &str) -> u64 {
-    let k = keys();
-    finish(bytes_hash(topic.as_bytes(), *group, k), k)
+    topic_hash_with(keys(), *group, topic)
+}
+
+/// The topic is hashed on its own (under another seed) and combined with
+/// the group's part by the final mix, so that a read by group and topic
+/// names hashes both at once rather than one after the other.
+#[inline(always)]
+fn topic_hash_with(k: &HashKeys, group: GroupHasher, topic: &str) -> u64 {
+    finish(
+        bytes_hash(topic.as_bytes(), k.0[1].rotate_left(41), k) ^ group,
+        k,
+    )
 }
 
 /// The last mix of a key's hash: one more folded multiply, so that names
@@ -315,10 +325,7 @@ pub(crate) fn key_hash(group: &str, topic: &str) -> u64 {
 /// [`key_hash`] under given keys.
 #[inline(always)]
 pub(crate) fn key_hash_with(k: &HashKeys, group: &str, topic: &str) -> u64 {
-    finish(
-        bytes_hash(topic.as_bytes(), group_hasher_with(k, group), k),
-        k,
-    )
+    topic_hash_with(k, group_hasher_with(k, group), topic)
 }
 
 #[cfg(test)]
