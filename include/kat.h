@@ -1155,6 +1155,16 @@ struct kat_tracker_t *kat_tracker_global(void);
 // once, when no other thread uses this pointer.
 void kat_tracker_free(struct kat_tracker_t *tracker);
 
+// Drops the calling thread's cached snapshots. Each thread that reads by
+// name keeps the last snapshot it read of up to four trackers; after a
+// tracker is freed, a thread's cached snapshot of it goes at that thread's
+// next read by name that finds a change, or at its exit, or at once with
+// this call (for a thread that will not read again for a long time). The
+// thread's next read by name loads the current snapshot again.
+//
+// Thread-safe; acts on the calling thread only; never fails.
+void kat_release_thread_read_cache(void);
+
 // Gets the group called `name` (NUL-terminated UTF-8, 1..=1024 bytes),
 // creating it on first use. The same name always designates the same group,
 // so a consumer that is re-created keeps its generations. On success writes

@@ -67,6 +67,6 @@ pub use snapshot::{
 };
 pub use stats::RdkafkaCgrp;
 pub use tracker::{
-    FencingToken, Group, Lease, PartitionHandle, PartitionState, Tracker,
-    DEFAULT_GENERATIONS_TOPICS_LIMIT,
+    release_thread_read_cache, FencingToken, Group, Lease, PartitionHandle, PartitionState,
+    Tracker, DEFAULT_GENERATIONS_TOPICS_LIMIT,
 };

@@ -155,15 +155,7 @@ impl TopicView {
     /// from 0 (the usual case), O(log n) otherwise. Never allocates.
     #[inline]
     pub fn record(&self, partition: i32) -> Option<&PartitionRecord> {
-        let recs = &self.records;
-        if let Some(r) = recs.get(partition as usize) {
-            if r.partition == partition {
-                return Some(r);
-            }
-        }
-        recs.binary_search_by_key(&partition, |r| r.partition)
-            .ok()
-            .map(|i| &recs[i])
+        record_in(&self.records, partition)
     }
 
     pub(crate) fn group_name(&self) -> &Name {
@@ -173,6 +165,20 @@ impl TopicView {
     pub(crate) fn topic_name(&self) -> &Name {
         &self.topic
     }
+}
+
+/// The record of `partition` in `recs` (sorted by partition): O(1) when
+/// partitions are numbered densely from 0, O(log n) otherwise.
+#[inline(always)]
+pub(crate) fn record_in(recs: &[PartitionRecord], partition: i32) -> Option<&PartitionRecord> {
+    if let Some(r) = recs.get(partition as usize) {
+        if r.partition == partition {
+            return Some(r);
+        }
+    }
+    recs.binary_search_by_key(&partition, |r| r.partition)
+        .ok()
+        .map(|i| &recs[i])
 }
 
 /// Topics per chunk when a [`TopicList`] chunk is (re)built.
@@ -516,7 +522,7 @@ impl Snapshot {
         topic: &str,
         partition: i32,
     ) -> Option<&PartitionRecord> {
-        self.topic_hashed(hash, group, topic)?.record(partition)
+        self.index.find_record(hash, group, topic, partition)
     }
 
     /// Number of partitions assigned now, over all groups.

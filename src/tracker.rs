@@ -6,13 +6,13 @@
 //! Partition handles read a per-key atomic cell that writers update before
 //! publishing, so a handle learns about a revocation no later than snapshots do.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use arc_swap::{ArcSwap, Cache, Guard};
+use arc_swap::{ArcSwap, Guard};
 use crossbeam_utils::CachePadded;
 
 use crate::error::{Error, ErrorKind};
@@ -44,7 +44,11 @@ pub(crate) struct Inner {
     /// The published snapshot; the only thing readers touch. In an
     /// allocation of its own, so the writer's mutex traffic never shares its
     /// cache line, and so per-thread read caches can hold it (see `read`).
-    current: Arc<ArcSwap<Snapshot>>,
+    current: Arc<Published>,
+    /// The epoch of the published snapshot, stored right after each publish
+    /// (and raised by a reader that got a newer snapshot first: see
+    /// [`Inner::saw`]); `epoch()` is this one load. On its own cache line.
+    epoch: CachePadded<AtomicU64>,
     writer: Mutex<Writer>,
     /// `wait_for_change` callers waiting now (under the mutex), so a publish
     /// with nobody waiting skips the wake-up system call.
@@ -57,6 +61,34 @@ pub(crate) struct Inner {
     /// Which of the locks above a thread that `fork()` did not copy held
     /// (`src/fork.rs`).
     fork: crate::fork::ForkState,
+}
+
+/// The published snapshot, and whether its tracker is gone (set when the
+/// tracker is dropped, so threads' read caches let go of it).
+pub(crate) struct Published {
+    swap: ArcSwap<Snapshot>,
+    dropped: AtomicBool,
+}
+
+impl std::ops::Deref for Published {
+    type Target = ArcSwap<Snapshot>;
+
+    #[inline(always)]
+    fn deref(&self) -> &ArcSwap<Snapshot> {
+        &self.swap
+    }
+}
+
+impl Drop for Inner {
+    /// The tracker is gone: its published snapshot is replaced by an empty
+    /// one, so that what remains of it in other threads' read caches is the
+    /// snapshot each last read (released at that thread's next refresh, see
+    /// [`release_thread_read_cache`]), not the latest one as well.
+    fn drop(&mut self) {
+        self.current.dropped.store(true, Ordering::Release);
+        self.current
+            .store(Arc::new(Snapshot::empty(*self.epoch.get_mut())));
+    }
 }
 
 /// State only writers touch, under `Inner::writer`.
@@ -848,7 +880,11 @@ impl Tracker {
         crate::fork::register();
         Tracker {
             inner: Arc::new(Inner {
-                current: Arc::new(ArcSwap::from_pointee(Snapshot::empty(0))),
+                current: Arc::new(Published {
+                    swap: ArcSwap::from_pointee(Snapshot::empty(0)),
+                    dropped: AtomicBool::new(false),
+                }),
+                epoch: CachePadded::new(AtomicU64::new(0)),
                 writer: Mutex::new(Writer {
                     limit: limit.max(1),
                     next_tick: 0,
@@ -937,7 +973,9 @@ impl Tracker {
     /// count increment); never allocates; the snapshot never changes.
     #[inline]
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.inner.current.load_full()
+        let s = self.inner.current.load_full();
+        self.inner.saw(s.epoch);
+        s
     }
 
     /// A short-lived borrow of the current snapshot, cheaper than
@@ -945,14 +983,17 @@ impl Tracker {
     /// not hold it for long (it keeps one of the thread's few fast slots).
     #[inline]
     pub fn peek(&self) -> Guard<Arc<Snapshot>> {
-        self.inner.current.load()
+        let s = self.inner.current.load();
+        self.inner.saw(s.epoch);
+        s
     }
 
     /// The current epoch: advances by one on every event that changes
-    /// something. Wait-free.
+    /// something. Wait-free: one atomic load. Never older than a snapshot
+    /// this thread already read, never newer than the one it reads next.
     #[inline]
     pub fn epoch(&self) -> u64 {
-        self.inner.read(|s| s.epoch)
+        self.inner.epoch.load(Ordering::Acquire)
     }
 
     /// The generation of a key: how many times `group` was assigned the
@@ -1158,14 +1199,67 @@ extern "C" fn release_global_at_exit() {
 /// Trackers a thread keeps a cached snapshot of (most threads read one).
 const READ_CACHE_SLOTS: usize = 4;
 
-/// A thread's cached view of one tracker's published snapshot.
-type CachedSnapshot = Cache<Arc<ArcSwap<Snapshot>>, Arc<Snapshot>>;
+/// A thread's cached view of one tracker's published snapshot. Holding the
+/// `Published` keeps its address from being reused by another tracker.
+struct CachedSnapshot {
+    published: Arc<Published>,
+    snapshot: Arc<Snapshot>,
+}
 
 thread_local! {
     /// Per thread, most recently used first: the last snapshot this thread
     /// read of each of up to four trackers.
-    static READ_CACHE: RefCell<[Option<CachedSnapshot>; READ_CACHE_SLOTS]> =
-        const { RefCell::new([const { None }; READ_CACHE_SLOTS]) };
+    static READ_CACHE: ReadCache = const { ReadCache(RefCell::new([const { None }; READ_CACHE_SLOTS])) };
+    /// The first entry of `READ_CACHE` as two plain pointers (null when
+    /// empty), for the fast path: no borrow flag to write. Always updated
+    /// with `READ_CACHE`'s first entry, which keeps both alive.
+    static READ_FIRST: Cell<(*const Published, *const Snapshot)> =
+        const { Cell::new((std::ptr::null(), std::ptr::null())) };
+}
+
+/// The per-thread cache; clears `READ_FIRST` when the thread's locals are
+/// destroyed, so a read from a later thread-local destructor takes the
+/// plain path instead of following a freed snapshot.
+struct ReadCache(RefCell<[Option<CachedSnapshot>; READ_CACHE_SLOTS]>);
+
+impl std::ops::Deref for ReadCache {
+    type Target = RefCell<[Option<CachedSnapshot>; READ_CACHE_SLOTS]>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl Drop for ReadCache {
+    fn drop(&mut self) {
+        let _ = READ_FIRST.try_with(|f| f.set((std::ptr::null(), std::ptr::null())));
+    }
+}
+
+/// Points `READ_FIRST` at the first cache entry (or at nothing).
+fn set_read_first(slots: &[Option<CachedSnapshot>; READ_CACHE_SLOTS]) {
+    let first = match &slots[0] {
+        Some(c) => (Arc::as_ptr(&c.published), Arc::as_ptr(&c.snapshot)),
+        None => (std::ptr::null(), std::ptr::null()),
+    };
+    let _ = READ_FIRST.try_with(|f| f.set(first));
+}
+
+/// Drops the calling thread's cached snapshots (see [`Tracker::generation`]):
+/// for a thread that read trackers by name and will not read again for a
+/// long time, after a tracker it read was dropped or after a large event.
+/// The thread's next read by name loads the current snapshot again.
+pub fn release_thread_read_cache() {
+    let _ = READ_CACHE.try_with(|cache| {
+        if let Ok(mut slots) = cache.try_borrow_mut() {
+            // Moved out first: dropping a snapshot runs no kat code, but the
+            // borrow is released before anything is freed all the same.
+            let old = std::mem::replace(&mut *slots, [const { None }; READ_CACHE_SLOTS]);
+            set_read_first(&slots);
+            drop(slots);
+            drop(old);
+        }
+    });
 }
 
 impl Inner {
@@ -1200,42 +1294,62 @@ impl Inner {
 
     /// Runs `f` on the current snapshot.
     ///
-    /// Wait-free, and while nothing changed it costs one plain load of the
-    /// published pointer compared with the one this thread cached at its
-    /// previous read: no atomic read-modify-write, no write to shared memory
-    /// (`arc_swap::Cache`). After a change the thread loads the new snapshot
-    /// once. Because the cache checks the very pointer that `snapshot()` and
-    /// writers use, a thread never reads an older snapshot than one it
-    /// already saw through any other read of the snapshot. (Partition
-    /// handles are written before the snapshot is published, so a read here
-    /// may be one event behind a handle read before it: see the README's
-    /// "Consistency" and `tests/consistency.rs`.)
+    /// Wait-free, and while nothing changed it costs the thread-local cache
+    /// check: the snapshot this thread cached at its previous read of this
+    /// tracker, whose epoch is compared with the published epoch (one plain
+    /// load of a read-mostly word): no atomic read-modify-write, no write to
+    /// shared memory. After a change the thread loads the new snapshot once.
+    /// Since `epoch` is stored after the snapshot and raised by any reader
+    /// that got a newer snapshot first ([`saw`](Self::saw)), a thread never
+    /// reads an older snapshot than one it already saw through any read of
+    /// this tracker. (Partition handles are written before the snapshot is
+    /// published, so a read here may be one event behind a handle read
+    /// before it: see the README's "Consistency" and `tests/consistency.rs`.)
     ///
     /// Each reading thread keeps the last snapshot it read of up to four
-    /// trackers alive until its next read of that tracker (or its exit);
-    /// `f` must not read a tracker itself.
+    /// trackers alive until its next read of that tracker after a change,
+    /// its next refresh of any tracker once that one was dropped, its call
+    /// to [`release_thread_read_cache`], or its exit. `f` must not read a
+    /// tracker itself.
     #[inline(always)]
     fn read<R>(&self, f: impl FnOnce(&Snapshot) -> R) -> R {
+        // Fast path: this tracker is the thread's first entry and its
+        // snapshot is still the published one. Two thread-local words, the
+        // snapshot's epoch and the published epoch.
+        if let Ok((published, snapshot)) = READ_FIRST.try_with(Cell::get) {
+            if std::ptr::eq(published, &*self.current) {
+                // SAFETY: `READ_FIRST` mirrors the first `READ_CACHE` entry,
+                // which holds this snapshot; the entry changes only in
+                // `refresh` and `release_thread_read_cache`, which `f` (kat's
+                // own record lookups) never calls.
+                let snapshot = unsafe { &*snapshot };
+                if snapshot.epoch == self.epoch.load(Ordering::Acquire) {
+                    return f(snapshot);
+                }
+            }
+        }
+        self.read_slow(f)
+    }
+
+    /// [`read`](Self::read) through the cache's entries.
+    #[inline(never)]
+    fn read_slow<R>(&self, f: impl FnOnce(&Snapshot) -> R) -> R {
         let mut f = Some(f);
         let cached = READ_CACHE.try_with(|cache| {
             let Ok(mut slots) = cache.try_borrow_mut() else {
                 return None;
             };
-            // The cache holds the `ArcSwap` alive, so its address cannot be
-            // reused by another tracker while it is cached.
-            let mine = |c: &Option<CachedSnapshot>| {
-                c.as_ref()
-                    .is_some_and(|c| std::ptr::eq(c.arc_swap(), &*self.current))
-            };
-            match slots.iter().position(mine) {
-                Some(0) => {}
-                Some(i) => slots[..=i].rotate_right(1),
-                None => {
-                    slots.rotate_right(1);
-                    slots[0] = Some(Cache::new(self.current.clone()));
+            let fresh = match &slots[0] {
+                Some(c) => {
+                    std::ptr::eq(&*c.published, &*self.current)
+                        && c.snapshot.epoch == self.epoch.load(Ordering::Acquire)
                 }
+                None => false,
+            };
+            if !fresh {
+                self.refresh(&mut slots);
             }
-            let snap = slots[0].as_mut().map(|c| c.load())?;
+            let snap = &slots[0].as_ref()?.snapshot;
             f.take().map(|f| f(snap))
         });
         match (cached, f) {
@@ -1246,12 +1360,60 @@ impl Inner {
         }
     }
 
+    /// The slow path of [`read`](Self::read): puts this tracker's entry
+    /// first, with the published snapshot, and drops entries of trackers
+    /// that were dropped.
+    #[cold]
+    #[inline(never)]
+    fn refresh(&self, slots: &mut [Option<CachedSnapshot>; READ_CACHE_SLOTS]) {
+        let mine = |c: &Option<CachedSnapshot>| {
+            c.as_ref()
+                .is_some_and(|c| std::ptr::eq(&*c.published, &*self.current))
+        };
+        match slots.iter().position(mine) {
+            Some(i) => slots[..=i].rotate_right(1),
+            None => slots.rotate_right(1),
+        }
+        let snapshot = self.current.load_full();
+        self.saw(snapshot.epoch);
+        let old = slots[0].replace(CachedSnapshot {
+            published: self.current.clone(),
+            snapshot,
+        });
+        let mut gone: [Option<CachedSnapshot>; READ_CACHE_SLOTS - 1] = Default::default();
+        for (slot, out) in slots[1..].iter_mut().zip(gone.iter_mut()) {
+            if slot
+                .as_ref()
+                .is_some_and(|c| c.published.dropped.load(Ordering::Acquire))
+            {
+                *out = slot.take();
+            }
+        }
+        set_read_first(slots);
+        // Freed here, after the cache is consistent again.
+        drop(old);
+        drop(gone);
+    }
+
+    /// A reader got a snapshot at `epoch`: makes sure `epoch()` does not
+    /// report an older one from now on (the writer stores the epoch right
+    /// after the snapshot; this covers the nanoseconds in between). One
+    /// load when the epoch is already there, as it nearly always is.
+    #[inline(always)]
+    fn saw(&self, epoch: u64) {
+        if self.epoch.load(Ordering::Relaxed) < epoch {
+            self.epoch.fetch_max(epoch, Ordering::AcqRel);
+        }
+    }
+
     /// Stores the next snapshot and wakes `wait_for_change` callers. The wait
     /// mutex is taken after the store, so a waiter that saw the old epoch is
     /// already waiting (and counted) when the count is read; with nobody
     /// waiting there is no wake-up (no system call).
     fn publish(&self, next: Snapshot) {
+        let epoch = next.epoch;
         self.current.store(Arc::new(next));
+        self.epoch.fetch_max(epoch, Ordering::Release);
         if self.forked() & crate::fork::CHANGED != 0 {
             // Forked with this lock held: waiters here poll instead.
             return;
@@ -1664,7 +1826,9 @@ impl Group {
 
     #[inline]
     fn tracker_peek(&self) -> Guard<Arc<Snapshot>> {
-        self.inner.current.load()
+        let s = self.inner.current.load();
+        self.inner.saw(s.epoch);
+        s
     }
 
     fn apply(&self, event: Event<'_>) -> Result<bool, Error> {

@@ -75,6 +75,22 @@ pub unsafe extern "C" fn kat_tracker_free(tracker: *mut kat_tracker_t) {
     })
 }
 
+/// Drops the calling thread's cached snapshots. Each thread that reads by
+/// name keeps the last snapshot it read of up to four trackers; after a
+/// tracker is freed, a thread's cached snapshot of it goes at that thread's
+/// next read by name that finds a change, or at its exit, or at once with
+/// this call (for a thread that will not read again for a long time). The
+/// thread's next read by name loads the current snapshot again.
+///
+/// Thread-safe; acts on the calling thread only; never fails.
+#[no_mangle]
+pub extern "C" fn kat_release_thread_read_cache() {
+    guard_value("kat_release_thread_read_cache", (), || {
+        crate::release_thread_read_cache();
+        Ok(())
+    })
+}
+
 /// Gets the group called `name` (NUL-terminated UTF-8, 1..=1024 bytes),
 /// creating it on first use. The same name always designates the same group,
 /// so a consumer that is re-created keeps its generations. On success writes
