@@ -413,7 +413,7 @@ impl GroupLog {
 type GroupMap = HashMap<Name, Arc<GroupLog>>;
 
 /// Shards of the registry: a new group copies one shard's map, not all.
-const REGISTRY_SHARDS: usize = 64;
+const REGISTRY_SHARDS: usize = 256;
 
 /// The registry shard of a group name.
 fn shard_of(group: &str) -> usize {

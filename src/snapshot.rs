@@ -175,13 +175,13 @@ impl TopicView {
     }
 }
 
-/// Items per chunk when a [`SortedList`] chunk is (re)built.
-const CHUNK: usize = 64;
-/// A rebuilt chunk smaller than this is merged with a neighbour.
-const MIN_CHUNK: usize = CHUNK / 4;
-
 /// What a [`SortedList`] holds: items ordered by a name.
 pub trait Named {
+    /// Items per chunk when a chunk is (re)built; a rebuilt chunk smaller
+    /// than a quarter of it is merged with a neighbour. An event copies the
+    /// chunks it touches plus one pointer per chunk.
+    const CHUNK: usize = 64;
+
     /// The name the list is sorted by.
     fn list_name(&self) -> &str;
 }
@@ -194,6 +194,9 @@ impl Named for TopicView {
 }
 
 impl Named for GroupView {
+    /// Larger: a snapshot may list up to the generations limit of groups.
+    const CHUNK: usize = 256;
+
     #[inline]
     fn list_name(&self) -> &str {
         self.name.as_str()
@@ -296,34 +299,37 @@ impl<T: Named> SortedList<T> {
         };
         let mut pending: Vec<Arc<T>> = Vec::new();
         let mut j = 0;
-        for (ci, chunk) in self.chunks.iter().enumerate() {
-            let upper = self.chunks.get(ci + 1).map(|c| c[0].list_name());
+        let mut ci = 0;
+        let chunks = &self.chunks;
+        while ci < chunks.len() {
+            // The chunk the next edit falls in (the last one whose first
+            // name is not above it): found by binary search, so untouched
+            // chunks cost one pointer copy each and no comparison.
+            let target = match edits.get(j) {
+                Some((n, _)) => ci.max(chunks[1..].partition_point(|c| c[0].list_name() <= *n)),
+                None => chunks.len(),
+            };
+            if target > ci {
+                if !pending.is_empty() && pending.len() < (T::CHUNK / 4) {
+                    pending.extend(chunks[ci].iter().cloned());
+                    out.flush(&mut pending);
+                    ci += 1;
+                } else {
+                    out.flush(&mut pending);
+                }
+                for c in &chunks[ci..target] {
+                    out.push(c.clone());
+                }
+                ci = target;
+                continue;
+            }
+            let chunk = &chunks[ci];
+            let upper = chunks.get(ci + 1).map(|c| c[0].list_name());
             let below = |n: &str| match upper {
                 Some(u) => n < u,
                 None => true,
             };
-            // One comparison for a chunk no edit falls in (the usual case).
-            let k = match edits.get(j) {
-                Some((n, _)) if below(n) => j + edits[j..].partition_point(|(n, _)| below(n)),
-                _ => j,
-            };
-            if k == j {
-                if !pending.is_empty() && pending.len() < MIN_CHUNK {
-                    pending.extend(chunk.iter().cloned());
-                    out.flush(&mut pending);
-                } else {
-                    out.flush(&mut pending);
-                    out.push(chunk.clone());
-                }
-                if j == edits.len() && pending.is_empty() {
-                    // Every edit applied: the rest is shared as it is.
-                    for rest in &self.chunks[ci + 1..] {
-                        out.push(rest.clone());
-                    }
-                    return out;
-                }
-                continue;
-            }
+            let k = j + edits[j..].partition_point(|(n, _)| below(n));
             let mut i = 0;
             for &(name, new) in &edits[j..k] {
                 while i < chunk.len() && chunk[i].list_name() < name {
@@ -337,9 +343,10 @@ impl<T: Named> SortedList<T> {
             }
             pending.extend(chunk[i..].iter().cloned());
             j = k;
+            ci += 1;
         }
         pending.extend(edits[j..].iter().filter_map(|(_, new)| new.cloned()));
-        if !pending.is_empty() && pending.len() < MIN_CHUNK {
+        if !pending.is_empty() && pending.len() < (T::CHUNK / 4) {
             if let Some(last) = out.chunks.pop() {
                 out.ends.pop();
                 pending.splice(0..0, last.iter().cloned());
@@ -354,14 +361,14 @@ impl<T: Named> SortedList<T> {
         self.chunks.push(chunk);
     }
 
-    /// Moves `pending` into chunks of at most [`CHUNK`] items, as even as
+    /// Moves `pending` into chunks of at most `T::CHUNK` items, as even as
     /// possible.
     fn flush(&mut self, pending: &mut Vec<Arc<T>>) {
         let n = pending.len();
         if n == 0 {
             return;
         }
-        let pieces = n.div_ceil(CHUNK);
+        let pieces = n.div_ceil(T::CHUNK);
         let mut items = pending.drain(..);
         for p in 0..pieces {
             let size = n * (p + 1) / pieces - n * p / pieces;
@@ -796,11 +803,17 @@ mod tests {
         assert!(list.find("zz-missing").is_none());
         assert!(list.find("").is_none());
         for c in &list.chunks {
-            assert!(!c.is_empty() && c.len() <= CHUNK, "chunk of {}", c.len());
+            assert!(
+                !c.is_empty() && c.len() <= <TopicView as Named>::CHUNK,
+                "chunk of {}",
+                c.len()
+            );
         }
         if list.chunks.len() > 1 {
             assert!(
-                list.chunks.iter().all(|c| c.len() >= MIN_CHUNK),
+                list.chunks
+                    .iter()
+                    .all(|c| c.len() >= <TopicView as Named>::CHUNK / 4),
                 "small chunk among {:?}",
                 list.chunks.iter().map(|c| c.len()).collect::<Vec<_>>()
             );
