@@ -104,6 +104,19 @@ impl TopicView {
         records: Box<[PartitionRecord]>,
         lru_tick: u64,
     ) -> TopicView {
+        let hash = key_hash(group.as_str(), topic.as_str());
+        TopicView::new_hashed(group, topic, records, lru_tick, hash)
+    }
+
+    /// [`new`](Self::new) with the (group, topic) key hash already known
+    /// (from the entry's previous view).
+    pub(crate) fn new_hashed(
+        group: Name,
+        topic: Name,
+        records: Box<[PartitionRecord]>,
+        lru_tick: u64,
+        hash: u64,
+    ) -> TopicView {
         // Sized exactly first: one allocation, no growth and no shrinking.
         let count = records
             .iter()
@@ -121,7 +134,7 @@ impl TopicView {
         );
         let assigned = assigned.into_boxed_slice();
         TopicView {
-            hash: key_hash(group.as_str(), topic.as_str()),
+            hash,
             group,
             topic,
             assigned,

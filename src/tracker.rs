@@ -663,10 +663,19 @@ fn merge_records(
 type Change<'s> = (Option<&'s TopicView>, Option<Arc<TopicView>>);
 
 /// The changes one event makes, collected before the next snapshot is built.
+///
+/// An event changes topics of one group only; they are kept in a plain
+/// vector by topic name (no map, no (group, topic) comparisons), and entries
+/// evicted by the event (of any group) apart.
 struct Txn<'s> {
     cur: &'s Snapshot,
-    /// (group, topic) → (current view, new view or `None` to remove it).
-    topics: BTreeMap<(Name, Name), Change<'s>>,
+    /// The group of `changes` (the event's group).
+    group: Option<Name>,
+    /// The event's changes to `group`, by topic (each topic once).
+    changes: Vec<(Name, Change<'s>)>,
+    /// Entries evicted by the commit that the event did not change, by
+    /// (group, topic), with their current view.
+    evicted: Vec<(Name, Name, Option<&'s TopicView>)>,
     /// Groups whose view must be rebuilt, with their new counters.
     groups: BTreeMap<Name, GroupStats>,
 }
@@ -675,7 +684,9 @@ impl<'s> Txn<'s> {
     fn new(cur: &'s Snapshot) -> Txn<'s> {
         Txn {
             cur,
-            topics: BTreeMap::new(),
+            group: None,
+            changes: Vec::new(),
+            evicted: Vec::new(),
             groups: BTreeMap::new(),
         }
     }
@@ -689,7 +700,8 @@ impl<'s> Txn<'s> {
         })
     }
 
-    /// Applies `assign` / `demote` to one topic; true if it changed.
+    /// Applies `assign` / `demote` to one topic (each topic once per event,
+    /// all of one group); true if it changed.
     fn topic(
         &mut self,
         w: &mut Writer,
@@ -711,9 +723,21 @@ impl<'s> Txn<'s> {
             Some(t) => (t.topic_name().clone(), w.tick()),
             None => (Name::new(topic), w.tick()),
         };
-        let view = TopicView::new(group.clone(), topic_name.clone(), records.into(), tick);
-        self.topics
-            .insert((group.clone(), topic_name), (old, Some(Arc::new(view))));
+        let view = match old {
+            Some(t) => TopicView::new_hashed(
+                group.clone(),
+                topic_name.clone(),
+                records.into(),
+                tick,
+                t.hash,
+            ),
+            None => TopicView::new(group.clone(), topic_name.clone(), records.into(), tick),
+        };
+        debug_assert!(self.group.as_ref().map_or(true, |g| g == group));
+        if self.group.is_none() {
+            self.group = Some(group.clone());
+        }
+        self.changes.push((topic_name, (old, Some(Arc::new(view)))));
         true
     }
 
@@ -722,59 +746,90 @@ impl<'s> Txn<'s> {
     fn commit(mut self, w: &mut Writer, inner: &Inner) -> Option<Snapshot> {
         w.take_released(inner);
         let cur = self.cur;
+        // Topics come sorted by name, except `replace`'s two runs.
+        if !self.changes.windows(2).all(|p| p[0].0 <= p[1].0) {
+            self.changes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        }
 
         // Eviction candidates follow the changes: an entry is a candidate
         // while it has no assigned partition.
-        for ((g, t), (old, new)) in &self.topics {
-            let candidate = |v: &TopicView| v.assigned.is_empty();
-            if let Some(old) = old.filter(|v| candidate(v)) {
-                if w.lru.remove(&old.lru_tick).is_none() {
-                    w.parked.remove(&(g.clone(), t.clone()));
+        if let Some(g) = &self.group {
+            for (t, (old, new)) in &self.changes {
+                let candidate = |v: &TopicView| v.assigned.is_empty();
+                if let Some(old) = old.filter(|v| candidate(v)) {
+                    if w.lru.remove(&old.lru_tick).is_none() {
+                        w.parked.remove(&(g.clone(), t.clone()));
+                    }
                 }
-            }
-            if let Some(new) = new.as_deref().filter(|v| candidate(v)) {
-                w.lru.insert(new.lru_tick, (g.clone(), t.clone()));
+                if let Some(new) = new.as_deref().filter(|v| candidate(v)) {
+                    w.lru.insert(new.lru_tick, (g.clone(), t.clone()));
+                }
             }
         }
         self.evict(w);
-        if self.topics.is_empty() && self.groups.is_empty() {
+        if self.changes.is_empty() && self.evicted.is_empty() && self.groups.is_empty() {
             return None;
         }
 
+        // Every change by (group, topic): the event's, merged with the
+        // evicted entries of other topics (usually none or a few).
+        self.evicted
+            .sort_unstable_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        let evicted: Vec<(Option<&TopicView>, Option<Arc<TopicView>>)> =
+            self.evicted.iter().map(|e| (e.2, None)).collect();
+        let mut all: Vec<(&Name, &Name, &Change<'_>)> =
+            Vec::with_capacity(self.changes.len() + evicted.len());
+        {
+            let mut ev = self.evicted.iter().zip(&evicted).peekable();
+            if let Some(g) = &self.group {
+                for (t, c) in &self.changes {
+                    while let Some(((eg, et, _), ec)) =
+                        ev.next_if(|((eg, et, _), _)| (eg, et) < (g, t))
+                    {
+                        all.push((eg, et, ec));
+                    }
+                    all.push((g, t, c));
+                }
+            }
+            all.extend(ev.map(|((eg, et, _), ec)| (eg, et, ec)));
+        }
+
         // Handle cells follow the changes.
-        for (key, (_, new)) in &self.topics {
-            match new {
-                Some(view) => {
-                    if let Some(cells) = w.cells.get(key) {
-                        for (p, cell) in cells {
-                            if let Some(cell) = cell.upgrade() {
-                                cell.word.store(pack(view.record(*p)), Ordering::Release);
+        if !w.cells.is_empty() {
+            for &(g, t, (_, new)) in &all {
+                let key = (g.clone(), t.clone());
+                match new {
+                    Some(view) => {
+                        if let Some(cells) = w.cells.get(&key) {
+                            for (p, cell) in cells {
+                                if let Some(cell) = cell.upgrade() {
+                                    cell.word.store(pack(view.record(*p)), Ordering::Release);
+                                }
                             }
                         }
                     }
-                }
-                None => {
-                    // Only entries without live handles are evicted.
-                    w.cells.remove(key);
+                    None => {
+                        // Only entries without live handles are evicted.
+                        w.cells.remove(&key);
+                    }
                 }
             }
         }
 
-        let index = cur.index.edited(
-            self.topics
-                .iter()
-                .map(|((g, t), (_, new))| (g, t, new.as_ref())),
-        );
+        let index = cur
+            .index
+            .edited(all.iter().map(|&(g, t, (_, new))| (g, t, new.as_ref())));
 
-        // Group views: rebuild the touched groups' topic lists.
-        let mut by_group: BTreeMap<&Name, Vec<TopicEdit<'_>>> = BTreeMap::new();
-        for ((g, t), (_, new)) in &self.topics {
-            by_group
-                .entry(g)
-                .or_default()
-                .push((t.as_str(), new.as_ref()));
+        // Group views: rebuild the touched groups' topic lists (`all` holds
+        // each group's changes as one run, sorted by topic).
+        let mut by_group: Vec<(&Name, Vec<TopicEdit<'_>>)> = Vec::new();
+        for &(g, t, (_, new)) in &all {
+            match by_group.last_mut() {
+                Some((last, edits)) if *last == g => edits.push((t.as_str(), new.as_ref())),
+                _ => by_group.push((g, vec![(t.as_str(), new.as_ref())])),
+            }
         }
-        for g in by_group.keys() {
+        for (g, _) in &by_group {
             if !self.groups.contains_key(*g) {
                 let stats = cur.group(g.as_str()).map(|v| v.stats).unwrap_or_default();
                 self.groups.insert((*g).clone(), stats);
@@ -786,7 +841,9 @@ impl<'s> Txn<'s> {
             .iter()
             .map(|(g, stats)| {
                 let old = cur.group(g.as_str());
-                let edits = by_group.get(g).map_or(&[][..], |v| v.as_slice());
+                let edits = by_group
+                    .binary_search_by(|(n, _)| (*n).cmp(g))
+                    .map_or(&[][..], |i| by_group[i].1.as_slice());
                 let view = GroupView::edited(g.clone(), *stats, old, edits);
                 (g, (!view.known.is_empty()).then(|| Arc::new(view)))
             })
@@ -810,7 +867,7 @@ impl<'s> Txn<'s> {
     /// handle goes, so each entry is visited once per pin: O(1) amortised.
     fn evict(&mut self, w: &mut Writer) {
         let mut count = self.cur.index.len();
-        for (old, new) in self.topics.values() {
+        for (_, (old, new)) in &self.changes {
             match (old.is_some(), new.is_some()) {
                 (false, true) => count += 1,
                 (true, false) => count -= 1,
@@ -825,11 +882,19 @@ impl<'s> Txn<'s> {
                 w.parked.insert(key, tick);
                 continue;
             }
-            let cur = self.cur;
-            self.topics
-                .entry(key)
-                .and_modify(|c| c.1 = None)
-                .or_insert_with_key(|(g, t)| (cur.topic(g.as_str(), t.as_str()), None));
+            let (g, t) = key;
+            let mine = if self.group.as_ref() == Some(&g) {
+                self.changes.binary_search_by(|(n, _)| n.cmp(&t)).ok()
+            } else {
+                None
+            };
+            match mine {
+                Some(i) => self.changes[i].1 .1 = None,
+                None => {
+                    let old = self.cur.topic(g.as_str(), t.as_str());
+                    self.evicted.push((g, t, old));
+                }
+            }
             count -= 1;
         }
     }
