@@ -988,7 +988,8 @@ impl Tracker {
 
     /// Every group's glue failure count ([`Group::glue_failures`]), sorted
     /// by group name: groups this tracker handed out, whether or not they
-    /// had an event. Takes the short lock of the per-group runtime registry
+    /// had an event, until the group bound forgets them (README, "Bounded
+    /// memory"). Takes the short lock of the per-group runtime registry
     /// and allocates: for scrapes, never for hot paths.
     pub(crate) fn glue_failure_counts(&self) -> Vec<(Name, u64)> {
         let mut v: Vec<(Name, u64)> = self
