@@ -1020,8 +1020,9 @@ void kat_snapshot_free(struct kat_snapshot_t *snapshot);
 // Writes the epoch the snapshot was taken at.
 enum kat_result kat_snapshot_epoch(const struct kat_snapshot_t *snapshot, uint64_t *out_epoch);
 
-// Writes the number of groups in the snapshot (every group that has had a
-// change, including groups that own nothing now).
+// Writes the number of groups in the snapshot (every group that holds a
+// retained (group, topic) entry, including groups that own nothing now; see
+// the README, "Bounded memory").
 enum kat_result kat_snapshot_group_count(const struct kat_snapshot_t *snapshot, size_t *out_count);
 
 // Writes the total number of partitions assigned over all groups.

@@ -66,6 +66,7 @@ pub(crate) fn register() {
 pub(crate) const WRITER: u64 = 1;
 pub(crate) const CHANGED: u64 = 2;
 pub(crate) const RUNTIMES: u64 = 4;
+pub(crate) const RELEASED: u64 = 8;
 
 /// The word of a lock set: `generation << 8 | INSPECTING? | held bits`.
 const INSPECTING: u64 = 0x80;

@@ -412,11 +412,25 @@ impl GroupLog {
 /// Group name → its log.
 type GroupMap = HashMap<Name, Arc<GroupLog>>;
 
+/// Shards of the registry: a new group copies one shard's map, not all.
+const REGISTRY_SHARDS: usize = 256;
+
+/// The registry shard of a group name.
+fn shard_of(group: &str) -> usize {
+    // FNV-1a: cheap, and only spreads the copy cost (not read by name).
+    let mut h: u32 = 0x811c_9dc5;
+    for b in group.bytes() {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    h as usize % REGISTRY_SHARDS
+}
+
 /// Every observed group of a tracker, by name.
 pub(crate) struct Registry {
-    groups: ArcSwap<GroupMap>,
+    /// Copy-on-write maps, by [`shard_of`] the name.
+    groups: Box<[ArcSwap<GroupMap>]>,
     /// Set at process exit only (see `anchor_for_exit`).
-    exit_anchor: std::sync::Mutex<Option<Arc<GroupMap>>>,
+    exit_anchor: std::sync::Mutex<Vec<Arc<GroupMap>>>,
     /// Entries kept per group; writer-only updates.
     limit: AtomicU64,
 }
@@ -432,15 +446,17 @@ pub(crate) struct Observed<'a> {
 impl Registry {
     pub(crate) fn new() -> Registry {
         Registry {
-            groups: ArcSwap::from_pointee(HashMap::new()),
-            exit_anchor: std::sync::Mutex::new(None),
+            groups: (0..REGISTRY_SHARDS)
+                .map(|_| ArcSwap::from_pointee(HashMap::new()))
+                .collect(),
+            exit_anchor: std::sync::Mutex::new(Vec::new()),
             limit: AtomicU64::new(DEFAULT_HISTORY_LIMIT as u64),
         }
     }
 
     /// The log of a group, if it ever had an event. Wait-free.
     pub(crate) fn get(&self, group: &str) -> Option<Arc<GroupLog>> {
-        self.groups.load().get(group).cloned()
+        self.groups[shard_of(group)].load().get(group).cloned()
     }
 
     /// Every group with its log, sorted by name. Wait-free load, then a copy
@@ -448,9 +464,14 @@ impl Registry {
     pub(crate) fn sorted(&self) -> Vec<(Name, Arc<GroupLog>)> {
         let mut v: Vec<(Name, Arc<GroupLog>)> = self
             .groups
-            .load()
             .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .flat_map(|shard| {
+                shard
+                    .load()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect::<Vec<_>>()
+            })
             .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
@@ -468,7 +489,9 @@ impl Registry {
 
     /// Forgets every group (`Tracker::clear`). Writer lock held.
     pub(crate) fn clear(&self) {
-        self.groups.store(Arc::new(HashMap::new()));
+        for shard in self.groups.iter() {
+            shard.store(Arc::new(HashMap::new()));
+        }
     }
 
     /// Keeps a plain `Arc` of the current (empty, after `clear`) map for
@@ -476,8 +499,8 @@ impl Registry {
     /// rather than only through `arc-swap`'s interior pointer ("possibly
     /// lost"). Writer lock held.
     pub(crate) fn anchor_for_exit(&self) {
-        let current = self.groups.load_full();
-        *self.exit_anchor.lock().unwrap_or_else(|p| p.into_inner()) = Some(current);
+        let current = self.groups.iter().map(|s| s.load_full()).collect();
+        *self.exit_anchor.lock().unwrap_or_else(|p| p.into_inner()) = current;
     }
 
     /// The log of a group, created if needed. Call under the tracker's
@@ -491,10 +514,43 @@ impl Registry {
             return log;
         }
         let log = Arc::new(GroupLog::new(runtime.clone()));
-        let mut map = HashMap::clone(&self.groups.load());
+        let shard = &self.groups[shard_of(group)];
+        let mut map = HashMap::clone(&shard.load());
         map.insert(Name::new(group), log.clone());
-        self.groups.store(Arc::new(map));
+        shard.store(Arc::new(map));
         log
+    }
+
+    /// Whether the group's log (if any) holds this runtime state.
+    pub(crate) fn holds(&self, group: &str, runtime: &Arc<crate::runtime::GroupRuntime>) -> bool {
+        self.get(group)
+            .is_some_and(|log| Arc::ptr_eq(&log.runtime, runtime))
+    }
+
+    /// Forgets these groups' logs (the group bound: see the README,
+    /// "Bounded memory"). Writer lock held.
+    pub(crate) fn forget(&self, groups: &[Name]) {
+        let mut by_shard: Vec<Vec<&Name>> = vec![Vec::new(); REGISTRY_SHARDS];
+        for g in groups {
+            by_shard[shard_of(g.as_str())].push(g);
+        }
+        for (shard, names) in self.groups.iter().zip(by_shard) {
+            let cur = shard.load();
+            if !names.iter().any(|n| cur.contains_key(n.as_str())) {
+                continue;
+            }
+            let mut map = HashMap::clone(&cur);
+            for n in names {
+                map.remove(n.as_str());
+            }
+            shard.store(Arc::new(map));
+        }
+    }
+
+    /// Number of groups with a log.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.groups.iter().map(|s| s.load().len()).sum()
     }
 
     /// Records one event of `group`: `before` and `after` are the snapshots

@@ -104,6 +104,19 @@ impl TopicView {
         records: Box<[PartitionRecord]>,
         lru_tick: u64,
     ) -> TopicView {
+        let hash = key_hash(group.as_str(), topic.as_str());
+        TopicView::new_hashed(group, topic, records, lru_tick, hash)
+    }
+
+    /// [`new`](Self::new) with the (group, topic) key hash already known
+    /// (from the entry's previous view).
+    pub(crate) fn new_hashed(
+        group: Name,
+        topic: Name,
+        records: Box<[PartitionRecord]>,
+        lru_tick: u64,
+        hash: u64,
+    ) -> TopicView {
         // Sized exactly first: one allocation, no growth and no shrinking.
         let count = records
             .iter()
@@ -121,7 +134,7 @@ impl TopicView {
         );
         let assigned = assigned.into_boxed_slice();
         TopicView {
-            hash: key_hash(group.as_str(), topic.as_str()),
+            hash,
             group,
             topic,
             assigned,
@@ -181,113 +194,178 @@ pub(crate) fn record_in(recs: &[PartitionRecord], partition: i32) -> Option<&Par
         .map(|i| &recs[i])
 }
 
-/// Topics per chunk when a [`TopicList`] chunk is (re)built.
-const CHUNK: usize = 64;
-/// A rebuilt chunk smaller than this is merged with a neighbour.
-const MIN_CHUNK: usize = CHUNK / 4;
+/// What a [`SortedList`] holds: items ordered by a name.
+pub trait Named {
+    /// Items per chunk when a chunk is (re)built; a rebuilt chunk smaller
+    /// than a quarter of it is merged with a neighbour. An event copies the
+    /// chunks it touches plus one pointer per chunk.
+    const CHUNK: usize = 64;
 
-/// One group's topics, sorted by name: a list of immutable chunks shared
-/// between consecutive snapshots, so an event copies only the chunks it
-/// changes (plus one pointer per chunk), not one pointer per topic.
+    /// The name the list is sorted by.
+    fn list_name(&self) -> &str;
+}
+
+impl Named for TopicView {
+    #[inline]
+    fn list_name(&self) -> &str {
+        self.topic.as_str()
+    }
+}
+
+impl Named for GroupView {
+    /// Larger: a snapshot may list up to the generations limit of groups.
+    const CHUNK: usize = 256;
+
+    #[inline]
+    fn list_name(&self) -> &str {
+        self.name.as_str()
+    }
+}
+
+/// Items sorted by name (one group's topics, or a snapshot's groups): a list
+/// of immutable chunks shared between consecutive snapshots, so an event
+/// copies only the chunks it changes (plus one pointer per chunk), not one
+/// pointer per item.
 ///
 /// Indexable (`list[i]`, O(log chunks)) and iterable in name order.
-#[derive(Debug, Clone, Default)]
-pub struct TopicList {
+#[derive(Debug)]
+pub struct SortedList<T> {
     /// Never empty chunks; names ascend across and within chunks.
-    chunks: Vec<Arc<[Arc<TopicView>]>>,
-    /// `ends[c]`: number of topics in `chunks[..=c]`.
+    chunks: Vec<Arc<[Arc<T>]>>,
+    /// `ends[c]`: number of items in `chunks[..=c]`.
     ends: Vec<usize>,
 }
 
-/// A topic's change inside a group, sorted by name: `None` removes it.
-pub(crate) type TopicEdit<'a> = (&'a str, Option<&'a Arc<TopicView>>);
+/// One group's topics, sorted by name.
+pub type TopicList = SortedList<TopicView>;
+/// A snapshot's groups, sorted by name.
+pub type GroupList = SortedList<GroupView>;
+/// Iterator over a [`TopicList`], in name order.
+pub type TopicIter<'a> = ListIter<'a, TopicView>;
 
-impl TopicList {
-    /// Number of topics.
+impl<T> Clone for SortedList<T> {
+    fn clone(&self) -> Self {
+        SortedList {
+            chunks: self.chunks.clone(),
+            ends: self.ends.clone(),
+        }
+    }
+}
+
+impl<T> Default for SortedList<T> {
+    fn default() -> Self {
+        SortedList {
+            chunks: Vec::new(),
+            ends: Vec::new(),
+        }
+    }
+}
+
+/// An item's change in a list, sorted by name: `None` removes it.
+pub(crate) type ListEdit<'a, T> = (&'a str, Option<&'a Arc<T>>);
+/// A topic's change inside a group.
+pub(crate) type TopicEdit<'a> = ListEdit<'a, TopicView>;
+
+impl<T: Named> SortedList<T> {
+    /// Number of items.
     pub fn len(&self) -> usize {
         self.ends.last().copied().unwrap_or(0)
     }
 
-    /// Whether there are no topics.
+    /// Whether there are no items.
     pub fn is_empty(&self) -> bool {
         self.chunks.is_empty()
     }
 
-    /// The topic at position `i` in name order.
-    pub fn get(&self, i: usize) -> Option<&Arc<TopicView>> {
+    /// The item at position `i` in name order.
+    pub fn get(&self, i: usize) -> Option<&Arc<T>> {
         let c = self.ends.partition_point(|&e| e <= i);
         let start = if c == 0 { 0 } else { self.ends[c - 1] };
         self.chunks.get(c)?.get(i - start)
     }
 
-    /// The topics in name order.
-    pub fn iter(&self) -> TopicIter<'_> {
-        TopicIter {
+    /// The items in name order.
+    pub fn iter(&self) -> ListIter<'_, T> {
+        ListIter {
             chunks: self.chunks.iter(),
             cur: [].iter(),
             left: self.len(),
         }
     }
 
-    /// Finds a topic by name (binary search).
-    pub fn find(&self, name: &str) -> Option<&Arc<TopicView>> {
+    /// Finds an item by name (binary search).
+    pub fn find(&self, name: &str) -> Option<&Arc<T>> {
         let c = self
             .chunks
-            .partition_point(|c| c[0].name() <= name)
+            .partition_point(|c| c[0].list_name() <= name)
             .checked_sub(1)?;
         let chunk = &self.chunks[c];
         chunk
-            .binary_search_by(|t| t.name().cmp(name))
+            .binary_search_by(|t| t.list_name().cmp(name))
             .ok()
             .map(|i| &chunk[i])
     }
 
     /// This list with `edits` (sorted by name, unique) applied. Chunks no
     /// edit falls in are shared with `self`.
-    pub(crate) fn edit(&self, edits: &[TopicEdit<'_>]) -> TopicList {
-        let mut out = TopicList {
+    pub(crate) fn edit(&self, edits: &[ListEdit<'_, T>]) -> SortedList<T> {
+        if edits.is_empty() {
+            return self.clone();
+        }
+        let mut out = SortedList {
             chunks: Vec::with_capacity(self.chunks.len() + 1),
             ends: Vec::with_capacity(self.chunks.len() + 1),
         };
-        let mut pending: Vec<Arc<TopicView>> = Vec::new();
+        let mut pending: Vec<Arc<T>> = Vec::new();
         let mut j = 0;
-        for (ci, chunk) in self.chunks.iter().enumerate() {
-            let upper = self.chunks.get(ci + 1).map(|c| c[0].name());
+        let mut ci = 0;
+        let chunks = &self.chunks;
+        while ci < chunks.len() {
+            // The chunk the next edit falls in (the last one whose first
+            // name is not above it): found by binary search, so untouched
+            // chunks cost one pointer copy each and no comparison.
+            let target = match edits.get(j) {
+                Some((n, _)) => ci.max(chunks[1..].partition_point(|c| c[0].list_name() <= *n)),
+                None => chunks.len(),
+            };
+            if target > ci {
+                if !pending.is_empty() && pending.len() < (T::CHUNK / 4) {
+                    pending.extend(chunks[ci].iter().cloned());
+                    out.flush(&mut pending);
+                    ci += 1;
+                } else {
+                    out.flush(&mut pending);
+                }
+                for c in &chunks[ci..target] {
+                    out.push(c.clone());
+                }
+                ci = target;
+                continue;
+            }
+            let chunk = &chunks[ci];
+            let upper = chunks.get(ci + 1).map(|c| c[0].list_name());
             let below = |n: &str| match upper {
                 Some(u) => n < u,
                 None => true,
             };
-            // One comparison for a chunk no edit falls in (the usual case).
-            let k = match edits.get(j) {
-                Some((n, _)) if below(n) => j + edits[j..].partition_point(|(n, _)| below(n)),
-                _ => j,
-            };
-            if k == j {
-                if !pending.is_empty() && pending.len() < MIN_CHUNK {
-                    pending.extend(chunk.iter().cloned());
-                    out.flush(&mut pending);
-                } else {
-                    out.flush(&mut pending);
-                    out.push(chunk.clone());
-                }
-                continue;
-            }
+            let k = j + edits[j..].partition_point(|(n, _)| below(n));
             let mut i = 0;
             for &(name, new) in &edits[j..k] {
-                while i < chunk.len() && chunk[i].name() < name {
+                while i < chunk.len() && chunk[i].list_name() < name {
                     pending.push(chunk[i].clone());
                     i += 1;
                 }
-                if i < chunk.len() && chunk[i].name() == name {
+                if i < chunk.len() && chunk[i].list_name() == name {
                     i += 1;
                 }
                 pending.extend(new.cloned());
             }
             pending.extend(chunk[i..].iter().cloned());
             j = k;
+            ci += 1;
         }
         pending.extend(edits[j..].iter().filter_map(|(_, new)| new.cloned()));
-        if !pending.is_empty() && pending.len() < MIN_CHUNK {
+        if !pending.is_empty() && pending.len() < (T::CHUNK / 4) {
             if let Some(last) = out.chunks.pop() {
                 out.ends.pop();
                 pending.splice(0..0, last.iter().cloned());
@@ -297,61 +375,71 @@ impl TopicList {
         out
     }
 
-    fn push(&mut self, chunk: Arc<[Arc<TopicView>]>) {
+    fn push(&mut self, chunk: Arc<[Arc<T>]>) {
         self.ends.push(self.len() + chunk.len());
         self.chunks.push(chunk);
     }
 
-    /// Moves `pending` into chunks of at most [`CHUNK`] topics, as even as
+    /// Moves `pending` into chunks of at most `T::CHUNK` items, as even as
     /// possible.
-    fn flush(&mut self, pending: &mut Vec<Arc<TopicView>>) {
+    fn flush(&mut self, pending: &mut Vec<Arc<T>>) {
         let n = pending.len();
         if n == 0 {
             return;
         }
-        let pieces = n.div_ceil(CHUNK);
+        let pieces = n.div_ceil(T::CHUNK);
         let mut items = pending.drain(..);
         for p in 0..pieces {
             let size = n * (p + 1) / pieces - n * p / pieces;
-            let chunk: Arc<[Arc<TopicView>]> = items.by_ref().take(size).collect();
+            let chunk: Arc<[Arc<T>]> = items.by_ref().take(size).collect();
             self.push(chunk);
         }
     }
 }
 
-impl std::ops::Index<usize> for TopicList {
-    type Output = Arc<TopicView>;
+impl<T: Named> std::ops::Index<usize> for SortedList<T> {
+    type Output = Arc<T>;
 
-    fn index(&self, i: usize) -> &Arc<TopicView> {
+    fn index(&self, i: usize) -> &Arc<T> {
         match self.get(i) {
             Some(t) => t,
-            None => panic!("topic index {i} out of range for {} topics", self.len()),
+            None => panic!("index {i} out of range for {} items", self.len()),
         }
     }
 }
 
-impl<'a> IntoIterator for &'a TopicList {
-    type Item = &'a Arc<TopicView>;
-    type IntoIter = TopicIter<'a>;
+impl<'a, T: Named> IntoIterator for &'a SortedList<T> {
+    type Item = &'a Arc<T>;
+    type IntoIter = ListIter<'a, T>;
 
-    fn into_iter(self) -> TopicIter<'a> {
+    fn into_iter(self) -> ListIter<'a, T> {
         self.iter()
     }
 }
 
-/// Iterator over a [`TopicList`], in name order.
-#[derive(Debug, Clone)]
-pub struct TopicIter<'a> {
-    chunks: std::slice::Iter<'a, Arc<[Arc<TopicView>]>>,
-    cur: std::slice::Iter<'a, Arc<TopicView>>,
+/// Iterator over a [`SortedList`], in name order.
+#[derive(Debug)]
+pub struct ListIter<'a, T> {
+    chunks: std::slice::Iter<'a, Arc<[Arc<T>]>>,
+    cur: std::slice::Iter<'a, Arc<T>>,
     left: usize,
 }
 
-impl<'a> Iterator for TopicIter<'a> {
-    type Item = &'a Arc<TopicView>;
+impl<T> Clone for ListIter<'_, T> {
+    fn clone(&self) -> Self {
+        ListIter {
+            chunks: self.chunks.clone(),
+            cur: self.cur.clone(),
+            left: self.left,
+        }
+    }
+}
+
+impl<'a, T> Iterator for ListIter<'a, T> {
+    type Item = &'a Arc<T>;
 
     #[inline]
-    fn next(&mut self) -> Option<&'a Arc<TopicView>> {
+    fn next(&mut self) -> Option<&'a Arc<T>> {
         loop {
             if let Some(t) = self.cur.next() {
                 self.left -= 1;
@@ -366,7 +454,7 @@ impl<'a> Iterator for TopicIter<'a> {
     }
 }
 
-impl ExactSizeIterator for TopicIter<'_> {}
+impl<T> ExactSizeIterator for ListIter<'_, T> {}
 
 /// One group in a snapshot.
 #[derive(Debug)]
@@ -446,8 +534,8 @@ impl GroupView {
 #[derive(Debug)]
 pub struct Snapshot {
     pub(crate) epoch: u64,
-    /// Sorted by name: every group that has ever changed.
-    pub(crate) groups: Vec<Arc<GroupView>>,
+    /// Sorted by name: every group that holds generations.
+    pub(crate) groups: GroupList,
     /// (group, topic) → topic view (`src/index.rs`).
     pub(crate) index: Index,
 }
@@ -456,7 +544,7 @@ impl Snapshot {
     pub(crate) fn empty(epoch: u64) -> Snapshot {
         Snapshot {
             epoch,
-            groups: Vec::new(),
+            groups: GroupList::default(),
             index: Index::empty(),
         }
     }
@@ -466,18 +554,17 @@ impl Snapshot {
         self.epoch
     }
 
-    /// Every group that has had at least one change, sorted by name; groups
-    /// that own nothing now are included (with no topics).
-    pub fn groups(&self) -> &[Arc<GroupView>] {
+    /// Every group that holds generations, sorted by name: groups that own
+    /// nothing now are included (with no assigned topics) while any of
+    /// their (group, topic) entries is retained; a group whose entries were
+    /// all evicted (or cleared) is not listed (README, "Bounded memory").
+    pub fn groups(&self) -> &GroupList {
         &self.groups
     }
 
     /// Finds a group by name (binary search).
     pub fn group(&self, name: &str) -> Option<&GroupView> {
-        self.groups
-            .binary_search_by(|g| g.name().cmp(name))
-            .ok()
-            .map(|i| &*self.groups[i])
+        self.groups.find(name).map(|g| &**g)
     }
 
     /// Finds the view of a (group, topic) entry, assigned or not. One hash
@@ -735,11 +822,17 @@ mod tests {
         assert!(list.find("zz-missing").is_none());
         assert!(list.find("").is_none());
         for c in &list.chunks {
-            assert!(!c.is_empty() && c.len() <= CHUNK, "chunk of {}", c.len());
+            assert!(
+                !c.is_empty() && c.len() <= <TopicView as Named>::CHUNK,
+                "chunk of {}",
+                c.len()
+            );
         }
         if list.chunks.len() > 1 {
             assert!(
-                list.chunks.iter().all(|c| c.len() >= MIN_CHUNK),
+                list.chunks
+                    .iter()
+                    .all(|c| c.len() >= <TopicView as Named>::CHUNK / 4),
                 "small chunk among {:?}",
                 list.chunks.iter().map(|c| c.len()).collect::<Vec<_>>()
             );

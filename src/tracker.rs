@@ -9,7 +9,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::{ArcSwap, Guard};
@@ -22,7 +22,8 @@ use crate::name::{
 };
 use crate::runtime::{mono_ns, GroupRuntime};
 use crate::snapshot::{
-    Generations, GroupStats, GroupView, PartitionRecord, Snapshot, Status, TopicEdit, TopicView,
+    Generations, GroupStats, GroupView, ListEdit, PartitionRecord, Snapshot, Status, TopicEdit,
+    TopicView,
 };
 
 static GLOBAL: OnceLock<Tracker> = OnceLock::new();
@@ -54,8 +55,13 @@ pub(crate) struct Inner {
     /// with nobody waiting skips the wake-up system call.
     changed: (Mutex<usize>, Condvar),
     /// Per-group state outside snapshots, by group name (see
-    /// `crate::runtime`). Entries are never removed: one per group name.
-    runtimes: Mutex<HashMap<Name, Arc<GroupRuntime>>>,
+    /// `crate::runtime`). An entry goes (with the group's history) once no
+    /// `Group` value, handle or timer holds it and the snapshot no longer
+    /// lists the group (`Inner::sweep_groups`).
+    runtimes: Mutex<Runtimes>,
+    /// Keys whose last partition handle was dropped since the writer last
+    /// looked (`HandleCell::drop`): they may be evictable again.
+    released: Mutex<Vec<(Name, Name)>>,
     /// Per-group rebalance history and health (`src/history.rs`).
     pub(crate) observed: crate::history::Registry,
     /// Which of the locks above a thread that `fork()` did not copy held
@@ -91,15 +97,33 @@ impl Drop for Inner {
     }
 }
 
+/// The per-group runtime registry and when it is next swept.
+#[derive(Default)]
+struct Runtimes {
+    map: HashMap<Name, Arc<GroupRuntime>>,
+    /// Sweep when the map reaches this size (twice its size after a sweep).
+    sweep_at: usize,
+}
+
+/// Smallest registry size that triggers a sweep.
+const MIN_SWEEP: usize = 64;
+
 /// State only writers touch, under `Inner::writer`.
 struct Writer {
     limit: usize,
     next_tick: u64,
-    /// Least-recently-assigned order of (group, topic) entries.
+    /// Eviction candidates in least-recently-assigned order: the entries
+    /// with no assigned partition, except those found pinned (`parked`).
+    /// Entries with an assigned partition are in neither.
     lru: BTreeMap<u64, (Name, Name)>,
-    /// Atomic cells behind partition handles, by (group, topic).
-    cells: HashMap<(Name, Name), HashMap<i32, Arc<HandleCell>>>,
-    cells_sweep_at: usize,
+    /// Entries with no assigned partition that eviction found pinned by a
+    /// live handle, with their tick; back to `lru` when their last handle
+    /// is dropped (`Inner::released`).
+    parked: HashMap<(Name, Name), u64>,
+    /// Atomic cells behind live partition handles, by (group, topic). Held
+    /// weakly: a cell dies with its last handle, and its key is pruned when
+    /// the release is processed.
+    cells: HashMap<(Name, Name), HashMap<i32, Weak<HandleCell>>>,
     /// Set only at process exit (see [`Tracker::release_at_exit`]): a plain
     /// pointer to the start of the published snapshot's allocation.
     exit_anchor: Option<Arc<Snapshot>>,
@@ -123,6 +147,25 @@ pub struct HandleCell {
     leases: CachePadded<AtomicU64>,
     /// The tracker, for blocking waits on its change signal.
     tracker: std::sync::Weak<Inner>,
+}
+
+impl Drop for HandleCell {
+    /// The last handle of this key's partition is gone: tells the writer,
+    /// which may make the entry evictable again at the next change.
+    fn drop(&mut self) {
+        if let Some(inner) = self.tracker.upgrade() {
+            if inner.forked() & crate::fork::RELEASED != 0 {
+                // Forked while another thread held the list: the key stays
+                // parked (not evictable) in this child.
+                return;
+            }
+            inner
+                .released
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((self.group.clone(), self.topic.clone()));
+        }
+    }
 }
 
 /// A worker's in-flight claim on a partition at a generation, taken with
@@ -659,11 +702,24 @@ fn merge_records(
     changed.then_some(out)
 }
 
+/// One (group, topic) change of a [`Txn`]: the view in the current snapshot
+/// and the next one (`None`: absent / removed).
+type Change<'s> = (Option<&'s TopicView>, Option<Arc<TopicView>>);
+
 /// The changes one event makes, collected before the next snapshot is built.
+///
+/// An event changes topics of one group only; they are kept in a plain
+/// vector by topic name (no map, no (group, topic) comparisons), and entries
+/// evicted by the event (of any group) apart.
 struct Txn<'s> {
     cur: &'s Snapshot,
-    /// (group, topic) → new view, or `None` to remove the entry.
-    topics: BTreeMap<(Name, Name), Option<Arc<TopicView>>>,
+    /// The group of `changes` (the event's group).
+    group: Option<Name>,
+    /// The event's changes to `group`, by topic (each topic once).
+    changes: Vec<(Name, Change<'s>)>,
+    /// Entries evicted by the commit that the event did not change, by
+    /// (group, topic), with their current view.
+    evicted: Vec<(Name, Name, Option<&'s TopicView>)>,
     /// Groups whose view must be rebuilt, with their new counters.
     groups: BTreeMap<Name, GroupStats>,
 }
@@ -672,7 +728,9 @@ impl<'s> Txn<'s> {
     fn new(cur: &'s Snapshot) -> Txn<'s> {
         Txn {
             cur,
-            topics: BTreeMap::new(),
+            group: None,
+            changes: Vec::new(),
+            evicted: Vec::new(),
             groups: BTreeMap::new(),
         }
     }
@@ -686,7 +744,8 @@ impl<'s> Txn<'s> {
         })
     }
 
-    /// Applies `assign` / `demote` to one topic; true if it changed.
+    /// Applies `assign` / `demote` to one topic (each topic once per event,
+    /// all of one group); true if it changed.
     fn topic(
         &mut self,
         w: &mut Writer,
@@ -708,135 +767,179 @@ impl<'s> Txn<'s> {
             Some(t) => (t.topic_name().clone(), w.tick()),
             None => (Name::new(topic), w.tick()),
         };
-        let view = TopicView::new(group.clone(), topic_name.clone(), records.into(), tick);
-        self.topics
-            .insert((group.clone(), topic_name), Some(Arc::new(view)));
+        let view = match old {
+            Some(t) => TopicView::new_hashed(
+                group.clone(),
+                topic_name.clone(),
+                records.into(),
+                tick,
+                t.hash,
+            ),
+            None => TopicView::new(group.clone(), topic_name.clone(), records.into(), tick),
+        };
+        debug_assert!(self.group.as_ref().map_or(true, |g| g == group));
+        if self.group.is_none() {
+            self.group = Some(group.clone());
+        }
+        self.changes.push((topic_name, (old, Some(Arc::new(view)))));
         true
     }
 
     /// Builds the next snapshot (evicting past the limit) and updates the
-    /// writer's bookkeeping and the handle cells.
-    fn commit(mut self, w: &mut Writer) -> Snapshot {
-        self.evict(w);
+    /// writer's bookkeeping and the handle cells; `None` if nothing changes.
+    fn commit(mut self, w: &mut Writer, inner: &Inner) -> Option<Snapshot> {
+        w.take_released(inner);
         let cur = self.cur;
+        // Topics come sorted by name, except `replace`'s two runs.
+        if !self.changes.windows(2).all(|p| p[0].0 <= p[1].0) {
+            self.changes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        }
 
-        // Least-recently-assigned order and handle cells follow the changes.
-        for ((g, t), new) in &self.topics {
-            let old_tick = cur.topic(g.as_str(), t.as_str()).map(|v| v.lru_tick);
-            let new_tick = new.as_ref().map(|v| v.lru_tick);
-            if old_tick != new_tick {
-                if let Some(tick) = old_tick {
-                    w.lru.remove(&tick);
-                }
-                if let Some(tick) = new_tick {
-                    w.lru.insert(tick, (g.clone(), t.clone()));
-                }
-            }
-            let key = (g.clone(), t.clone());
-            match new {
-                Some(view) => {
-                    if let Some(cells) = w.cells.get(&key) {
-                        for (p, cell) in cells {
-                            cell.word.store(pack(view.record(*p)), Ordering::Release);
-                        }
+        // Eviction candidates follow the changes: an entry is a candidate
+        // while it has no assigned partition.
+        if let Some(g) = &self.group {
+            for (t, (old, new)) in &self.changes {
+                let candidate = |v: &TopicView| v.assigned.is_empty();
+                if let Some(old) = old.filter(|v| candidate(v)) {
+                    if w.lru.remove(&old.lru_tick).is_none() {
+                        w.parked.remove(&(g.clone(), t.clone()));
                     }
                 }
-                None => {
-                    // Only entries without live handles are evicted.
-                    w.cells.remove(&key);
+                if let Some(new) = new.as_deref().filter(|v| candidate(v)) {
+                    w.lru.insert(new.lru_tick, (g.clone(), t.clone()));
+                }
+            }
+        }
+        self.evict(w);
+        if self.changes.is_empty() && self.evicted.is_empty() && self.groups.is_empty() {
+            return None;
+        }
+
+        // Every change by (group, topic): the event's, merged with the
+        // evicted entries of other topics (usually none or a few).
+        self.evicted
+            .sort_unstable_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        let evicted: Vec<(Option<&TopicView>, Option<Arc<TopicView>>)> =
+            self.evicted.iter().map(|e| (e.2, None)).collect();
+        let mut all: Vec<(&Name, &Name, &Change<'_>)> =
+            Vec::with_capacity(self.changes.len() + evicted.len());
+        {
+            let mut ev = self.evicted.iter().zip(&evicted).peekable();
+            if let Some(g) = &self.group {
+                for (t, c) in &self.changes {
+                    while let Some(((eg, et, _), ec)) =
+                        ev.next_if(|((eg, et, _), _)| (eg, et) < (g, t))
+                    {
+                        all.push((eg, et, ec));
+                    }
+                    all.push((g, t, c));
+                }
+            }
+            all.extend(ev.map(|((eg, et, _), ec)| (eg, et, ec)));
+        }
+
+        // Handle cells follow the changes.
+        if !w.cells.is_empty() {
+            for &(g, t, (_, new)) in &all {
+                let key = (g.clone(), t.clone());
+                match new {
+                    Some(view) => {
+                        if let Some(cells) = w.cells.get(&key) {
+                            for (p, cell) in cells {
+                                if let Some(cell) = cell.upgrade() {
+                                    cell.word.store(pack(view.record(*p)), Ordering::Release);
+                                }
+                            }
+                        }
+                    }
+                    None => {
+                        // Only entries without live handles are evicted.
+                        w.cells.remove(&key);
+                    }
                 }
             }
         }
 
         let index = cur
             .index
-            .edited(self.topics.iter().map(|((g, t), new)| (g, t, new.as_ref())));
+            .edited(all.iter().map(|&(g, t, (_, new))| (g, t, new.as_ref())));
 
-        // Group views: rebuild the touched groups' topic lists.
-        let mut by_group: BTreeMap<&Name, Vec<TopicEdit<'_>>> = BTreeMap::new();
-        for ((g, t), new) in &self.topics {
-            by_group
-                .entry(g)
-                .or_default()
-                .push((t.as_str(), new.as_ref()));
+        // Group views: rebuild the touched groups' topic lists (`all` holds
+        // each group's changes as one run, sorted by topic).
+        let mut by_group: Vec<(&Name, Vec<TopicEdit<'_>>)> = Vec::new();
+        for &(g, t, (_, new)) in &all {
+            match by_group.last_mut() {
+                Some((last, edits)) if *last == g => edits.push((t.as_str(), new.as_ref())),
+                _ => by_group.push((g, vec![(t.as_str(), new.as_ref())])),
+            }
         }
-        for g in by_group.keys() {
+        for (g, _) in &by_group {
             if !self.groups.contains_key(*g) {
                 let stats = cur.group(g.as_str()).map(|v| v.stats).unwrap_or_default();
                 self.groups.insert((*g).clone(), stats);
             }
         }
-        let mut new_groups: BTreeMap<Name, Arc<GroupView>> = BTreeMap::new();
-        for (g, stats) in &self.groups {
-            let old = cur.group(g.as_str());
-            let edits = by_group.get(g).map_or(&[][..], |v| v.as_slice());
-            new_groups.insert(
-                g.clone(),
-                Arc::new(GroupView::edited(g.clone(), *stats, old, edits)),
-            );
-        }
-        let mut groups = Vec::with_capacity(cur.groups.len() + new_groups.len());
-        let mut pending = new_groups.into_iter().peekable();
-        for old in &cur.groups {
-            while let Some((name, _)) = pending.peek() {
-                if name.as_str() < old.name() {
-                    groups.push(pending.next().map(|(_, v)| v).expect("peeked"));
-                } else {
-                    break;
-                }
-            }
-            match pending.peek() {
-                Some((name, _)) if name.as_str() == old.name() => {
-                    groups.push(pending.next().map(|(_, v)| v).expect("peeked"));
-                }
-                _ => groups.push(old.clone()),
-            }
-        }
-        groups.extend(pending.map(|(_, v)| v));
+        // A group whose entries are all gone leaves the snapshot.
+        let new_groups: Vec<(&Name, Option<Arc<GroupView>>)> = self
+            .groups
+            .iter()
+            .map(|(g, stats)| {
+                let old = cur.group(g.as_str());
+                let edits = by_group
+                    .binary_search_by(|(n, _)| (*n).cmp(g))
+                    .map_or(&[][..], |i| by_group[i].1.as_slice());
+                let view = GroupView::edited(g.clone(), *stats, old, edits);
+                (g, (!view.known.is_empty()).then(|| Arc::new(view)))
+            })
+            .collect();
+        let edits: Vec<ListEdit<'_, GroupView>> = new_groups
+            .iter()
+            .map(|(g, v)| (g.as_str(), v.as_ref()))
+            .collect();
+        let groups = cur.groups.edit(&edits);
 
-        Snapshot {
+        Some(Snapshot {
             epoch: cur.epoch + 1,
             groups,
             index,
-        }
+        })
     }
 
     /// Marks least-recently-assigned entries for removal while the number of
-    /// entries exceeds the limit. Entries with an assigned partition or a live
-    /// handle are skipped.
-    fn evict(&mut self, w: &Writer) {
+    /// entries exceeds the limit. Only candidates (no assigned partition) are
+    /// visited; one found pinned by a live handle is parked until its last
+    /// handle goes, so each entry is visited once per pin: O(1) amortised.
+    fn evict(&mut self, w: &mut Writer) {
         let mut count = self.cur.index.len();
-        for ((g, t), new) in &self.topics {
-            let existed = self.cur.topic(g.as_str(), t.as_str()).is_some();
-            match (existed, new.is_some()) {
+        for (_, (old, new)) in &self.changes {
+            match (old.is_some(), new.is_some()) {
                 (false, true) => count += 1,
                 (true, false) => count -= 1,
                 _ => {}
             }
         }
-        if count <= w.limit {
-            return;
-        }
-        let mut victims = Vec::new();
-        for (g, t) in w.lru.values() {
-            if count <= w.limit {
+        while count > w.limit {
+            let Some((tick, key)) = w.lru.pop_first() else {
                 break;
-            }
-            let key = (g.clone(), t.clone());
-            let view = match self.topics.get(&key) {
-                Some(Some(v)) => Some(&**v),
-                Some(None) => continue,
-                None => self.cur.topic(g.as_str(), t.as_str()),
             };
-            let Some(view) = view else { continue };
-            if !view.partitions().is_empty() || w.pinned(&key) {
+            if w.pinned(&key) {
+                w.parked.insert(key, tick);
                 continue;
             }
-            victims.push(key);
+            let (g, t) = key;
+            let mine = if self.group.as_ref() == Some(&g) {
+                self.changes.binary_search_by(|(n, _)| n.cmp(&t)).ok()
+            } else {
+                None
+            };
+            match mine {
+                Some(i) => self.changes[i].1 .1 = None,
+                None => {
+                    let old = self.cur.topic(g.as_str(), t.as_str());
+                    self.evicted.push((g, t, old));
+                }
+            }
             count -= 1;
-        }
-        for key in victims {
-            self.topics.insert(key, None);
         }
     }
 }
@@ -851,20 +954,29 @@ impl Writer {
     fn pinned(&self, key: &(Name, Name)) -> bool {
         self.cells
             .get(key)
-            .is_some_and(|cells| cells.values().any(|c| Arc::strong_count(c) > 1))
+            .is_some_and(|cells| cells.values().any(|c| c.strong_count() > 0))
     }
 
-    /// Drops handle cells nobody holds any more for entries that no longer
-    /// exist. Amortised: runs when the table doubled since the last sweep.
-    fn sweep_cells(&mut self, cur: &Snapshot) {
-        if self.cells.len() < self.cells_sweep_at {
+    /// Processes the keys whose last handle was dropped: prunes their dead
+    /// cells, and makes a parked entry a candidate again once nothing pins
+    /// it. O(1) per dropped handle.
+    fn take_released(&mut self, inner: &Inner) {
+        if inner.forked() & crate::fork::RELEASED != 0 {
             return;
         }
-        self.cells.retain(|(g, t), cells| {
-            cur.topic(g.as_str(), t.as_str()).is_some()
-                || cells.values().any(|c| Arc::strong_count(c) > 1)
-        });
-        self.cells_sweep_at = (self.cells.len() * 2).max(64);
+        let keys = std::mem::take(&mut *inner.released.lock().unwrap_or_else(|p| p.into_inner()));
+        for key in keys {
+            if let Some(cells) = self.cells.get_mut(&key) {
+                cells.retain(|_, c| c.strong_count() > 0);
+                if !cells.is_empty() {
+                    continue;
+                }
+                self.cells.remove(&key);
+            }
+            if let Some(tick) = self.parked.remove(&key) {
+                self.lru.insert(tick, key);
+            }
+        }
     }
 }
 
@@ -889,12 +1001,16 @@ impl Tracker {
                     limit: limit.max(1),
                     next_tick: 0,
                     lru: BTreeMap::new(),
+                    parked: HashMap::new(),
                     cells: HashMap::new(),
-                    cells_sweep_at: 64,
                     exit_anchor: None,
                 }),
                 changed: (Mutex::new(0), Condvar::new()),
-                runtimes: Mutex::new(HashMap::new()),
+                runtimes: Mutex::new(Runtimes {
+                    map: HashMap::new(),
+                    sweep_at: MIN_SWEEP,
+                }),
+                released: Mutex::new(Vec::new()),
                 observed: crate::history::Registry::new(),
                 fork: crate::fork::ForkState::new(),
             }),
@@ -925,7 +1041,8 @@ impl Tracker {
 
     /// Every group's glue failure count ([`Group::glue_failures`]), sorted
     /// by group name: groups this tracker handed out, whether or not they
-    /// had an event. Takes the short lock of the per-group runtime registry
+    /// had an event, until the group bound forgets them (README, "Bounded
+    /// memory"). Takes the short lock of the per-group runtime registry
     /// and allocates: for scrapes, never for hot paths.
     pub(crate) fn glue_failure_counts(&self) -> Vec<(Name, u64)> {
         if self.inner.forked() & crate::fork::RUNTIMES != 0 {
@@ -936,6 +1053,7 @@ impl Tracker {
             .runtimes
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+            .map
             .iter()
             .map(|(n, r)| (n.clone(), r.glue_failures.load(Ordering::Relaxed)))
             .collect();
@@ -945,22 +1063,29 @@ impl Tracker {
 
     /// The group with this name (get-or-create: no assignment state is
     /// created until its first event). Validates the name; allocates the name
-    /// once; takes the short lock of the per-group runtime registry (never the
-    /// writers' lock, never one readers take).
+    /// once; takes the short lock of the per-group runtime registry (never one
+    /// readers take). When that registry doubled since its last sweep, also
+    /// sweeps it under the writers' lock (amortised O(1) per call): groups
+    /// nobody holds and the snapshot no longer lists are forgotten (README,
+    /// "Bounded memory").
     pub fn group(&self, name: &str) -> Result<Group, Error> {
         validate_group(name)?;
         if self.inner.forked() & crate::fork::RUNTIMES != 0 {
             return Err(crate::fork::forked("creating a group value"));
         }
         let name = Name::new(name);
-        let runtime = self
-            .inner
-            .runtimes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(name.clone())
-            .or_default()
-            .clone();
+        let (runtime, sweep) = {
+            let mut r = self
+                .inner
+                .runtimes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let runtime = r.map.entry(name.clone()).or_default().clone();
+            (runtime, r.map.len() >= r.sweep_at)
+        };
+        if sweep {
+            self.inner.sweep_groups();
+        }
         Ok(Group {
             inner: self.inner.clone(),
             hasher: group_hasher(name.as_str()),
@@ -1066,21 +1191,24 @@ impl Tracker {
         };
         let cur = self.inner.current.load_full();
         self.inner.observed.clear();
-        let had_cells = w
-            .cells
-            .values()
-            .any(|c| c.values().any(|x| x.word.load(Ordering::Relaxed) != 0));
+        let had_cells = w.cells.values().any(|c| {
+            c.values().any(|x| {
+                x.upgrade()
+                    .is_some_and(|x| x.word.load(Ordering::Relaxed) != 0)
+            })
+        });
         if cur.groups.is_empty() && cur.index.len() == 0 && !had_cells {
             return false;
         }
         for cells in w.cells.values() {
-            for c in cells.values() {
+            for c in cells.values().filter_map(Weak::upgrade) {
                 c.word.store(0, Ordering::Release);
             }
         }
         w.cells
-            .retain(|_, cells| cells.values().any(|c| Arc::strong_count(c) > 1));
+            .retain(|_, cells| cells.values().any(|c| c.strong_count() > 0));
         w.lru.clear();
+        w.parked.clear();
         self.publish(Snapshot::empty(cur.epoch + 1));
         true
     }
@@ -1118,10 +1246,7 @@ impl Tracker {
         w.limit = limit;
         let cur = self.inner.current.load_full();
         if cur.index.len() > limit {
-            let mut txn = Txn::new(&cur);
-            txn.evict(&w);
-            if !txn.topics.is_empty() {
-                let next = txn.commit(&mut w);
+            if let Some(next) = Txn::new(&cur).commit(&mut w, &self.inner) {
                 self.publish(next);
             }
         }
@@ -1166,11 +1291,19 @@ impl Tracker {
         // Keep only the cells of handles still held (they keep following
         // their key); free the table's allocation if none is.
         w.cells
-            .retain(|_, cells| cells.values().any(|c| Arc::strong_count(c) > 1));
+            .retain(|_, cells| cells.values().any(|c| c.strong_count() > 0));
         if w.cells.is_empty() {
             w.cells = HashMap::new();
         }
         w.lru = BTreeMap::new();
+        w.parked = HashMap::new();
+        if self.inner.forked() & crate::fork::RELEASED == 0 {
+            *self
+                .inner
+                .released
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Vec::new();
+        }
         w.exit_anchor = Some(self.inner.current.load_full());
         // The history registry's (empty) map, likewise.
         self.inner.observed.anchor_for_exit();
@@ -1183,7 +1316,10 @@ impl Tracker {
             .inner
             .runtimes
             .lock()
-            .unwrap_or_else(|p| p.into_inner()) = HashMap::new();
+            .unwrap_or_else(|p| p.into_inner()) = Runtimes {
+            map: HashMap::new(),
+            sweep_at: MIN_SWEEP,
+        };
     }
 }
 
@@ -1275,16 +1411,17 @@ impl Inner {
     }
 
     /// Which of this tracker's locks (`crate::fork::{WRITER, CHANGED,
-    /// RUNTIMES}`) threads that `fork()` did not copy held; 0 unless this
+    /// RUNTIMES, RELEASED}`) threads that `fork()` did not copy held; 0 unless this
     /// process was forked. Two plain loads.
     #[inline]
     fn forked(&self) -> u64 {
-        use crate::fork::{is_held, CHANGED, RUNTIMES, WRITER};
+        use crate::fork::{is_held, CHANGED, RELEASED, RUNTIMES, WRITER};
         self.fork.held(|| {
             [
                 (WRITER, is_held(&self.writer)),
                 (CHANGED, is_held(&self.changed.0)),
                 (RUNTIMES, is_held(&self.runtimes)),
+                (RELEASED, is_held(&self.released)),
             ]
             .iter()
             .filter(|(_, held)| *held)
@@ -1404,6 +1541,33 @@ impl Inner {
         if self.epoch.load(Ordering::Relaxed) < epoch {
             self.epoch.fetch_max(epoch, Ordering::AcqRel);
         }
+    }
+
+    /// Forgets the groups nobody holds that the snapshot no longer lists:
+    /// their runtime state (glue failure counts, poll marks, settings) and
+    /// their history. A group is held by a `Group` value, a partition
+    /// handle or the deadline timer (each holds its runtime state); the
+    /// snapshot lists it while any of its (group, topic) entries is
+    /// retained. Then sets the next sweep at twice the registry's size, so
+    /// the cost is amortised over the `Tracker::group` calls that grew it.
+    fn sweep_groups(&self) {
+        let Ok(_w) = self.lock_writer() else {
+            return;
+        };
+        let cur = self.current.load();
+        let mut r = self.runtimes.lock().unwrap_or_else(|p| p.into_inner());
+        let mut gone = Vec::new();
+        r.map.retain(|name, rt| {
+            // Held by the registry, and by the group's log if it has one.
+            let own = 1 + usize::from(self.observed.holds(name.as_str(), rt));
+            let keep = Arc::strong_count(rt) > own || cur.group(name.as_str()).is_some();
+            if !keep {
+                gone.push(name.clone());
+            }
+            keep
+        });
+        self.observed.forget(&gone);
+        r.sweep_at = (r.map.len() * 2).max(MIN_SWEEP);
     }
 
     /// Stores the next snapshot and wakes `wait_for_change` callers. The wait
@@ -1655,7 +1819,7 @@ impl Group {
                     let cells = w.cells.get(&(self.name.clone(), Name::new(topic)));
                     parts
                         .iter()
-                        .filter_map(move |p| cells.and_then(|c| c.get(p)).cloned())
+                        .filter_map(move |p| cells.and_then(|c| c.get(p)).and_then(Weak::upgrade))
                 })
                 .collect()
         };
@@ -1796,27 +1960,27 @@ impl Group {
         validate_partition(partition)?;
         let mut w = self.inner.lock_writer()?;
         let cur = self.inner.current.load_full();
-        w.sweep_cells(&cur);
+        w.take_released(&self.inner);
         let view = cur.topic(self.name.as_str(), topic);
         let topic_name = view.map_or_else(|| Name::new(topic), |v| v.topic_name().clone());
         let cells = w
             .cells
             .entry((self.name.clone(), topic_name.clone()))
             .or_default();
-        let cell = cells.entry(partition).or_insert_with(|| {
-            Arc::new(HandleCell {
-                word: CachePadded::new(AtomicU64::new(pack(
-                    view.and_then(|v| v.record(partition)),
-                ))),
-                group: self.name.clone(),
-                topic: topic_name,
-                partition,
-                runtime: self.runtime.clone(),
-                leases: CachePadded::new(AtomicU64::new(0)),
-                tracker: Arc::downgrade(&self.inner),
-            })
+        if let Some(cell) = cells.get(&partition).and_then(Weak::upgrade) {
+            return Ok(PartitionHandle { cell });
+        }
+        let cell = Arc::new(HandleCell {
+            word: CachePadded::new(AtomicU64::new(pack(view.and_then(|v| v.record(partition))))),
+            group: self.name.clone(),
+            topic: topic_name,
+            partition,
+            runtime: self.runtime.clone(),
+            leases: CachePadded::new(AtomicU64::new(0)),
+            tracker: Arc::downgrade(&self.inner),
         });
-        Ok(PartitionHandle { cell: cell.clone() })
+        cells.insert(partition, Arc::downgrade(&cell));
+        Ok(PartitionHandle { cell })
     }
 
     /// The tracker's history and health registry (`src/history.rs`).
@@ -1917,7 +2081,9 @@ impl Group {
             Event::Reset => stats.reset_events += 1,
         }
         stats.last_change_unix_ms = now;
-        let next = txn.commit(&mut w);
+        let next = txn
+            .commit(&mut w, &self.inner)
+            .expect("an event that changed something");
         self.inner.publish(next);
         self.observe(&event, &cur, &self.inner.current.load(), now);
         Ok((true, removed_any))
@@ -1981,7 +2147,7 @@ mod tests {
         // The handle held across the release follows its key again.
         assert_eq!(h.state().generation, 1);
         assert!(h.state().is_assigned());
-        assert_eq!(t.inner.runtimes.lock().expect("lock").capacity(), 0);
+        assert_eq!(t.inner.runtimes.lock().expect("lock").map.capacity(), 0);
         drop(h);
         // Nothing assigned, a handle taken and dropped: its table goes too.
         let fresh = Tracker::new();
@@ -2041,5 +2207,133 @@ mod tests {
             .expect("invalid");
         assert_eq!(e.kind(), ErrorKind::InvalidTopic);
         assert_eq!(e.element(), Some(1));
+    }
+}
+
+#[cfg(test)]
+mod bound_tests {
+    use super::*;
+
+    fn registry_len(t: &Tracker) -> usize {
+        t.inner.runtimes.lock().expect("lock").map.len()
+    }
+
+    /// Per-member group names created and abandoned (assigned, revoked,
+    /// dropped) stay bounded: the snapshot lists only groups with retained
+    /// entries, and the runtime and history registries forget groups nobody
+    /// holds once the snapshot no longer lists them.
+    #[test]
+    fn abandoned_groups_stay_bounded() {
+        const LIMIT: usize = 500;
+        let t = Tracker::with_generations_topics_limit(LIMIT);
+        let keep = t.group("app/keeper").expect("group");
+        keep.record_glue_failure();
+        for i in 0..100_000 {
+            let g = t.group(&format!("app/member-{i}")).expect("group");
+            g.assigned([("orders", i % 7)]).expect("assign");
+            g.revoked([("orders", i % 7)]).expect("revoke");
+            if i % 1000 == 0 {
+                g.record_glue_failure();
+            }
+        }
+        let s = t.snapshot();
+        assert_eq!(s.generations_topics(), LIMIT);
+        assert_eq!(s.groups().len(), LIMIT);
+        // The most recent LIMIT groups are the ones kept.
+        assert_eq!(s.groups()[0].name(), "app/member-99500");
+        assert!(registry_len(&t) <= 2 * (LIMIT + 1), "{}", registry_len(&t));
+        assert!(t.inner.observed.len() <= 2 * (LIMIT + 1));
+        {
+            let w = t.inner.lock_writer().expect("writer");
+            assert!(w.cells.is_empty());
+            assert_eq!(w.lru.len(), LIMIT);
+        }
+        // A group held by a `Group` value is never forgotten.
+        assert_eq!(keep.glue_failures(), 1);
+        assert!(t
+            .glue_failure_counts()
+            .iter()
+            .any(|(n, c)| n.as_str() == "app/keeper" && *c == 1));
+        // A forgotten group comes back fresh.
+        let old = t.group("app/member-0").expect("group");
+        assert_eq!(old.glue_failures(), 0);
+        assert_eq!(old.generation("orders", 0), 0);
+        assert_eq!(old.stats(), GroupStats::default());
+    }
+
+    /// A group re-created by name keeps its generations, counters, history
+    /// and glue failure count while its entries are retained; once they are
+    /// evicted it leaves the snapshot and, unheld, the registries.
+    #[test]
+    fn a_recreated_group_keeps_what_is_retained() {
+        let t = Tracker::with_generations_topics_limit(100);
+        let g = t.group("app/member-a").expect("group");
+        g.assigned([("orders", 0), ("orders", 1)]).expect("assign");
+        g.revoked([("orders", 0), ("orders", 1)]).expect("revoke");
+        g.record_glue_failure();
+        drop(g);
+        for i in 0..99 {
+            let o = t.group(&format!("other-{i}")).expect("group");
+            o.assigned([("t", 0)]).expect("assign");
+            o.lost();
+        }
+        let g = t.group("app/member-a").expect("group");
+        assert_eq!(g.generation("orders", 1), 1);
+        assert_eq!(g.stats().assigned_events, 1);
+        assert_eq!(g.glue_failures(), 1);
+        assert_eq!(g.history().len(), 2);
+        g.assigned([("orders", 1)]).expect("assign");
+        assert_eq!(g.generation("orders", 1), 2);
+        g.revoked([("orders", 1)]).expect("revoke");
+        drop(g);
+        // 101 more entries push app/member-a's out (it is the oldest now
+        // that the others were assigned after it).
+        for i in 0..200 {
+            let o = t.group(&format!("later-{i}")).expect("group");
+            o.assigned([("t", 0)]).expect("assign");
+            o.lost();
+        }
+        assert!(t.snapshot().group("app/member-a").is_none());
+        assert_eq!(t.generation("app/member-a", "orders", 1), 0);
+        let g = t.group("app/member-a").expect("group");
+        assert_eq!(g.stats(), GroupStats::default());
+        assert_eq!(g.glue_failures(), 0);
+        assert_eq!(g.history().len(), 0);
+    }
+
+    /// Eviction visits candidates only: entries owning a partition are not
+    /// in the order at all, and an entry pinned by a handle is parked once
+    /// and evicted at the first change after its last handle is dropped.
+    #[test]
+    fn eviction_visits_candidates_only() {
+        let t = Tracker::with_generations_topics_limit(10);
+        let g = t.group("g").expect("group");
+        let owned: Vec<String> = (0..2_000).map(|i| format!("owned-{i:05}")).collect();
+        g.assigned(owned.iter().map(|t| (t.as_str(), 0)))
+            .expect("assign");
+        {
+            let w = t.inner.lock_writer().expect("writer");
+            assert!(w.lru.is_empty() && w.parked.is_empty());
+        }
+        g.assigned([("pinned", 0)]).expect("assign");
+        let h = g.partition("pinned", 0).expect("handle");
+        g.revoked([("pinned", 0)]).expect("revoke");
+        // Over the limit already: the pinned entry is parked, not evicted.
+        {
+            let w = t.inner.lock_writer().expect("writer");
+            assert!(w.lru.is_empty());
+            assert_eq!(w.parked.len(), 1);
+        }
+        assert_eq!(t.generation("g", "pinned", 0), 1);
+        drop(h);
+        // Left over the limit until the next change.
+        assert_eq!(t.generation("g", "pinned", 0), 1);
+        g.assigned([("fresh", 0)]).expect("assign");
+        assert_eq!(t.generation("g", "pinned", 0), 0);
+        {
+            let w = t.inner.lock_writer().expect("writer");
+            assert!(w.lru.is_empty() && w.parked.is_empty() && w.cells.is_empty());
+        }
+        assert_eq!(t.snapshot().generations_topics(), 2_001);
     }
 }

@@ -17,8 +17,9 @@
 //!
 //! Decisions the SPEC leaves open, modelled as the implementation documents
 //! them:
-//! - a snapshot lists every group that changed at least once since the last
-//!   `clear()`, including groups that own nothing now (`Snapshot::groups`);
+//! - a snapshot lists every group that holds at least one (group, topic)
+//!   entry, including groups that own nothing now (`Snapshot::groups`); a
+//!   group whose entries were all evicted leaves it, with its counters;
 //! - topics that became legal-looking but are reserved by Kafka (`.` and `..`)
 //!   are rejected, as Kafka does;
 //! - entries assigned in the same event are ordered by topic name for
@@ -277,6 +278,10 @@ impl Model {
                 None => break,
             }
         }
+        // A group with no entry left leaves the snapshot, counters and all.
+        let entries = &self.entries;
+        self.groups
+            .retain(|g, _| entries.keys().any(|(eg, _)| eg == g));
         any
     }
 

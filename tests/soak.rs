@@ -135,8 +135,9 @@ fn walk(s: &Snapshot) -> (HashMap<Key, (u64, Status)>, u64) {
     let mut records = HashMap::new();
     s.epoch().hash(&mut h);
     let mut assigned_total = 0;
-    for pair in s.groups().windows(2) {
-        assert!(pair[0].name() < pair[1].name(), "groups not sorted");
+    let names: Vec<&str> = s.groups().iter().map(|g| g.name()).collect();
+    for pair in names.windows(2) {
+        assert!(pair[0] < pair[1], "groups not sorted");
     }
     for g in s.groups() {
         let gi = GROUPS

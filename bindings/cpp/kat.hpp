@@ -628,7 +628,8 @@ public:
     using group_iterator =
         detail::index_iterator<const kat_snapshot_t *, group_view, &snapshot::group_at>;
 
-    /// Every group that has had a change, sorted by name; iterated without
+    /// Every group holding a retained (group, topic) entry (README,
+    /// "Bounded memory"), sorted by name; iterated without
     /// copying (views borrow from the snapshot). Empty on a moved-from one.
     [[nodiscard]] detail::range<group_iterator> groups() const & {
         const std::size_t n = try_group_count().value_or(0);

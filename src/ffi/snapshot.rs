@@ -99,8 +99,9 @@ pub unsafe extern "C" fn kat_snapshot_epoch(
     })
 }
 
-/// Writes the number of groups in the snapshot (every group that has had a
-/// change, including groups that own nothing now).
+/// Writes the number of groups in the snapshot (every group that holds a
+/// retained (group, topic) entry, including groups that own nothing now; see
+/// the README, "Bounded memory").
 #[no_mangle]
 pub unsafe extern "C" fn kat_snapshot_group_count(
     snapshot: *const kat_snapshot_t,
