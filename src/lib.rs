@@ -61,8 +61,8 @@ pub use metrics::{
 pub use name::{validate_group, validate_topic, MAX_GROUP_NAME_LEN, MAX_TOPIC_NAME_LEN};
 pub use runtime::{DrainStats, LossNotifier, PollStats};
 pub use snapshot::{
-    AssignedPartition, GenerationEntry, Generations, GroupStats, GroupView, PartitionRecord,
-    Snapshot, Status, TopicIter, TopicList, TopicView,
+    AssignedPartition, GenerationEntry, Generations, GenerationsIter, GroupStats, GroupView,
+    PartitionRecord, Snapshot, Status, TopicIter, TopicList, TopicView,
 };
 pub use stats::RdkafkaCgrp;
 pub use tracker::{
