@@ -404,11 +404,15 @@ impl View {
                         .topics()
                         .iter()
                         .map(|t| {
-                            let ps = t
+                            let ps: Vec<(i32, u64)> = t
                                 .partitions()
                                 .iter()
                                 .map(|p| (p.partition, p.generation))
                                 .collect();
+                            // The parallel arrays hold the same entries.
+                            assert_eq!(t.assigned().collect::<Vec<_>>(), ps);
+                            assert_eq!(t.partition_numbers().len(), ps.len());
+                            assert_eq!(t.partition_generations().len(), ps.len());
                             (t.name().to_owned(), ps)
                         })
                         .collect(),
