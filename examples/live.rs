@@ -775,13 +775,7 @@ fn main() -> ExitCode {
     let losses = sum(|m| m.losses.load(Ordering::Relaxed));
     let errors = sum(|m| m.errors.load(Ordering::Relaxed));
     let generations = tracker.generations();
-    let count = |s: Status| {
-        generations
-            .entries()
-            .iter()
-            .filter(|e| e.status == s)
-            .count()
-    };
+    let count = |s: Status| generations.entries().filter(|e| e.status == s).count();
     println!("summary");
     println!(
         "  rebalances applied      {rebalances} ({losses} of them lost revokes), {errors} errors"

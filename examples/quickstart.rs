@@ -31,13 +31,11 @@ fn main() -> Result<(), kat::Error> {
     let snapshot = tracker.snapshot();
     for g in snapshot.groups() {
         for t in g.topics() {
-            for p in t.partitions() {
+            for (partition, generation) in t.assigned() {
                 println!(
-                    "{} {}/{} generation {}",
+                    "{} {}/{partition} generation {generation}",
                     g.name(),
-                    t.name(),
-                    p.partition,
-                    p.generation
+                    t.name()
                 );
             }
         }

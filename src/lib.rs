@@ -62,8 +62,9 @@ pub use metrics::{
 pub use name::{validate_group, validate_topic, MAX_GROUP_NAME_LEN, MAX_TOPIC_NAME_LEN};
 pub use runtime::{DrainStats, LossNotifier, PollStats};
 pub use snapshot::{
-    AssignedPartition, GenerationEntry, Generations, GroupList, GroupStats, GroupView, ListIter,
-    Named, PartitionRecord, Snapshot, SortedList, Status, TopicIter, TopicList, TopicView,
+    AssignedPartition, GenerationEntry, Generations, GenerationsIter, GroupList, GroupStats,
+    GroupView, ListIter, Named, PartitionRecord, Snapshot, SortedList, Status, TopicIter,
+    TopicList, TopicView,
 };
 pub use stats::RdkafkaCgrp;
 pub use tracker::{

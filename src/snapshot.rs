@@ -91,6 +91,10 @@ pub struct TopicView {
     pub(crate) hash: u64,
     /// Sorted by partition; only `Status::Assigned` ones.
     pub(crate) assigned: Box<[AssignedPartition]>,
+    /// The same partitions as two parallel arrays in one allocation: their
+    /// `assigned.len()` generations, then their numbers packed two `i32` per
+    /// word (see [`TopicView::partition_numbers`]).
+    owned: Box<[u64]>,
     /// Sorted by partition; every partition with a generation.
     pub(crate) records: Box<[PartitionRecord]>,
     /// Position in the least-recently-assigned order (larger is more recent).
@@ -133,11 +137,23 @@ impl TopicView {
                 }),
         );
         let assigned = assigned.into_boxed_slice();
+        let mut owned = Vec::with_capacity(count + count.div_ceil(2));
+        owned.extend(assigned.iter().map(|p| p.generation));
+        owned.extend(assigned.chunks(2).map(|pair| {
+            let mut word = [0u8; 8];
+            word[..4].copy_from_slice(&pair[0].partition.to_ne_bytes());
+            if let Some(second) = pair.get(1) {
+                word[4..].copy_from_slice(&second.partition.to_ne_bytes());
+            }
+            u64::from_ne_bytes(word)
+        }));
+        let owned = owned.into_boxed_slice();
         TopicView {
             hash,
             group,
             topic,
             assigned,
+            owned,
             records,
             lru_tick,
         }
@@ -157,6 +173,47 @@ impl TopicView {
     /// Borrowed; no allocation.
     pub fn partitions(&self) -> &[AssignedPartition] {
         &self.assigned
+    }
+
+    /// The numbers of the partitions assigned now, sorted ascending: the
+    /// same partitions as [`partitions`](Self::partitions), in their own
+    /// array, parallel to [`partition_generations`](Self::partition_generations).
+    /// Borrowed; no allocation.
+    #[inline]
+    pub fn partition_numbers(&self) -> &[i32] {
+        let n = self.assigned.len();
+        let words = &self.owned[n..];
+        debug_assert_eq!(words.len(), n.div_ceil(2));
+        // SAFETY: `words` holds `n.div_ceil(2)` u64 words, that is at least
+        // `n` i32s, written by `new` as their native-endian bytes in order;
+        // u64 alignment satisfies i32's and every bit pattern is an i32. The
+        // borrow of `self` keeps the allocation alive and unchanged.
+        unsafe { std::slice::from_raw_parts(words.as_ptr().cast::<i32>(), n) }
+    }
+
+    /// The generations of the partitions assigned now, parallel to
+    /// [`partition_numbers`](Self::partition_numbers). Borrowed; no
+    /// allocation.
+    #[inline]
+    pub fn partition_generations(&self) -> &[u64] {
+        &self.owned[..self.assigned.len()]
+    }
+
+    /// The partitions assigned now as `(partition, generation)` pairs, sorted
+    /// by partition: [`partitions`](Self::partitions) read from the parallel
+    /// arrays, the fastest way to visit them all (the loop vectorizes).
+    /// Borrowed; no allocation.
+    #[inline]
+    pub fn assigned(
+        &self,
+    ) -> std::iter::Zip<
+        std::iter::Copied<std::slice::Iter<'_, i32>>,
+        std::iter::Copied<std::slice::Iter<'_, u64>>,
+    > {
+        self.partition_numbers()
+            .iter()
+            .copied()
+            .zip(self.partition_generations().iter().copied())
     }
 
     /// Every partition ever assigned (within the retention limit), sorted.
@@ -622,26 +679,26 @@ impl Snapshot {
         self.index.len()
     }
 
-    /// A frozen, flat copy of every generation in this snapshot (revoked and
-    /// lost included), sorted by group, topic and partition. Allocates.
+    /// A frozen copy of every generation in this snapshot (revoked and lost
+    /// included), sorted by group, topic and partition. Costs one reference
+    /// count per (group, topic), not per partition; allocates two arrays.
     pub fn generations(&self) -> Generations {
-        let mut entries = Vec::new();
+        let mut topics = Vec::with_capacity(self.index.len());
+        let mut ends = Vec::with_capacity(self.index.len());
+        let mut total = 0;
         for g in &self.groups {
             for t in &g.known {
-                for r in t.records.iter() {
-                    entries.push(GenerationEntry {
-                        group: g.name.clone(),
-                        topic: t.topic.clone(),
-                        partition: r.partition,
-                        generation: r.generation,
-                        status: r.status,
-                    });
+                if !t.records.is_empty() {
+                    total += t.records.len();
+                    topics.push(t.clone());
+                    ends.push(total);
                 }
             }
         }
         Generations {
             epoch: self.epoch,
-            entries,
+            topics,
+            ends,
         }
     }
 
@@ -688,11 +745,10 @@ fn push_u64(out: &mut String, v: u64) {
     let _ = write!(out, "{v}");
 }
 
-/// One key of a [`Generations`] list.
-#[derive(Debug, Clone)]
-pub struct GenerationEntry {
-    pub(crate) group: Name,
-    pub(crate) topic: Name,
+/// One key of a [`Generations`] list, borrowed from it.
+#[derive(Clone, Copy)]
+pub struct GenerationEntry<'a> {
+    view: &'a TopicView,
     /// The partition number.
     pub partition: i32,
     /// Times assigned (at least 1).
@@ -701,29 +757,59 @@ pub struct GenerationEntry {
     pub status: Status,
 }
 
-impl GenerationEntry {
+impl<'a> GenerationEntry<'a> {
+    fn new(view: &'a TopicView, r: &PartitionRecord) -> GenerationEntry<'a> {
+        GenerationEntry {
+            view,
+            partition: r.partition,
+            generation: r.generation,
+            status: r.status,
+        }
+    }
+
     /// The group name.
-    pub fn group(&self) -> &str {
-        self.group.as_str()
+    pub fn group(&self) -> &'a str {
+        self.view.group.as_str()
     }
     /// The topic name.
-    pub fn topic(&self) -> &str {
-        self.topic.as_str()
+    pub fn topic(&self) -> &'a str {
+        self.view.topic.as_str()
     }
-    pub(crate) fn group_name(&self) -> &Name {
-        &self.group
+    pub(crate) fn group_name(&self) -> &'a Name {
+        &self.view.group
     }
-    pub(crate) fn topic_name(&self) -> &Name {
-        &self.topic
+    pub(crate) fn topic_name(&self) -> &'a Name {
+        &self.view.topic
+    }
+}
+
+impl std::fmt::Debug for GenerationEntry<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GenerationEntry")
+            .field("group", &self.group())
+            .field("topic", &self.topic())
+            .field("partition", &self.partition)
+            .field("generation", &self.generation)
+            .field("status", &self.status)
+            .finish()
     }
 }
 
 /// A frozen copy of every generation the tracker holds at one epoch, sorted
-/// by group, topic and partition. Owns its data; names are shared, not copied.
+/// by group, topic and partition.
+///
+/// Taking it costs one reference count per (group, topic), not one per
+/// partition: it holds the snapshot's topic views, which never change, plus
+/// the running entry count at the end of each. Later events build new views
+/// and leave these alone, so the list never changes; it keeps those views
+/// (and nothing else of the snapshot) alive until dropped.
 #[derive(Debug, Clone)]
 pub struct Generations {
     epoch: u64,
-    entries: Vec<GenerationEntry>,
+    /// Views with at least one record, sorted by group, then topic.
+    topics: Vec<Arc<TopicView>>,
+    /// `ends[i]`: number of entries in `topics[..=i]`.
+    ends: Vec<usize>,
 }
 
 impl Generations {
@@ -733,53 +819,67 @@ impl Generations {
     }
 
     /// The entries, sorted by group, topic and partition.
-    pub fn entries(&self) -> &[GenerationEntry] {
-        &self.entries
+    pub fn entries(&self) -> GenerationsIter<'_> {
+        GenerationsIter {
+            topics: self.topics.iter(),
+            cur: None,
+            records: [].iter(),
+            left: self.len(),
+        }
+    }
+
+    /// Entry `index` in the [`entries`](Self::entries) order. O(log topics).
+    pub fn get(&self, index: usize) -> Option<GenerationEntry<'_>> {
+        let t = self.ends.partition_point(|&e| e <= index);
+        let view = self.topics.get(t)?;
+        let start = if t == 0 { 0 } else { self.ends[t - 1] };
+        Some(GenerationEntry::new(view, &view.records[index - start]))
     }
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.ends.last().copied().unwrap_or(0)
     }
 
     /// Whether nothing was ever assigned (or everything was cleared).
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.topics.is_empty()
     }
 
     /// As JSON: `{"epoch":N,"groups":{"group":{"topic":{"partition":
     /// {"generation":G,"status":"assigned|revoked|lost"},…},…},…}}`.
     pub fn to_json(&self) -> String {
-        let mut out = String::with_capacity(64 + 48 * self.entries.len());
+        let mut out = String::with_capacity(64 + 48 * self.len());
         out.push_str("{\"epoch\":");
         push_u64(&mut out, self.epoch);
         out.push_str(",\"groups\":{");
-        let mut prev: Option<&GenerationEntry> = None;
-        for e in &self.entries {
-            let same_group = prev.is_some_and(|p| p.group == e.group);
-            let same_topic = same_group && prev.is_some_and(|p| p.topic == e.topic);
+        let mut prev: Option<&TopicView> = None;
+        for t in &self.topics {
+            let same_group = prev.is_some_and(|p| p.group == t.group);
             match prev {
                 None => {}
-                Some(_) if same_topic => out.push(','),
                 Some(_) if same_group => out.push_str("},"),
                 Some(_) => out.push_str("}},"),
             }
             if !same_group {
-                crate::json::push_str(&mut out, e.group());
+                crate::json::push_str(&mut out, t.group());
                 out.push_str(":{");
             }
-            if !same_topic {
-                crate::json::push_str(&mut out, e.topic());
-                out.push_str(":{");
+            crate::json::push_str(&mut out, t.name());
+            out.push_str(":{");
+            for (i, r) in t.records.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push('"');
+                push_u64(&mut out, r.partition as u64);
+                out.push_str("\":{\"generation\":");
+                push_u64(&mut out, r.generation);
+                out.push_str(",\"status\":\"");
+                out.push_str(r.status.as_str());
+                out.push_str("\"}");
             }
-            out.push('"');
-            push_u64(&mut out, e.partition as u64);
-            out.push_str("\":{\"generation\":");
-            push_u64(&mut out, e.generation);
-            out.push_str(",\"status\":\"");
-            out.push_str(e.status.as_str());
-            out.push_str("\"}");
-            prev = Some(e);
+            prev = Some(t);
         }
         if prev.is_some() {
             out.push_str("}}");
@@ -788,6 +888,47 @@ impl Generations {
         out
     }
 }
+
+impl<'a> IntoIterator for &'a Generations {
+    type Item = GenerationEntry<'a>;
+    type IntoIter = GenerationsIter<'a>;
+
+    fn into_iter(self) -> GenerationsIter<'a> {
+        self.entries()
+    }
+}
+
+/// Iterator over a [`Generations`] list, sorted by group, topic and partition.
+#[derive(Debug, Clone)]
+pub struct GenerationsIter<'a> {
+    topics: std::slice::Iter<'a, Arc<TopicView>>,
+    cur: Option<&'a TopicView>,
+    records: std::slice::Iter<'a, PartitionRecord>,
+    left: usize,
+}
+
+impl<'a> Iterator for GenerationsIter<'a> {
+    type Item = GenerationEntry<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<GenerationEntry<'a>> {
+        loop {
+            if let (Some(view), Some(r)) = (self.cur, self.records.next()) {
+                self.left -= 1;
+                return Some(GenerationEntry::new(view, r));
+            }
+            let view = self.topics.next()?;
+            self.cur = Some(view);
+            self.records = view.records.iter();
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for GenerationsIter<'_> {}
 
 #[cfg(test)]
 mod tests {
@@ -836,6 +977,38 @@ mod tests {
                 "small chunk among {:?}",
                 list.chunks.iter().map(|c| c.len()).collect::<Vec<_>>()
             );
+        }
+    }
+
+    #[test]
+    fn parallel_arrays_hold_the_assigned_partitions() {
+        let status = [Status::Assigned, Status::Revoked, Status::Lost];
+        for n in 0..12usize {
+            let records: Vec<PartitionRecord> = (0..n)
+                .map(|i| PartitionRecord {
+                    partition: if i == n - 1 { i32::MAX } else { 3 * i as i32 },
+                    generation: (i as u64 + 1) << (4 * i),
+                    status: status[(i * i + n) % 3],
+                })
+                .collect();
+            let v = TopicView::new(Name::new("g"), Name::new("t"), records.clone().into(), 0);
+            let want: Vec<(i32, u64)> = records
+                .iter()
+                .filter(|r| r.status == Status::Assigned)
+                .map(|r| (r.partition, r.generation))
+                .collect();
+            let aos: Vec<(i32, u64)> = v
+                .partitions()
+                .iter()
+                .map(|p| (p.partition, p.generation))
+                .collect();
+            assert_eq!(aos, want, "{n} records");
+            assert_eq!(v.assigned().collect::<Vec<_>>(), want, "{n} records");
+            assert_eq!(v.assigned().len(), want.len());
+            let numbers: Vec<i32> = want.iter().map(|w| w.0).collect();
+            let gens: Vec<u64> = want.iter().map(|w| w.1).collect();
+            assert_eq!(v.partition_numbers(), numbers);
+            assert_eq!(v.partition_generations(), gens);
         }
     }
 

@@ -332,7 +332,6 @@ fn generations_include_revoked_and_lost_sorted() {
     let gens = t.generations();
     let rows: Vec<_> = gens
         .entries()
-        .iter()
         .map(|e| (e.group(), e.topic(), e.partition, e.generation, e.status))
         .collect();
     assert_eq!(
@@ -345,6 +344,49 @@ fn generations_include_revoked_and_lost_sorted() {
         ]
     );
     assert_eq!(gens.epoch(), t.epoch());
+}
+
+#[test]
+fn generations_copy_never_changes() {
+    let t = Tracker::new();
+    let g1 = t.group("g1").unwrap();
+    let g2 = t.group("g2").unwrap();
+    g1.assigned([("a", 0), ("a", 1), ("b", 3)]).unwrap();
+    g2.assigned([("a", 7)]).unwrap();
+    let gens = t.generations();
+    let rows = |gens: &kat::Generations| -> Vec<(String, String, i32, u64, Status)> {
+        gens.entries()
+            .map(|e| {
+                let row = (e.group(), e.topic(), e.partition, e.generation, e.status);
+                (row.0.to_owned(), row.1.to_owned(), row.2, row.3, row.4)
+            })
+            .collect()
+    };
+    let before = rows(&gens);
+    let json = gens.to_json();
+    let second = gens.get(1).map(|e| (e.topic(), e.partition));
+    // Events on the same views and on others, then everything cleared.
+    g1.revoked([("a", 1)]).unwrap();
+    g1.assigned([("a", 1), ("a", 2), ("c", 0)]).unwrap();
+    g2.lost();
+    let later = t.generations();
+    t.clear();
+    assert_eq!(rows(&gens), before);
+    assert_eq!(gens.to_json(), json);
+    assert_eq!(gens.get(1).map(|e| (e.topic(), e.partition)), second);
+    assert_eq!((gens.len(), gens.epoch()), (4, 2));
+    assert!(gens.get(4).is_none());
+    // The copy taken in between saw those events, and is not touched by clear.
+    assert_eq!(later.len(), 6);
+    assert_eq!(
+        later.get(1).map(|e| (e.partition, e.generation, e.status)),
+        Some((1, 2, Status::Assigned))
+    );
+    assert_eq!(
+        later.get(5).map(|e| (e.group(), e.status)),
+        Some(("g2", Status::Lost))
+    );
+    assert!(t.generations().is_empty());
 }
 
 #[test]

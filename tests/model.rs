@@ -409,11 +409,15 @@ impl View {
                         .topics()
                         .iter()
                         .map(|t| {
-                            let ps = t
+                            let ps: Vec<(i32, u64)> = t
                                 .partitions()
                                 .iter()
                                 .map(|p| (p.partition, p.generation))
                                 .collect();
+                            // The parallel arrays hold the same entries.
+                            assert_eq!(t.assigned().collect::<Vec<_>>(), ps);
+                            assert_eq!(t.partition_numbers().len(), ps.len());
+                            assert_eq!(t.partition_generations().len(), ps.len());
                             (t.name().to_owned(), ps)
                         })
                         .collect(),
@@ -827,7 +831,6 @@ fn check(
     prop_assert_eq!(gens.epoch(), m.epoch);
     let flat: Vec<_> = gens
         .entries()
-        .iter()
         .map(|e| {
             (
                 e.group().to_owned(),
@@ -840,7 +843,18 @@ fn check(
         .collect();
     prop_assert_eq!(flat, expected.flat_generations(), "generations()");
     prop_assert_eq!(gens.len(), gens.entries().len());
-    prop_assert_eq!(gens.is_empty(), gens.entries().is_empty());
+    prop_assert_eq!(gens.is_empty(), gens.entries().next().is_none());
+    // Random access agrees with iteration, and ends at len().
+    for (i, e) in gens.entries().enumerate() {
+        let got = gens
+            .get(i)
+            .map(|g| (g.group(), g.topic(), g.partition, g.generation, g.status));
+        prop_assert_eq!(
+            got,
+            Some((e.group(), e.topic(), e.partition, e.generation, e.status))
+        );
+    }
+    prop_assert!(gens.get(gens.len()).is_none());
     prop_assert_eq!(
         gens.to_json(),
         expected.generations_json(),

@@ -352,11 +352,14 @@ fn rust_reader(shared: Arc<Shared>, id: usize) -> (Counts, Vec<(Key, PartitionHa
             counts.generations += 1;
             mono.observe_epoch(&shared, gens.epoch(), "generations()");
             let mut flat = HashMap::new();
-            for pair in gens.entries().windows(2) {
-                let a = (pair[0].group(), pair[0].topic(), pair[0].partition);
-                let b = (pair[1].group(), pair[1].topic(), pair[1].partition);
-                assert!(a < b, "generations() not sorted");
-            }
+            let keys: Vec<_> = gens
+                .entries()
+                .map(|e| (e.group(), e.topic(), e.partition))
+                .collect();
+            assert!(
+                keys.windows(2).all(|p| p[0] < p[1]),
+                "generations() not sorted"
+            );
             for e in gens.entries() {
                 assert!(e.generation >= 1);
                 let k = (

@@ -448,8 +448,8 @@ impl Peer for KatPeer {
         let snap = self.tracker.snapshot();
         for g in snap.groups() {
             for t in g.topics() {
-                for p in t.partitions() {
-                    f(g.name(), t.name(), p.partition, p.generation);
+                for (partition, generation) in t.assigned() {
+                    f(g.name(), t.name(), partition, generation);
                 }
             }
         }

@@ -86,7 +86,7 @@ pub unsafe extern "C" fn kat_generations_get(
         // SAFETY: checked; valid until freed.
         let g = unsafe { arg(generations, "generations") }?;
         let o = out(out_entry, "out_entry")?;
-        let e = g.entries().get(index).ok_or_else(|| {
+        let e = g.get(index).ok_or_else(|| {
             FfiError::new(
                 kat_result::KAT_ERR_OUT_OF_RANGE,
                 format!("index {index} is out of range (count {})", g.len()),

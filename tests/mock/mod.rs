@@ -508,7 +508,6 @@ pub fn tracked(group: &Group) -> BTreeMap<Key, (u64, Status)> {
         .tracker()
         .generations()
         .entries()
-        .iter()
         .filter(|e| e.group() == group.name())
         .map(|e| {
             (

@@ -349,11 +349,7 @@ fn snapshot_generations<'py>(py: Python<'py>, snap: &Snapshot) -> PyResult<Bound
 }
 
 fn group_view(snap: &Snapshot, name: &str) -> Option<Arc<GroupView>> {
-    let groups = snap.groups();
-    groups
-        .binary_search_by(|g| g.name().cmp(name))
-        .ok()
-        .map(|i| groups[i].clone())
+    snap.groups().find(name).cloned()
 }
 
 /// A value built from one snapshot, kept until the tracker changes.
