@@ -446,9 +446,14 @@ pub(crate) struct Observed<'a> {
 impl Registry {
     pub(crate) fn new() -> Registry {
         Registry {
-            groups: (0..REGISTRY_SHARDS)
-                .map(|_| ArcSwap::from_pointee(HashMap::new()))
-                .collect(),
+            groups: {
+                // One empty map shared by every shard until a group lands
+                // in it (a tracker costs one allocation here, not 256).
+                let empty: Arc<GroupMap> = Arc::new(HashMap::new());
+                (0..REGISTRY_SHARDS)
+                    .map(|_| ArcSwap::new(empty.clone()))
+                    .collect()
+            },
             exit_anchor: std::sync::Mutex::new(Vec::new()),
             limit: AtomicU64::new(DEFAULT_HISTORY_LIMIT as u64),
         }
