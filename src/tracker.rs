@@ -1417,6 +1417,11 @@ impl Inner {
     fn forked(&self) -> u64 {
         use crate::fork::{is_held, CHANGED, RELEASED, RUNTIMES, WRITER};
         self.fork.held(|| {
+            // A parent thread forked between publishing a snapshot and
+            // storing its epoch left `epoch()` one behind: caught up here,
+            // at the child's first call that takes a lock (a snapshot read
+            // catches it up too).
+            self.saw(self.current.load().epoch);
             [
                 (WRITER, is_held(&self.writer)),
                 (CHANGED, is_held(&self.changed.0)),
