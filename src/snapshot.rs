@@ -119,13 +119,27 @@ pub struct TopicView {
     /// allocation: unless every record is assigned (then `records` itself is
     /// the [`AssignedPartition`] array, see [`PartitionRecord`]), first that
     /// array as two words per partition; then their generations; then their
-    /// numbers packed two `i32` per word (see [`TopicView::partition_numbers`]).
+    /// numbers packed two `i32` per word (see [`TopicView::partition_numbers`]),
+    /// left out when they are `0..n` with `n <= DENSE.len()`.
     owned: Box<[u64]>,
     /// Number of partitions assigned now.
     assigned_len: usize,
     /// Position in the least-recently-assigned order (larger is more recent).
     pub(crate) lru_tick: u64,
 }
+
+/// `DENSE[i] == i`: the partition numbers of every topic whose assigned
+/// partitions are exactly `0..n` (the usual case), shared instead of stored
+/// per topic (16 KiB of read-only data).
+static DENSE: [i32; 4096] = {
+    let mut a = [0i32; 4096];
+    let mut i = 0;
+    while i < a.len() {
+        a[i] = i as i32;
+        i += 1;
+    }
+    a
+};
 
 impl TopicView {
     pub(crate) fn new(
@@ -153,9 +167,14 @@ impl TopicView {
             .count();
         let assigned = || records.iter().filter(|r| r.status == Status::Assigned);
         let lends = count == records.len();
+        let dense = count <= DENSE.len()
+            && assigned()
+                .zip(0..)
+                .all(|(r, i): (&PartitionRecord, i32)| r.partition == i);
+        let numbers_words = if dense { 0 } else { count.div_ceil(2) };
         // Sized exactly first: one allocation, no growth and no shrinking.
         let mut owned =
-            Vec::with_capacity(if lends { 0 } else { 2 * count } + count + count.div_ceil(2));
+            Vec::with_capacity(if lends { 0 } else { 2 * count } + count + numbers_words);
         if !lends {
             // An `AssignedPartition` (`repr(C)`) is two words: the partition
             // in the first 4 bytes of the first (padding zeroed), the
@@ -168,7 +187,11 @@ impl TopicView {
             }
         }
         owned.extend(assigned().map(|r| r.generation));
-        let numbers: Vec<i32> = assigned().map(|r| r.partition).collect();
+        let numbers: Vec<i32> = if dense {
+            Vec::new()
+        } else {
+            assigned().map(|r| r.partition).collect()
+        };
         owned.extend(numbers.chunks(2).map(|pair| {
             let mut word = [0u8; 8];
             word[..4].copy_from_slice(&pair[0].to_ne_bytes());
@@ -249,6 +272,10 @@ impl TopicView {
     pub fn partition_numbers(&self) -> &[i32] {
         let n = self.assigned_len;
         let words = &self.owned[self.generations_at() + n..];
+        if words.is_empty() {
+            // Numbered 0..n: the shared table.
+            return &DENSE[..n];
+        }
         debug_assert_eq!(words.len(), n.div_ceil(2));
         // SAFETY: `words` holds `n.div_ceil(2)` u64 words, that is at least
         // `n` i32s, written by `new` as their native-endian bytes in order;
@@ -1052,11 +1079,23 @@ mod tests {
         let status = [Status::Assigned, Status::Revoked, Status::Lost];
         // Mixed statuses (an array of their own), then every record assigned
         // (the record array lent as the assigned array).
-        for (n, all) in (0..12usize).flat_map(|n| [(n, false), (n, true)]) {
+        // Numbers 0..n (the shared table) when `dense`, spread otherwise;
+        // past the table's length, stored.
+        let cases = (0..12usize)
+            .chain([4095, 4096, 4097])
+            .flat_map(|n| [(n, false), (n, true)])
+            .flat_map(|(n, all)| [(n, all, false), (n, all, true)]);
+        for (n, all, dense) in cases {
             let records: Vec<PartitionRecord> = (0..n)
                 .map(|i| PartitionRecord {
-                    partition: if i == n - 1 { i32::MAX } else { 3 * i as i32 },
-                    generation: (i as u64 + 1) << (4 * i),
+                    partition: if dense {
+                        i as i32
+                    } else if i == n - 1 {
+                        i32::MAX
+                    } else {
+                        3 * i as i32
+                    },
+                    generation: (i as u64 + 1) << (4 * (i % 16)),
                     status: if all {
                         Status::Assigned
                     } else {
@@ -1089,6 +1128,9 @@ mod tests {
             let numbers: Vec<i32> = want.iter().map(|w| w.0).collect();
             let gens: Vec<u64> = want.iter().map(|w| w.1).collect();
             assert_eq!(v.partition_numbers(), numbers);
+            if dense && all && n <= DENSE.len() {
+                assert_eq!(v.partition_numbers().as_ptr(), DENSE.as_ptr());
+            }
             assert_eq!(v.partition_generations(), gens);
         }
     }
