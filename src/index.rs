@@ -6,9 +6,8 @@
 //!
 //! Layout, for few dependent loads on a read: the index holds 256 shard
 //! pointers inline (with their lengths); a shard is one flat array of slots
-//! with linear probing, each 24-byte slot holding the low 32 bits of the
-//! key's 64-bit hash, the topic view, and the view's record array (pointer
-//! and length) so a read
+//! with linear probing, each slot holding the key's full 64-bit hash, the
+//! topic view, and the view's record array (pointer and length) so a read
 //! reaches a partition's record straight from the slot. The chain of a read
 //! is: snapshot → slot → record (the name check, off that chain, reads the
 //! view's names). Shards are filled to at most half, so with the keyed,
@@ -25,18 +24,12 @@ use crate::snapshot::{PartitionRecord, TopicView};
 /// what it touches even when a group has thousands of topics.
 const SHARDS: usize = 256;
 
-const _: () = assert!(std::mem::size_of::<Slot>() == 24);
-
-/// One slot of a shard (24 bytes): empty when `view` is `None`.
+/// One slot of a shard: empty when `view` is `None`.
 struct Slot {
-    /// The low 32 bits of the key's hash: the home slot (tables stay far
-    /// below 2^32 slots) and a filter before the names are compared.
-    hash: u32,
-    /// Length of `view`'s record array (at most one record per `i32`
-    /// partition number at or above 0, so it fits).
-    records_len: u32,
+    hash: u64,
     /// `view`'s record array, so reads skip a load through the view.
     records: *const PartitionRecord,
+    records_len: usize,
     view: Option<Arc<TopicView>>,
 }
 
@@ -57,9 +50,9 @@ impl Slot {
 
     fn new(hash: u64, view: Arc<TopicView>) -> Slot {
         Slot {
-            hash: hash as u32,
+            hash,
             records: view.records.as_ptr(),
-            records_len: u32::try_from(view.records.len()).expect("partitions are i32"),
+            records_len: view.records.len(),
             view: Some(view),
         }
     }
@@ -133,7 +126,7 @@ fn remove(table: &mut [Slot], hash: u64, group: &Name, topic: &Name) -> bool {
         if s.view.is_none() {
             return false;
         }
-        if s.hash == hash as u32 && s.is(group, topic) {
+        if s.hash == hash && s.is(group, topic) {
             break;
         }
         i = (i + 1) & mask;
@@ -182,7 +175,7 @@ impl Index {
             // SAFETY: `i <= mask < shard.len()`.
             let s = unsafe { shard.get_unchecked(i) };
             let v = s.view.as_ref()?;
-            if s.hash == hash as u32
+            if s.hash == hash
                 && same_bytes(v.topic_name().as_str().as_bytes(), topic.as_bytes())
                 && same_bytes(v.group_name().as_str().as_bytes(), group.as_bytes())
             {
@@ -214,7 +207,7 @@ impl Index {
         let s = self.slot(hash, group, topic)?;
         // SAFETY: `records`/`records_len` describe the record array of the
         // slot's view, alive and unchanged while the slot (so `self`) is.
-        let recs = unsafe { std::slice::from_raw_parts(s.records, s.records_len as usize) };
+        let recs = unsafe { std::slice::from_raw_parts(s.records, s.records_len) };
         crate::snapshot::record_in(recs, partition)
     }
 
