@@ -591,12 +591,24 @@ impl Registry {
             }
         };
 
-        let mut partitions = Vec::new();
+        let mut partitions: Vec<HistoryPartition> = Vec::new();
         let mut truncated = false;
+        // The topic's name shared with the snapshots (one reference count,
+        // not a copy of the name per listed partition).
+        let shared = |t: &str| -> Name {
+            after
+                .topic(group.as_str(), t)
+                .or_else(|| before.topic(group.as_str(), t))
+                .map_or_else(|| Name::new(t), |v| v.topic_name().clone())
+        };
         let mut push = |t: &str, p: i32| {
             if partitions.len() < HISTORY_PARTITIONS_LIMIT {
+                let topic = match partitions.last() {
+                    Some(last) if last.topic.as_str() == t => last.topic.clone(),
+                    _ => shared(t),
+                };
                 partitions.push(HistoryPartition {
-                    topic: Name::new(t),
+                    topic,
                     partition: p,
                 });
             } else {

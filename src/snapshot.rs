@@ -55,14 +55,38 @@ pub struct AssignedPartition {
 }
 
 /// Everything kept about one partition of one group's topic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// `#[repr(C)]` with the partition at offset 0 and the generation at offset
+/// 8, as in [`AssignedPartition`] (the status sits in what is padding
+/// there): a topic whose records are all assigned lends its record array as
+/// its [`TopicView::partitions`] array instead of keeping a copy.
+#[repr(C)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PartitionRecord {
     /// The partition number.
     pub partition: i32,
-    /// Times assigned (never 0 here).
-    pub generation: u64,
     /// What happened last.
     pub status: Status,
+    /// Times assigned (never 0 here).
+    pub generation: u64,
+}
+
+const _: () = {
+    use std::mem::{align_of, offset_of, size_of};
+    assert!(size_of::<PartitionRecord>() == size_of::<AssignedPartition>());
+    assert!(align_of::<PartitionRecord>() == align_of::<AssignedPartition>());
+    assert!(offset_of!(PartitionRecord, partition) == offset_of!(AssignedPartition, partition));
+    assert!(offset_of!(PartitionRecord, generation) == offset_of!(AssignedPartition, generation));
+};
+
+impl std::fmt::Debug for PartitionRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartitionRecord")
+            .field("partition", &self.partition)
+            .field("generation", &self.generation)
+            .field("status", &self.status)
+            .finish()
+    }
 }
 
 /// Event counters of a group, as of a snapshot. Only events that changed
@@ -89,17 +113,33 @@ pub struct TopicView {
     pub(crate) group: Name,
     pub(crate) topic: Name,
     pub(crate) hash: u64,
-    /// Sorted by partition; only `Status::Assigned` ones.
-    pub(crate) assigned: Box<[AssignedPartition]>,
-    /// The same partitions as two parallel arrays in one allocation: their
-    /// `assigned.len()` generations, then their numbers packed two `i32` per
-    /// word (see [`TopicView::partition_numbers`]).
-    owned: Box<[u64]>,
     /// Sorted by partition; every partition with a generation.
     pub(crate) records: Box<[PartitionRecord]>,
+    /// The partitions assigned now (sorted, `Status::Assigned` only), in one
+    /// allocation: unless every record is assigned (then `records` itself is
+    /// the [`AssignedPartition`] array, see [`PartitionRecord`]), first that
+    /// array as two words per partition; then their generations; then their
+    /// numbers packed two `i32` per word (see [`TopicView::partition_numbers`]),
+    /// left out when they are `0..n` with `n <= DENSE.len()`.
+    owned: Box<[u64]>,
+    /// Number of partitions assigned now.
+    assigned_len: usize,
     /// Position in the least-recently-assigned order (larger is more recent).
     pub(crate) lru_tick: u64,
 }
+
+/// `DENSE[i] == i`: the partition numbers of every topic whose assigned
+/// partitions are exactly `0..n` (the usual case), shared instead of stored
+/// per topic (16 KiB of read-only data).
+static DENSE: [i32; 4096] = {
+    let mut a = [0i32; 4096];
+    let mut i = 0;
+    while i < a.len() {
+        a[i] = i as i32;
+        i += 1;
+    }
+    a
+};
 
 impl TopicView {
     pub(crate) fn new(
@@ -121,42 +161,78 @@ impl TopicView {
         lru_tick: u64,
         hash: u64,
     ) -> TopicView {
-        // Sized exactly first: one allocation, no growth and no shrinking.
         let count = records
             .iter()
             .filter(|r| r.status == Status::Assigned)
             .count();
-        let mut assigned = Vec::with_capacity(count);
-        assigned.extend(
-            records
-                .iter()
-                .filter(|r| r.status == Status::Assigned)
-                .map(|r| AssignedPartition {
-                    partition: r.partition,
-                    generation: r.generation,
-                }),
-        );
-        let assigned = assigned.into_boxed_slice();
-        let mut owned = Vec::with_capacity(count + count.div_ceil(2));
-        owned.extend(assigned.iter().map(|p| p.generation));
-        owned.extend(assigned.chunks(2).map(|pair| {
+        let assigned = || records.iter().filter(|r| r.status == Status::Assigned);
+        let lends = count == records.len();
+        let dense = count <= DENSE.len()
+            && assigned()
+                .zip(0..)
+                .all(|(r, i): (&PartitionRecord, i32)| r.partition == i);
+        let numbers_words = if dense { 0 } else { count.div_ceil(2) };
+        // Sized exactly first: one allocation, no growth and no shrinking.
+        let mut owned =
+            Vec::with_capacity(if lends { 0 } else { 2 * count } + count + numbers_words);
+        if !lends {
+            // An `AssignedPartition` (`repr(C)`) is two words: the partition
+            // in the first 4 bytes of the first (padding zeroed), the
+            // generation in the second.
+            for r in assigned() {
+                let mut first = [0u8; 8];
+                first[..4].copy_from_slice(&r.partition.to_ne_bytes());
+                owned.push(u64::from_ne_bytes(first));
+                owned.push(r.generation);
+            }
+        }
+        owned.extend(assigned().map(|r| r.generation));
+        let numbers: Vec<i32> = if dense {
+            Vec::new()
+        } else {
+            assigned().map(|r| r.partition).collect()
+        };
+        owned.extend(numbers.chunks(2).map(|pair| {
             let mut word = [0u8; 8];
-            word[..4].copy_from_slice(&pair[0].partition.to_ne_bytes());
+            word[..4].copy_from_slice(&pair[0].to_ne_bytes());
             if let Some(second) = pair.get(1) {
-                word[4..].copy_from_slice(&second.partition.to_ne_bytes());
+                word[4..].copy_from_slice(&second.to_ne_bytes());
             }
             u64::from_ne_bytes(word)
         }));
+        debug_assert_eq!(owned.len(), owned.capacity());
         let owned = owned.into_boxed_slice();
         TopicView {
             hash,
             group,
             topic,
-            assigned,
-            owned,
             records,
+            owned,
+            assigned_len: count,
             lru_tick,
         }
+    }
+
+    /// Whether `records` is the assigned array (every record assigned).
+    #[inline(always)]
+    fn lends_records(&self) -> bool {
+        self.assigned_len == self.records.len()
+    }
+
+    /// Words of `owned` before the generations.
+    #[inline(always)]
+    fn generations_at(&self) -> usize {
+        if self.lends_records() {
+            0
+        } else {
+            2 * self.assigned_len
+        }
+    }
+
+    /// Number of partitions assigned now.
+    #[inline]
+    pub(crate) fn assigned_len(&self) -> usize {
+        self.assigned_len
     }
 
     /// The topic name.
@@ -171,8 +247,21 @@ impl TopicView {
 
     /// The partitions assigned now, sorted ascending, with their generations.
     /// Borrowed; no allocation.
+    #[inline]
     pub fn partitions(&self) -> &[AssignedPartition] {
-        &self.assigned
+        let n = self.assigned_len;
+        let ptr: *const AssignedPartition = if self.lends_records() {
+            self.records.as_ptr().cast()
+        } else {
+            self.owned.as_ptr().cast()
+        };
+        // SAFETY: either `records` holds `n` records, all assigned, laid out
+        // as `AssignedPartition`s (same size, alignment and offsets of
+        // partition and generation, checked at compile time; the status byte
+        // lies in what is padding there), or `owned` starts with `2 * n`
+        // words written by `new_hashed` as `n` `AssignedPartition`s. The
+        // borrow of `self` keeps the allocation alive and unchanged.
+        unsafe { std::slice::from_raw_parts(ptr, n) }
     }
 
     /// The numbers of the partitions assigned now, sorted ascending: the
@@ -181,8 +270,12 @@ impl TopicView {
     /// Borrowed; no allocation.
     #[inline]
     pub fn partition_numbers(&self) -> &[i32] {
-        let n = self.assigned.len();
-        let words = &self.owned[n..];
+        let n = self.assigned_len;
+        let words = &self.owned[self.generations_at() + n..];
+        if words.is_empty() {
+            // Numbered 0..n: the shared table.
+            return &DENSE[..n];
+        }
         debug_assert_eq!(words.len(), n.div_ceil(2));
         // SAFETY: `words` holds `n.div_ceil(2)` u64 words, that is at least
         // `n` i32s, written by `new` as their native-endian bytes in order;
@@ -196,7 +289,8 @@ impl TopicView {
     /// allocation.
     #[inline]
     pub fn partition_generations(&self) -> &[u64] {
-        &self.owned[..self.assigned.len()]
+        let at = self.generations_at();
+        &self.owned[at..at + self.assigned_len]
     }
 
     /// The partitions assigned now as `(partition, generation)` pairs, sorted
@@ -538,7 +632,7 @@ impl GroupView {
         };
         let assigned_edits: Vec<TopicEdit<'_>> = edits
             .iter()
-            .map(|&(n, v)| (n, v.filter(|v| !v.assigned.is_empty())))
+            .map(|&(n, v)| (n, v.filter(|v| v.assigned_len() != 0)))
             .collect();
         GroupView {
             name,
@@ -575,7 +669,7 @@ impl GroupView {
 
     /// Number of partitions assigned to this group now.
     pub fn partition_count(&self) -> usize {
-        self.assigned.iter().map(|t| t.assigned.len()).sum()
+        self.assigned.iter().map(|t| t.assigned_len()).sum()
     }
 
     pub(crate) fn name_ref(&self) -> &Name {
@@ -722,7 +816,7 @@ impl Snapshot {
                 }
                 crate::json::push_str(&mut out, t.name());
                 out.push_str(":{");
-                for (pi, p) in t.assigned.iter().enumerate() {
+                for (pi, p) in t.partitions().iter().enumerate() {
                     if pi > 0 {
                         out.push(',');
                     }
@@ -983,15 +1077,41 @@ mod tests {
     #[test]
     fn parallel_arrays_hold_the_assigned_partitions() {
         let status = [Status::Assigned, Status::Revoked, Status::Lost];
-        for n in 0..12usize {
+        // Mixed statuses (an array of their own), then every record assigned
+        // (the record array lent as the assigned array).
+        // Numbers 0..n (the shared table) when `dense`, spread otherwise;
+        // past the table's length, stored.
+        let cases = (0..12usize)
+            .chain([4095, 4096, 4097])
+            .flat_map(|n| [(n, false), (n, true)])
+            .flat_map(|(n, all)| [(n, all, false), (n, all, true)]);
+        for (n, all, dense) in cases {
             let records: Vec<PartitionRecord> = (0..n)
                 .map(|i| PartitionRecord {
-                    partition: if i == n - 1 { i32::MAX } else { 3 * i as i32 },
-                    generation: (i as u64 + 1) << (4 * i),
-                    status: status[(i * i + n) % 3],
+                    partition: if dense {
+                        i as i32
+                    } else if i == n - 1 {
+                        i32::MAX
+                    } else {
+                        3 * i as i32
+                    },
+                    generation: (i as u64 + 1) << (4 * (i % 16)),
+                    status: if all {
+                        Status::Assigned
+                    } else {
+                        status[(i * i + n) % 3]
+                    },
                 })
                 .collect();
             let v = TopicView::new(Name::new("g"), Name::new("t"), records.clone().into(), 0);
+            assert_eq!(v.records(), &records[..]);
+            assert_eq!(v.assigned_len(), v.partitions().len());
+            if all {
+                assert_eq!(
+                    v.partitions().as_ptr().cast::<u8>(),
+                    v.records().as_ptr().cast::<u8>()
+                );
+            }
             let want: Vec<(i32, u64)> = records
                 .iter()
                 .filter(|r| r.status == Status::Assigned)
@@ -1008,6 +1128,9 @@ mod tests {
             let numbers: Vec<i32> = want.iter().map(|w| w.0).collect();
             let gens: Vec<u64> = want.iter().map(|w| w.1).collect();
             assert_eq!(v.partition_numbers(), numbers);
+            if dense && all && n <= DENSE.len() {
+                assert_eq!(v.partition_numbers().as_ptr(), DENSE.as_ptr());
+            }
             assert_eq!(v.partition_generations(), gens);
         }
     }

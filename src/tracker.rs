@@ -799,7 +799,7 @@ impl<'s> Txn<'s> {
         // while it has no assigned partition.
         if let Some(g) = &self.group {
             for (t, (old, new)) in &self.changes {
-                let candidate = |v: &TopicView| v.assigned.is_empty();
+                let candidate = |v: &TopicView| v.assigned_len() == 0;
                 if let Some(old) = old.filter(|v| candidate(v)) {
                     if w.lru.remove(&old.lru_tick).is_none() {
                         w.parked.remove(&(g.clone(), t.clone()));
