@@ -233,12 +233,18 @@ impl Index {
             let old = &self.shards[run[0].0];
             let old_len = old.iter().filter(|s| s.view.is_some()).count();
             let adds = run.iter().filter(|c| c.4.is_some()).count();
-            let mut table: Vec<Slot> = (0..slots_for(old_len + adds))
-                .map(|_| Slot::EMPTY)
-                .collect();
-            for s in old.iter().filter(|s| s.view.is_some()) {
-                insert(&mut table, s.clone_entry());
-            }
+            let want = slots_for(old_len + adds);
+            let mut table: Vec<Slot> = if want <= old.len() {
+                // Room enough: the old table copied slot for slot (every
+                // entry keeps its position, so nothing is probed again).
+                old.iter().map(Slot::clone_entry).collect()
+            } else {
+                let mut grown: Vec<Slot> = (0..want).map(|_| Slot::EMPTY).collect();
+                for s in old.iter().filter(|s| s.view.is_some()) {
+                    insert(&mut grown, s.clone_entry());
+                }
+                grown
+            };
             let mut len = old_len;
             for &(_, hash, g, t, new) in run {
                 if remove(&mut table, hash, g, t) {
