@@ -573,18 +573,38 @@ for t, fig, ok in targets:
 w("")
 w("## What was tried, and where the gaps come from")
 w("")
-w("""- **By-name reads.** Kept: a per-thread cached snapshot checked against the published
-  pointer (`arc_swap::Cache`): `generation` 22.3 → 14.9 ns, `epoch()` 13.7 → 0.33 ns at
-  1 000 partitions. Then (commit "By-name reads: an inline name hash…") kat's own inline
-  name hash (overlapping word loads and folded multiplies; foldhash went out of line for
-  topics over 16 bytes), the group's part of the hash kept in `Group`, name comparison
-  without `memcmp` calls, and the probe inlined into the cached read: in a plain loop,
-  `Tracker::generation` 13–15 → 11–12 ns, `Group::generation` 14–15 → 10–11 ns. Tried and
-  dropped: checking slot 0 of the thread's cache before scanning its four slots (no change).
-  What is left is a chain of dependent loads (snapshot → shard → table → bucket → topic
-  view → names / records); the lock peers pay a flat-map probe plus two uncontended atomic
-  read-modify-writes, which are cheap on an otherwise idle core, so the 2× margin depends
-  on how loaded the machine is.
+w("""- **By-name reads (≤ 8 ns, ≥ 3×: missed).** Kept, in order: kat's own inline name hash
+  and the group's part of it kept in `Group` (11–12 ns on the day of the first report);
+  then, for issue 14, index shards as flat linear-probing arrays at most half full whose
+  slots carry the full 64-bit key hash, the topic view and its record array, so a read
+  goes snapshot → slot → record instead of snapshot → shard → table → bucket → view →
+  records; the thread's first cache entry mirrored in two plain thread-local words, so a
+  hit writes nothing; the topic and group hashed apart and joined in the final mix. The
+  hash became keyed per process (hash flooding, section 7), which costs a final multiply.
+  Same session, alternating builds (criterion, 2 s): commit c61ed20 (before issue 14)
+  21.1–22.1 ns at 1 000 and 21.8–22.5 ns at 10 000 partitions; now 16.9–17.8 and
+  18.6–19.6 ns. The machine is slower today than on the day of the 11.6 ns figure (the
+  lock peers moved from 23 to 26 ns too). A read through a snapshot the caller holds
+  costs the same as one through the thread cache, so the cache is not what is left: two
+  names hashed with a keyed hash, the probe, and the byte comparison of both names
+  against the stored ones (two loads). Not tried: skipping that comparison on a full hash
+  match, which would trade exactness for speed. The loaded run (a busy loop pinned to the
+  other core) gives the same figures as the quiet one: the two vCPUs do not share a core.
+- **Handle `state()` (≤ 1 ns: missed, 1.4 ns).** It is one atomic load; the figure is the
+  benchmark's walk over 1 000 handles whose padded cells span 128 KB (a dependent load of
+  the handle, then of its cell), not the load itself.
+- **`epoch()` (met).** One padded atomic word stored right after each publish: 1.35–2.1 →
+  0.14–0.55 ns.
+- **Whole-set reads.** `generations()` (met by far): the copy shares the snapshot's
+  immutable topic views, one reference count per (group, topic), instead of copying each
+  entry: 18.7 µs → 0.25 µs at 1 000 partitions. Which partitions do I own (met at 1 000,
+  missed at 10 000): each topic also keeps its owned partitions as two parallel arrays
+  (numbers and generations) that a user's loop vectorises: 6.0 → 2.6–2.75 µs at 10 000,
+  where the Karafka-style peer's copy of 50 entries measures 4.7–8 µs between runs. A
+  single flat array per group measured 2.03 µs against 6.13 µs for that peer in one run
+  (3.0×): even the ideal layout only just reaches 3×, since the user's summing loop is
+  the cost; it was not built, because to keep events proportional to what they touch it
+  has to be chunked like the topic lists, and it adds memory.
 - **Reads during rebalances.** kat's per-read p99.9 stays well under 1 µs at every event
   size: a reader never waits for the writer, while a lock-based reader waits for every
   event it runs into. Two views are reported. *Per read* is the plain histogram of the reads
@@ -594,23 +614,30 @@ w("""- **By-name reads.** Kept: a per-thread cached snapshot checked against the
   the reader each needing one, the corrected view is dominated by the operating system
   pausing threads for every tracker: the `clock` row, with no writer at all, already has a
   corrected p99.9 in the hundreds of µs, so no tracker can show a corrected p99.9 under
-  1 µs here; the ratio to the lock peers is the meaningful figure in that view. Nothing
-  more was tried for it beyond making kat's writer cheaper (it shares the cores).
-- **Writes.** Kept, in order (commits of `src/snapshot.rs` and `src/tracker.rs`): a group's
-  topic lists are persistent lists of shared chunks of ≤ 64 topics (`TopicList`), so an
-  event copies only the chunks it changes (n = 100 000, k = 100: 150 → 26 µs); event lists
-  are grouped by runs of the same topic, validating each topic name once per run, with no
-  map search per element (n = 100 000, k = 10 000: 1.44 → 0.77 ms); the index has 256 shards
-  chosen by middle hash bits, so an event copies only small shards (k = 100: 25 → 16 µs);
-  records and assigned lists allocated once at their exact length. What keeps the strict
-  linearity check from passing at n = 100 000: an event of 10 000 partitions touches every
-  index shard and most topic-list chunks, so it copies (and later frees) about 15 000 topic
-  pointers that a 1 000-partition event mostly does not touch; the per-partition average
-  still falls from 116 ns (k = 100) to 43–51 ns (k = 1 000 and 10 000), and the Mutex
-  peer's marginal cost grows by a similar factor over the same range (cache effects).
-  The next step would be index shards holding plain pointers kept alive by the snapshot's
-  topic lists, so copying a shard is a memory copy with no reference counting.
-  Figures from back-to-back criterion runs on the shared machine.""")
+  1 µs here; the ratio to the lock peers is the meaningful figure in that view.
+- **Writes (≤ 300 µs and linearity: missed).** Kept before issue 14: topic lists of shared
+  chunks, event lists grouped by runs of one topic, records allocated at their exact
+  length. For issue 14: the snapshot's group list is chunked too, the event's changes are
+  a vector by topic (no map of names), eviction visits candidates only, and a touched
+  index shard with room is copied slot for slot. The large event is noisy on this
+  machine: in one session, alternating builds, c61ed20 measured 413–687 µs and the
+  current code 520–569 µs for k = 10 000 at n = 100 000. What is left: an event of
+  10 000 partitions touches every one of the 256 index shards and most topic-list chunks,
+  so it copies the whole index (5 000 slots, one reference count each, freed again with
+  the old snapshot) that a 1 000-partition event mostly does not; that is the growth the
+  linearity check sees. The next step is slots holding plain pointers kept alive by the
+  snapshot's topic lists, so copying a shard is a memory copy.
+- **At scale (section 7).** Colliding names cost what ordinary ones do (keyed hash); a
+  tracker that has seen 100 000 groups applies an event in microseconds (before: 530 µs
+  per event at 30 000 groups, 120 000 never finished); events at the limit no longer scan
+  the owned entries (before: 4.9 ms and 2.8 ms per event).
+- **Memory (met, 47 B at 1 000).** The flat index and the owned arrays first raised it to
+  63 B at 1 000 partitions; then a topic whose partitions are all assigned lends its
+  record array as its assigned array (`PartitionRecord` laid out like
+  `AssignedPartition`), dense partition numbers 0..n come from one shared table, history
+  entries share the snapshot's topic names, and the history registry's shards share one
+  empty map until used. 24-byte index slots saved 1.2 B more but straddled cache lines
+  (reads 5% slower) and were reverted.""")
 w("")
 w("## Reproduce")
 w("")
