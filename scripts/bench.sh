@@ -588,9 +588,10 @@ w("""- **By-name reads (≤ 8 ns, ≥ 3×: missed).** Kept, in order: kat's own 
   costs the same as one through the thread cache, so the cache is not what is left: two
   names hashed with a keyed hash, the probe, and the byte comparison of both names
   against the stored ones (two loads). Not tried: skipping that comparison on a full hash
-  match, which would trade exactness for speed. The loaded run (a busy loop pinned to the
-  other core) gives the same figures as the quiet one: the two vCPUs do not share a core.
-- **Handle `state()` (≤ 1 ns: missed, 1.4 ns).** It is one atomic load; the figure is the
+  match, which would trade exactness for speed. How much the loaded run (a busy loop pinned
+  to the other core) slows kat and the peers varies from run to run (from not at all to
+  about a third at 1 000 partitions): it depends on what else the host runs.
+- **Handle `state()` (≤ 1 ns: missed, 1.4–1.5 ns).** It is one atomic load; the figure is the
   benchmark's walk over 1 000 handles whose padded cells span 128 KB (a dependent load of
   the handle, then of its cell), not the load itself.
 - **`epoch()` (met).** One padded atomic word stored right after each publish: 1.35–2.1 →
