@@ -581,7 +581,7 @@ w("""- **By-name reads (≤ 8 ns, ≥ 3×: missed).** Kept, in order: kat's own 
   records; the thread's first cache entry mirrored in two plain thread-local words, so a
   hit writes nothing; the topic and group hashed apart and joined in the final mix. The
   hash became keyed per process (hash flooding, section 7), which costs a final multiply.
-  Same session, alternating builds (criterion, 2 s): commit c61ed20 (before issue 14)
+  Back to back, alternating builds (criterion, 2 s): commit c61ed20 (before issue 14)
   21.1–22.1 ns at 1 000 and 21.8–22.5 ns at 10 000 partitions; now 16.9–17.8 and
   18.6–19.6 ns. The machine is slower today than on the day of the 11.6 ns figure (the
   lock peers moved from 23 to 26 ns too). A read through a snapshot the caller holds
@@ -621,7 +621,7 @@ w("""- **By-name reads (≤ 8 ns, ≥ 3×: missed).** Kept, in order: kat's own 
   length. For issue 14: the snapshot's group list is chunked too, the event's changes are
   a vector by topic (no map of names), eviction visits candidates only, and a touched
   index shard with room is copied slot for slot. The large event is noisy on this
-  machine: in one session, alternating builds, c61ed20 measured 413–687 µs and the
+  machine: back to back, alternating builds, c61ed20 measured 413–687 µs and the
   current code 520–569 µs for k = 10 000 at n = 100 000. What is left: an event of
   10 000 partitions touches every one of the 256 index shards and most topic-list chunks,
   so it copies the whole index (5 000 slots, one reference count each, freed again with
